@@ -1,0 +1,416 @@
+/**
+ * The whole life of a graceful-edge node, as a pure XState v5 statechart.
+ *
+ * No I/O is imported here. Every actor and action below is a named stub; the
+ * daemon (`src/daemon.ts`) supplies the real ones with `machine.provide(...)`,
+ * tests and `graceful-edge replay` run the chart as it is.
+ *
+ * An invoked actor lives exactly as long as the state that invokes it, so each
+ * is placed on the state that spans its resource's life:
+ *   root      admin listener, mesh socket                 (until stopped)
+ *   online    proxy server (listener + in-flight tracker) (serving AND draining)
+ *   serving   announcer, registrar, snapshot timer, prober
+ *   leaving   deregistering ∥ draining (bounded, parallel)
+ * Leaving `serving` must never kill in-flight requests, so the proxy lives on
+ * `online` and `draining` only *tells* it what to do (sendTo).
+ */
+import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate';
+import type { AnyEventObject } from 'xstate';
+import { planShutdown } from './budget.js';
+import type {
+  DeregisterOutcome,
+  DrainOutcome,
+  LifecycleEvent,
+  PeerInfo,
+  PeerStatus,
+  ProxyCommand,
+  RestoreSummary,
+  StartupOutput,
+} from './events.js';
+
+export interface LifecycleInput {
+  nodeId: string;
+  /** `--drain-timeout`, the one shutdown budget, in ms. */
+  drainTimeoutMs: number;
+  /** `--shutdown-delay`, in ms. */
+  shutdownDelayMs: number;
+}
+
+export interface LifecycleContext {
+  nodeId: string;
+  budgetMs: number;
+  persistReserveMs: number;
+  drainDeadlineMs: number;
+  shutdownDelayMs: number;
+  deregisterTimeoutMs: number;
+  /** Epoch ms of the first shutdown signal; null while not shutting down. */
+  shutdownAt: number | null;
+  /** Signals received while running, in order. */
+  signals: string[];
+  /** True once a second signal asked to skip what is left of the drain. */
+  drainSkipped: boolean;
+  movedAside: string | null;
+  restored: RestoreSummary | null;
+  drain: DrainOutcome | null;
+  deregister: DeregisterOutcome | null;
+  proxyAddress: string | null;
+  snapshotsSaved: number;
+  snapshotFailures: number;
+  lastError: string | null;
+  persistAttempts: number;
+  exitCode: number;
+}
+
+/** Input of the final-persist actor: everything the shutdown record needs. */
+export interface PersistInput {
+  shutdownAt: number | null;
+  drain: DrainOutcome | null;
+  deregister: DeregisterOutcome | null;
+  signals: string[];
+}
+
+export interface DeregisterInput {
+  timeoutMs: number;
+}
+
+/** Stub for logic the daemon provides; never settles, does nothing. */
+function pending<TOutput, TInput = void>() {
+  return fromPromise<TOutput, TInput>(() => new Promise<TOutput>(() => undefined));
+}
+function idle<TInput = void>() {
+  return fromCallback<AnyEventObject, TInput>(() => undefined);
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  return JSON.stringify(error) ?? 'unknown error';
+}
+
+export const lifecycleMachine = setup({
+  types: {
+    context: {} as LifecycleContext,
+    events: {} as LifecycleEvent,
+    input: {} as LifecycleInput,
+  },
+  actors: {
+    /** Config check, data dir check, open the store. Rejects → exit 2. */
+    prepare: pending<StartupOutput>(),
+    /** Loads the last snapshot into the routing table and breakers. */
+    restoreSnapshot: pending<RestoreSummary>(),
+    /** Admin HTTP listener (health, state, metrics, events, inspector). */
+    adminServer: idle(),
+    /** UDP mesh socket: receives leave notices, answers acks. */
+    meshSocket: idle(),
+    /** Proxy listener + in-flight tracker; obeys ProxyCommand events. */
+    proxyServer: idle(),
+    /** mDNS publish + browse while serving. */
+    announcer: idle(),
+    /** etcd lease + watch while serving. */
+    registrar: idle(),
+    /** Periodic snapshot while serving. */
+    snapshotTimer: idle(),
+    /** Probes suspect (restored) peers before they get traffic. */
+    peerProber: idle(),
+    /** mDNS goodbye, signed leave notices (+acks), etcd lease revoke. */
+    deregister: pending<DeregisterOutcome, DeregisterInput>(),
+    /** Final snapshot and shutdown record. */
+    persistFinal: pending<void, PersistInput>(),
+  },
+  actions: {
+    /** Routing-table effects, provided by the daemon; no-ops in replay. */
+    applyPeerFound: (_, _peer: PeerInfo) => undefined,
+    applyPeerLeft: (_, _left: { address: string; reason: string }) => undefined,
+    applyPeerStatus: (_, _status: { address: string; status: PeerStatus }) => undefined,
+    /** Logging hooks, provided by the daemon. */
+    reportStartupFailure: () => undefined,
+    reportRestoreFailure: (_, _reason: string) => undefined,
+    reportSecondSignal: () => undefined,
+    reportDeregisterTimeout: () => undefined,
+    reportDrainDeadline: () => undefined,
+    reportPersistFailure: (_, _reason: string) => undefined,
+    reportSnapshotFailure: (_, _failure: { error: string; attempt: number }) => undefined,
+    tellProxyShutdownStarted: sendTo('proxy', { type: 'PROXY.SHUTDOWN_STARTED' } satisfies ProxyCommand),
+    tellProxyStopAccepting: sendTo('proxy', { type: 'PROXY.STOP_ACCEPTING' } satisfies ProxyCommand),
+    tellProxyCut: sendTo('proxy', { type: 'PROXY.CUT' } satisfies ProxyCommand),
+  },
+  delays: {
+    shutdownDelay: ({ context }) => context.shutdownDelayMs,
+    drainDeadline: ({ context }) => context.drainDeadlineMs,
+    deregisterTimeout: ({ context }) => context.deregisterTimeoutMs,
+    persistTimeout: ({ context }) => context.persistReserveMs,
+    /** After CUT, how long the proxy gets to report what it destroyed. */
+    cutGrace: 250,
+  },
+  guards: {
+    /** The final persist gets one retry; a second failure is reported. */
+    mayRetryPersist: ({ context }) => context.persistAttempts < 1,
+  },
+}).createMachine({
+  id: 'lifecycle',
+  initial: 'starting',
+  context: ({ input }) => {
+    const plan = planShutdown(input.drainTimeoutMs, input.shutdownDelayMs);
+    return {
+      nodeId: input.nodeId,
+      budgetMs: plan.budgetMs,
+      persistReserveMs: plan.persistReserveMs,
+      drainDeadlineMs: plan.drainDeadlineMs,
+      shutdownDelayMs: plan.shutdownDelayMs,
+      deregisterTimeoutMs: plan.deregisterTimeoutMs,
+      shutdownAt: null,
+      signals: [],
+      drainSkipped: false,
+      movedAside: null,
+      restored: null,
+      drain: null,
+      deregister: null,
+      proxyAddress: null,
+      snapshotsSaved: 0,
+      snapshotFailures: 0,
+      lastError: null,
+      persistAttempts: 0,
+      exitCode: 0,
+    };
+  },
+  invoke: [
+    { id: 'admin', src: 'adminServer' },
+    { id: 'mesh', src: 'meshSocket' },
+  ],
+  on: {
+    'PEER.FOUND': { actions: { type: 'applyPeerFound', params: ({ event }) => event.peer } },
+    'PEER.LEFT': { actions: { type: 'applyPeerLeft', params: ({ event }) => event } },
+    'PEER.STATUS': { actions: { type: 'applyPeerStatus', params: ({ event }) => event } },
+    'ADMIN.FAILED': {
+      target: '.stopped',
+      actions: assign({ lastError: ({ event }) => event.error, exitCode: 2 }),
+    },
+  },
+  states: {
+    starting: {
+      invoke: {
+        id: 'prepare',
+        src: 'prepare',
+        onDone: {
+          target: 'restoring',
+          actions: assign({ movedAside: ({ event }) => event.output.movedAside }),
+        },
+        onError: {
+          target: 'stopped',
+          actions: [
+            assign({ lastError: ({ event }) => errorMessage(event.error), exitCode: 2 }),
+            'reportStartupFailure',
+          ],
+        },
+      },
+      on: {
+        // Nothing has been served or changed yet: there is nothing to drain or save.
+        SHUTDOWN: {
+          target: 'stopped',
+          actions: assign({ shutdownAt: ({ event }) => event.at, signals: ({ event }) => [event.signal] }),
+        },
+      },
+    },
+
+    restoring: {
+      invoke: {
+        id: 'restore',
+        src: 'restoreSnapshot',
+        onDone: {
+          target: 'online',
+          actions: assign({ restored: ({ event }) => event.output }),
+        },
+        // A snapshot that cannot be used never stops the node: it starts fresh and says why.
+        onError: {
+          target: 'online',
+          actions: [
+            assign({
+              restored: ({ event }) => ({
+                fresh: true,
+                reason: errorMessage(event.error),
+                peers: 0,
+                breakers: 0,
+                lastShutdownAt: null,
+                savedAt: null,
+              }),
+            }),
+            { type: 'reportRestoreFailure', params: ({ event }) => errorMessage(event.error) },
+          ],
+        },
+      },
+      on: {
+        SHUTDOWN: {
+          target: 'stopped',
+          actions: assign({ shutdownAt: ({ event }) => event.at, signals: ({ event }) => [event.signal] }),
+        },
+      },
+    },
+
+    online: {
+      invoke: { id: 'proxy', src: 'proxyServer' },
+      initial: 'serving',
+      on: {
+        'PROXY.LISTENING': { actions: assign({ proxyAddress: ({ event }) => event.address }) },
+        // The proxy could not bind: nothing was served, but what was restored is kept.
+        'PROXY.FAILED': {
+          target: 'persisting',
+          actions: assign({ lastError: ({ event }) => event.error, exitCode: 2 }),
+        },
+      },
+      states: {
+        serving: {
+          invoke: [
+            { id: 'announcer', src: 'announcer' },
+            { id: 'registrar', src: 'registrar' },
+            { id: 'snapshotTimer', src: 'snapshotTimer' },
+            { id: 'peerProber', src: 'peerProber' },
+          ],
+          on: {
+            SHUTDOWN: {
+              target: 'leaving',
+              actions: assign({
+                shutdownAt: ({ event }) => event.at,
+                signals: ({ context, event }) => [...context.signals, event.signal],
+              }),
+            },
+            'SNAPSHOT.SAVED': {
+              actions: assign({ snapshotsSaved: ({ context }) => context.snapshotsSaved + 1 }),
+            },
+            'SNAPSHOT.FAILED': {
+              actions: [
+                assign({
+                  snapshotFailures: ({ context }) => context.snapshotFailures + 1,
+                  lastError: ({ event }) => event.error,
+                }),
+                { type: 'reportSnapshotFailure', params: ({ event }) => event },
+              ],
+            },
+          },
+        },
+
+        leaving: {
+          type: 'parallel',
+          onDone: 'done',
+          on: {
+            // A second signal skips what is left of the drain; persisting still runs.
+            SHUTDOWN: {
+              actions: [
+                assign({
+                  signals: ({ context, event }) => [...context.signals, event.signal],
+                  drainSkipped: true,
+                }),
+                'reportSecondSignal',
+              ],
+              target: '.draining.cutting',
+            },
+          },
+          states: {
+            deregistering: {
+              initial: 'announcing',
+              states: {
+                announcing: {
+                  invoke: {
+                    id: 'deregister',
+                    src: 'deregister',
+                    input: ({ context }) => ({ timeoutMs: context.deregisterTimeoutMs }),
+                    onDone: {
+                      target: 'done',
+                      actions: assign({ deregister: ({ event }) => event.output }),
+                    },
+                    onError: { target: 'done' },
+                  },
+                  after: {
+                    deregisterTimeout: { target: 'done', actions: 'reportDeregisterTimeout' },
+                  },
+                },
+                done: { type: 'final' },
+              },
+            },
+
+            draining: {
+              initial: 'delaying',
+              after: {
+                drainDeadline: { target: '.cutting', actions: 'reportDrainDeadline' },
+              },
+              states: {
+                // Readiness already fails; keep serving (with Connection: close) so
+                // load balancers can catch up before the listener closes.
+                delaying: {
+                  entry: 'tellProxyShutdownStarted',
+                  after: { shutdownDelay: 'waiting' },
+                },
+                waiting: {
+                  entry: 'tellProxyStopAccepting',
+                  on: {
+                    'PROXY.DRAINED': {
+                      target: 'drained',
+                      actions: assign({ drain: ({ event }) => ({ drained: event.drained, cut: 0 }) }),
+                    },
+                  },
+                },
+                cutting: {
+                  entry: 'tellProxyCut',
+                  on: {
+                    'PROXY.CUT_DONE': {
+                      target: 'drained',
+                      actions: assign({ drain: ({ event }) => ({ drained: event.drained, cut: event.cut }) }),
+                    },
+                  },
+                  after: { cutGrace: 'drained' },
+                },
+                drained: { type: 'final' },
+              },
+            },
+          },
+        },
+
+        done: { type: 'final' },
+      },
+      onDone: 'persisting',
+    },
+
+    persisting: {
+      invoke: {
+        id: 'persistFinal',
+        src: 'persistFinal',
+        input: ({ context }) => ({
+          shutdownAt: context.shutdownAt,
+          drain: context.drain,
+          deregister: context.deregister,
+          signals: context.signals,
+        }),
+        onDone: 'stopped',
+        onError: [
+          {
+            guard: 'mayRetryPersist',
+            target: 'persisting',
+            reenter: true,
+            actions: [
+              assign({
+                lastError: ({ event }) => errorMessage(event.error),
+                persistAttempts: ({ context }) => context.persistAttempts + 1,
+              }),
+              { type: 'reportPersistFailure', params: ({ event }) => errorMessage(event.error) },
+            ],
+          },
+          {
+            target: 'stopped',
+            actions: [
+              assign({ lastError: ({ event }) => errorMessage(event.error), exitCode: 1 }),
+              { type: 'reportPersistFailure', params: ({ event }) => errorMessage(event.error) },
+            ],
+          },
+        ],
+      },
+      after: { persistTimeout: { target: 'stopped', actions: assign({ exitCode: 1, lastError: 'final snapshot timed out' }) } },
+      on: {
+        // Further signals while saving change nothing: state is saved first.
+        SHUTDOWN: { actions: assign({ signals: ({ context, event }) => [...context.signals, event.signal] }) },
+      },
+    },
+
+    stopped: { type: 'final' },
+  },
+});
+
+export type LifecycleMachine = typeof lifecycleMachine;

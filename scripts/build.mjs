@@ -1,0 +1,36 @@
+// Bundles the daemon (src/cli.ts + machines/) into dist/cli.js and the
+// inspector page's script into dist/inspector/. Dependencies stay external
+// (better-sqlite3 is native); nothing here needs the network.
+import { build } from 'esbuild';
+import { chmod, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+
+await mkdir('dist', { recursive: true });
+await build({
+  entryPoints: ['src/cli.ts'],
+  outfile: 'dist/cli.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  banner: { js: '#!/usr/bin/env node' },
+  logLevel: 'warning',
+});
+await chmod('dist/cli.js', 0o755);
+
+// The inspector's browser script, if present, is bundled with its npm
+// dependencies so the page works with no network at all.
+if (existsSync('src/admin/inspector/client.ts')) {
+  await build({
+    entryPoints: ['src/admin/inspector/client.ts'],
+    outfile: 'dist/inspector/client.js',
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2020',
+    minify: true,
+    logLevel: 'warning',
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * The admin listener, invoked on the chart's root: it binds while the node
+ * starts and closes only when the node has stopped.
+ */
+import http from 'node:http';
+import { fromCallback } from 'xstate';
+import type { AnyEventObject } from 'xstate';
+import { formatHostPort, parseHostPort } from '../config/host-port.js';
+import type { LifecycleEvent } from '../../machines/events.js';
+import type { NodeRuntime } from '../runtime.js';
+import type { AreaProvision } from '../lifecycle/provided.js';
+import { bearerMatches } from './auth.js';
+import { endEventStreams } from './event-stream.js';
+import { coreRoutes, json, PUBLIC_PATHS } from './routes.js';
+import type { AdminRoute } from './routes.js';
+import { registerLiveMetrics } from './live-metrics.js';
+import { inspectorRoutes } from './inspector-routes.js';
+
+export function createAdminArea(rt: NodeRuntime): AreaProvision {
+  registerLiveMetrics(rt);
+  const routes: Record<string, AdminRoute> = { ...coreRoutes, ...inspectorRoutes };
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (rt.config.adminToken && !PUBLIC_PATHS.has(path) && !bearerMatches(req, rt.config.adminToken)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return json(res, 401, { error: 'admin token required' });
+    }
+    const route = routes[path];
+    if (!route) return json(res, 404, { error: `no such admin path: ${path}` });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET only' });
+    Promise.resolve(route(req, res, rt)).catch((error: unknown) => {
+      rt.logger.error({ err: error, path }, 'admin route failed');
+      if (!res.headersSent) json(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  };
+
+  const adminServer = fromCallback<AnyEventObject>(({ sendBack }) => {
+    const server = http.createServer(handler);
+    server.keepAliveTimeout = 5_000;
+    const { host, port } = parseHostPort(rt.config.admin);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      rt.logger.error({ err: error, admin: rt.config.admin }, `admin listener failed: ${error.code ?? error.message}`);
+      sendBack({ type: 'ADMIN.FAILED', error: `admin listener ${rt.config.admin}: ${error.code ?? error.message}` } satisfies LifecycleEvent);
+    });
+    server.listen(port, host, () => {
+      const addr = server.address();
+      const bound = typeof addr === 'object' && addr ? formatHostPort({ host: addr.address, port: addr.port }) : rt.config.admin;
+      rt.bound.admin = bound;
+      rt.logger.info({ admin: bound, url: `http://${bound}/` }, `admin listening on http://${bound}/`);
+    });
+    return () => {
+      endEventStreams(rt);
+      server.close();
+      server.closeAllConnections();
+    };
+  });
+  return { actors: { adminServer } };
+}

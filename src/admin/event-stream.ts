@@ -1,0 +1,70 @@
+/**
+ * `GET /events`: Server-Sent Events. One `lifecycle` event per transition
+ * and one `inspection` event per XState inspection event (snapshots, events,
+ * actors), so a page or a script can follow the node live.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { InspectionEvent } from 'xstate';
+import type { NodeRuntime } from '../runtime.js';
+import { stateView } from './state-view.js';
+
+const open = new Set<ServerResponse>();
+
+function send(res: ServerResponse, event: string, data: unknown): void {
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+/** Reduces an inspection event to JSON-safe data (actor refs become ids). */
+export function describeInspection(e: InspectionEvent): Record<string, unknown> {
+  const base = { type: e.type, actorId: (e.actorRef as { id?: string }).id ?? null, sessionId: e.actorRef.sessionId, rootId: e.rootId, at: Date.now() };
+  switch (e.type) {
+    case '@xstate.snapshot': {
+      const snap = e.snapshot as unknown as { value?: unknown; status?: string };
+      return { ...base, event: e.event, value: snap.value ?? null, status: snap.status ?? null };
+    }
+    case '@xstate.event':
+      return { ...base, event: e.event, source: (e.sourceRef as { id?: string } | undefined)?.id ?? null };
+    case '@xstate.actor':
+      return base;
+    case '@xstate.microstep':
+      return { ...base, event: e.event };
+    case '@xstate.action':
+      return { ...base, action: { type: e.action.type } };
+    default:
+      return base;
+  }
+}
+
+export function openEventStream(req: IncomingMessage, res: ServerResponse, rt: NodeRuntime): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.write('retry: 1000\n\n');
+  send(res, 'hello', stateView(rt));
+  open.add(res);
+  const unsubscribe = rt.lifecycle.subscribe({
+    transition: (t) => send(res, 'lifecycle', t),
+    inspection: (e) => send(res, 'inspection', describeInspection(e)),
+  });
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  heartbeat.unref();
+  const close = () => {
+    clearInterval(heartbeat);
+    unsubscribe();
+    open.delete(res);
+  };
+  req.on('close', close);
+  res.on('close', close);
+}
+
+/** Last words to every open stream before the admin listener closes. */
+export function endEventStreams(rt: NodeRuntime): void {
+  for (const res of open) {
+    send(res, 'stopped', stateView(rt));
+    res.end();
+  }
+  open.clear();
+}

@@ -1,0 +1,156 @@
+/**
+ * The one description of every option: its type, its default and how a
+ * string (from a flag, an env variable) becomes a value. Validation errors
+ * name the option as an operator types it (`--drain-timeout`).
+ */
+import os from 'node:os';
+import { z } from 'zod';
+import { formatHostPort, isLoopbackHost, parseHostPort, parsePeerSpec } from './host-port.js';
+
+const seconds = (name: string, min: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number of seconds` })
+    .refine(Number.isFinite, `${name} must be a finite number of seconds`)
+    .min(min, `${name} must be at least ${min}`)
+    .max(86_400, `${name} must be at most 86400`);
+
+const hostPort = z.string().transform((text, ctx) => {
+  try {
+    return formatHostPort(parseHostPort(text));
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const port = z.coerce.number().int('must be a whole number').min(0).max(65535);
+
+const list = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((s) => s.trim()).filter(Boolean));
+
+const bool = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).transform((s) => ['true', '1', 'yes', 'on'].includes(s)),
+]);
+
+const url = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL');
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export const PROXY_ENGINES = ['undici', 'http-proxy'] as const;
+
+export const rawConfigSchema = z.object({
+  nodeId: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"')
+    .optional(),
+  listen: hostPort.default('127.0.0.1:8080'),
+  admin: hostPort.default('127.0.0.1:9090'),
+  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  upstream: list.pipe(z.array(url)).default([]),
+  dataDir: z.string().min(1).default('./data'),
+  drainTimeout: seconds('drain-timeout', 0).default(30),
+  shutdownDelay: seconds('shutdown-delay', 0).default(0),
+  snapshotInterval: seconds('snapshot-interval', 0.05).default(60),
+  peer: list.default([]),
+  meshPort: port.default(7946),
+  meshKeyFile: z.string().min(1).optional(),
+  meshKey: z.string().min(16, 'must be at least 16 characters').optional(),
+  mdns: bool.default(true),
+  mdnsInterface: z.string().min(1).optional(),
+  etcd: list.pipe(z.array(url)).default([]),
+  etcdPrefix: z.string().startsWith('/', 'must start with "/"').default('/graceful-edge/nodes/'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  proxyEngine: z.enum(PROXY_ENGINES).default('undici'),
+  inspectorUrl: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
+});
+
+export type RawConfig = z.input<typeof rawConfigSchema>;
+
+export interface PeerSpec {
+  address: string;
+  meshPort: number;
+}
+
+/** The validated configuration the daemon runs with. */
+export interface Config {
+  nodeId: string;
+  listen: string;
+  admin: string;
+  adminToken: string | null;
+  upstreams: string[];
+  dataDir: string;
+  drainTimeoutMs: number;
+  shutdownDelayMs: number;
+  snapshotIntervalMs: number;
+  peers: PeerSpec[];
+  meshPort: number;
+  /** The shared secret for mesh notices, or null (notices off). */
+  meshKey: Buffer | null;
+  mdns: boolean;
+  mdnsInterface: string | null;
+  etcd: string[];
+  etcdPrefix: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  proxyEngine: (typeof PROXY_ENGINES)[number];
+  inspectorUrl: string | null;
+}
+
+/** Option key (camelCase) → the flag an operator types. */
+export function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`invalid ${option}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buffer | null): Config {
+  const peers = raw.peer.map((spec) => {
+    try {
+      const p = parsePeerSpec(spec, raw.meshPort);
+      return { address: formatHostPort(p), meshPort: p.meshPort };
+    } catch (error) {
+      throw new ConfigError('--peer', (error as Error).message);
+    }
+  });
+  const adminHost = parseHostPort(raw.admin).host;
+  if (!isLoopbackHost(adminHost) && !raw.adminToken) {
+    throw new ConfigError('--admin-token', `required when --admin binds a non-loopback address (${raw.admin})`);
+  }
+  const listenPort = parseHostPort(raw.listen).port;
+  return {
+    nodeId: raw.nodeId ?? `${os.hostname()}-${listenPort}`,
+    listen: raw.listen,
+    admin: raw.admin,
+    adminToken: raw.adminToken ?? null,
+    upstreams: raw.upstream,
+    dataDir: raw.dataDir,
+    drainTimeoutMs: Math.round(raw.drainTimeout * 1000),
+    shutdownDelayMs: Math.round(raw.shutdownDelay * 1000),
+    snapshotIntervalMs: Math.round(raw.snapshotInterval * 1000),
+    peers,
+    meshPort: raw.meshPort,
+    meshKey,
+    mdns: raw.mdns,
+    mdnsInterface: raw.mdnsInterface ?? null,
+    etcd: raw.etcd,
+    etcdPrefix: raw.etcdPrefix.endsWith('/') ? raw.etcdPrefix : `${raw.etcdPrefix}/`,
+    logLevel: raw.logLevel,
+    proxyEngine: raw.proxyEngine,
+    inspectorUrl: raw.inspectorUrl ?? null,
+  };
+}

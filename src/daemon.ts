@@ -1,0 +1,132 @@
+/**
+ * The composition root: builds the shared runtime, asks each area for its
+ * implementations, provides them to the pure lifecycle chart and runs it.
+ * Nothing is started beside the chart: every socket, packet and row comes
+ * from an actor the chart invokes.
+ */
+import { createActor } from 'xstate';
+import { lifecycleMachine } from '../machines/lifecycle.js';
+import type { LifecycleInput } from '../machines/lifecycle.js';
+import type { Config } from './config/schema.js';
+import { createLogger } from './log/logger.js';
+import { createMetrics } from './admin/metrics.js';
+import { PeerTable } from './routing/peer-table.js';
+import { InFlightTracker } from './proxy/in-flight-tracker.js';
+import { RecordBreakerRegistry } from './proxy/breaker-registry.js';
+import { LifecycleView } from './lifecycle/view.js';
+import { TransitionRecorder } from './lifecycle/transition-recorder.js';
+import { createDeregisterActor } from './lifecycle/deregister.js';
+import { forwardSignals } from './signals.js';
+import type { NodeRuntime } from './runtime.js';
+import { createAdminArea } from './admin/admin-actor.js';
+import { createStoreArea } from './store/area.js';
+import { createProxyArea } from './proxy/area.js';
+import { createMeshArea } from './mesh/area.js';
+import { createDiscoveryArea } from './discovery/area.js';
+import { createRegistryArea } from './registry/area.js';
+import { createInspectorBridge } from './lifecycle/inspector-bridge.js';
+
+export async function runDaemon(config: Config): Promise<number> {
+  const logger = createLogger(config.logLevel, config.nodeId);
+  const rt: NodeRuntime = {
+    config,
+    logger,
+    metrics: createMetrics(),
+    peers: new PeerTable(config.listen),
+    breakers: new RecordBreakerRegistry(),
+    tracker: new InFlightTracker(),
+    lifecycle: new LifecycleView(),
+    store: null,
+    bound: { proxy: null, admin: null, mesh: null },
+  };
+
+  // Order matters only for `leave` steps' logs; all run in parallel.
+  const areas = [
+    createStoreArea(rt),
+    createProxyArea(rt),
+    createAdminArea(rt),
+    createMeshArea(rt),
+    createDiscoveryArea(rt),
+    createRegistryArea(rt),
+  ];
+  const actors = Object.assign({}, ...areas.map((a) => a.actors ?? {}), {
+    deregister: createDeregisterActor(areas, logger),
+  });
+
+  const machine = lifecycleMachine.provide({
+    actors,
+    actions: {
+      applyPeerFound: (_, peer) => {
+        if (rt.peers.upsert(peer)) logger.debug({ peer }, 'peer found');
+      },
+      applyPeerLeft: (_, { address, reason }) => {
+        if (rt.peers.markLeft(address)) logger.info({ peer: address, reason }, `peer ${address} left: ${reason}`);
+      },
+      applyPeerStatus: (_, { address, status }) => {
+        if (rt.peers.setStatus(address, status)) logger.info({ peer: address, status }, `peer ${address} is ${status}`);
+      },
+      reportStartupFailure: ({ context }) => logger.fatal({ error: context.lastError }, `cannot start: ${context.lastError}`),
+      reportRestoreFailure: (_, reason) => logger.warn({ reason }, `saved state not restored, starting fresh: ${reason}`),
+      reportSecondSignal: ({ context }) =>
+        logger.warn({ inFlight: rt.tracker.count, signals: context.signals }, 'second signal: skipping the rest of the drain'),
+      reportDeregisterTimeout: ({ context }) =>
+        logger.warn({ timeoutMs: context.deregisterTimeoutMs }, 'deregistration did not finish in time; going on'),
+      reportDrainDeadline: ({ context }) =>
+        logger.warn({ inFlight: rt.tracker.count, drainDeadlineMs: context.drainDeadlineMs }, 'drain deadline reached: cutting what is left'),
+      reportPersistFailure: (_, reason) => logger.error({ reason }, `final snapshot failed: ${reason}`),
+      reportSnapshotFailure: (_, { error, attempt }) => logger.error({ error, attempt }, `snapshot failed (attempt ${attempt}): ${error}`),
+    },
+  });
+
+  const input: LifecycleInput = {
+    nodeId: config.nodeId,
+    drainTimeoutMs: config.drainTimeoutMs,
+    shutdownDelayMs: config.shutdownDelayMs,
+  };
+  const recorder = new TransitionRecorder(rt, input);
+  const bridge = createInspectorBridge(config.inspectorUrl, logger);
+  const actor = createActor(machine, {
+    input,
+    inspect: (event) => {
+      recorder.inspect(event);
+      bridge?.inspect(event);
+    },
+  });
+  recorder.setRoot(actor);
+  rt.lifecycle.attach(() => actor.getSnapshot());
+
+  const exitCode = await new Promise<number>((resolve) => {
+    const stopSignals = forwardSignals((event) => actor.send(event), logger);
+    const onUncaught = (error: unknown) => {
+      logger.error({ err: error }, 'uncaught exception: shutting down gracefully');
+      actor.send({ type: 'SHUTDOWN', signal: 'uncaughtException', at: Date.now() });
+    };
+    process.on('uncaughtException', onUncaught);
+    actor.subscribe({
+      complete: () => {
+        stopSignals();
+        process.off('uncaughtException', onUncaught);
+        resolve(actor.getSnapshot().context.exitCode);
+      },
+      error: (error) => {
+        logger.fatal({ err: error }, 'lifecycle actor failed');
+        resolve(1);
+      },
+    });
+    actor.start();
+  });
+
+  recorder.flush();
+  const ctx = actor.getSnapshot().context;
+  logger.info(
+    { exitCode, shutdownAt: ctx.shutdownAt, drain: ctx.drain, tookMs: ctx.shutdownAt ? Date.now() - ctx.shutdownAt : null },
+    'stopped',
+  );
+  try {
+    rt.store?.close();
+  } catch (error) {
+    logger.error({ err: error }, 'closing the store failed');
+  }
+  bridge?.stop();
+  return exitCode;
+}

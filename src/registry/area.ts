@@ -1,0 +1,7 @@
+/** registry area. PLACEHOLDER: provides nothing yet. */
+import type { NodeRuntime } from '../runtime.js';
+import type { AreaProvision } from '../lifecycle/provided.js';
+
+export function createRegistryArea(_rt: NodeRuntime): AreaProvision {
+  return {};
+}

@@ -1,0 +1,92 @@
+/**
+ * The routing table of mesh peers. The chart owns it: only the chart's
+ * actions (applyPeerFound / applyPeerLeft / applyPeerStatus) change it, so a
+ * peer appears and disappears for a reason the chart saw and logged.
+ */
+import type { PeerInfo, PeerSource, PeerStatus } from '../../machines/events.js';
+
+export type PeerChange = { kind: 'upsert' | 'left' | 'status'; peer: PeerInfo };
+type Listener = (change: PeerChange) => void;
+
+/** Lower wins when two sources report the same address. */
+const SOURCE_RANK: Record<PeerSource, number> = { static: 0, etcd: 1, mdns: 2, restored: 3 };
+
+export class PeerTable {
+  readonly #peers = new Map<string, PeerInfo>();
+  readonly #listeners = new Set<Listener>();
+  /** Bumped on every change so routers can cache their target list. */
+  version = 0;
+
+  constructor(readonly selfAddress: string) {}
+
+  onChange(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(change: PeerChange): void {
+    this.version++;
+    for (const l of this.#listeners) l(change);
+  }
+
+  /** Adds or refreshes a peer. Never adds this node itself. */
+  upsert(peer: PeerInfo): PeerInfo | null {
+    if (peer.address === this.selfAddress) return null;
+    const known = this.#peers.get(peer.address);
+    const merged: PeerInfo = known
+      ? {
+          ...known,
+          id: peer.id ?? known.id,
+          meshPort: peer.meshPort || known.meshPort,
+          source: SOURCE_RANK[peer.source] < SOURCE_RANK[known.source] ? peer.source : known.source,
+          // A peer that announced itself again after leaving is back; a restored
+          // record never overrides what live discovery said.
+          status: peer.source === 'restored' ? known.status : peer.status,
+          lastSeen: Math.max(peer.lastSeen ?? 0, known.lastSeen ?? 0) || null,
+        }
+      : { ...peer };
+    this.#peers.set(peer.address, merged);
+    this.#emit({ kind: 'upsert', peer: merged });
+    return merged;
+  }
+
+  markLeft(address: string): PeerInfo | null {
+    const known = this.#peers.get(address);
+    if (!known || known.status === 'left') return null;
+    const left: PeerInfo = { ...known, status: 'left', lastSeen: Date.now() };
+    this.#peers.set(address, left);
+    this.#emit({ kind: 'left', peer: left });
+    return left;
+  }
+
+  setStatus(address: string, status: PeerStatus): PeerInfo | null {
+    const known = this.#peers.get(address);
+    if (!known || known.status === status) return null;
+    const next: PeerInfo = { ...known, status, lastSeen: status === 'alive' ? Date.now() : known.lastSeen };
+    this.#peers.set(address, next);
+    this.#emit({ kind: 'status', peer: next });
+    return next;
+  }
+
+  get(address: string): PeerInfo | undefined {
+    return this.#peers.get(address);
+  }
+
+  findById(id: string): PeerInfo | undefined {
+    for (const p of this.#peers.values()) if (p.id === id) return p;
+    return undefined;
+  }
+
+  list(): PeerInfo[] {
+    return [...this.#peers.values()];
+  }
+
+  /** Peers that may receive traffic now. */
+  alive(): PeerInfo[] {
+    return this.list().filter((p) => p.status === 'alive');
+  }
+
+  get size(): number {
+    return this.#peers.size;
+  }
+}

@@ -1,0 +1,32 @@
+/** The daemon from outside: starts, serves, answers, exits 0 on SIGTERM. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startNode, stopAll } from '../helpers/daemon.js';
+import type { NodeProcess } from '../helpers/daemon.js';
+
+const nodes: NodeProcess[] = [];
+afterEach(() => stopAll(nodes));
+
+describe('daemon basics', () => {
+  it('with no target answers 503 with a JSON body, is ready, and exits 0 on SIGTERM', async () => {
+    const n = await startNode();
+    nodes.push(n);
+    const r = await fetch(`${n.proxyUrl}/anything`);
+    expect(r.status).toBe(503);
+    expect(await r.json()).toMatchObject({ error: expect.stringContaining('no target') });
+    expect((await fetch(`${n.adminUrl}/readyz`)).status).toBe(200);
+    expect((await fetch(`${n.adminUrl}/healthz`)).status).toBe(200);
+    const state = (await (await fetch(`${n.adminUrl}/state`)).json()) as Record<string, unknown>;
+    expect(state).toMatchObject({ lifecycle: 'serving', inFlight: 0, peers: [], circuitBreakers: [] });
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    const entered = n.logs.filter((l) => l.lifecycle).map((l) => l.lifecycle);
+    expect(entered).toEqual(['starting', 'restoring', 'serving', 'deregistering', 'draining', 'persisting', 'stopped']);
+  });
+
+  it('a bad flag exits 2 naming the option', async () => {
+    const { runCli } = await import('../helpers/daemon.js');
+    const r = await runCli(['run', '--drain-timeout', 'soon']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--drain-timeout/);
+  });
+});
