@@ -5,10 +5,12 @@ import { build } from 'esbuild';
 import { chmod, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 
-await mkdir('dist', { recursive: true });
+// GE_DIST lets parallel work trees build side by side (e.g. dist-proxy/).
+const out = process.env.GE_DIST ?? 'dist';
+await mkdir(out, { recursive: true });
 await build({
   entryPoints: ['src/cli.ts'],
-  outfile: 'dist/cli.js',
+  outfile: `${out}/cli.js`,
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -18,14 +20,14 @@ await build({
   banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
 });
-await chmod('dist/cli.js', 0o755);
+await chmod(`${out}/cli.js`, 0o755);
 
 // The inspector's browser script, if present, is bundled with its npm
 // dependencies so the page works with no network at all.
 if (existsSync('src/admin/inspector/client.ts')) {
   await build({
     entryPoints: ['src/admin/inspector/client.ts'],
-    outfile: 'dist/inspector/client.js',
+    outfile: `${out}/inspector/client.js`,
     bundle: true,
     platform: 'browser',
     format: 'iife',

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
-export const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
+/** GE_DIST=dist-x builds and tests a side-by-side bundle (see scripts/build.mjs). */
+export const CLI = path.resolve(import.meta.dirname, '../..', process.env.GE_DIST ?? 'dist', 'cli.js');
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number; lifecycle?: string };
 
