@@ -130,6 +130,10 @@ export const lifecycleMachine = setup({
     reportDrainDeadline: () => undefined,
     reportPersistFailure: (_, _reason: string) => undefined,
     reportSnapshotFailure: (_, _failure: { error: string; attempt: number }) => undefined,
+    noteSecondSignal: assign({
+      signals: ({ context, event }) => (event.type === 'SHUTDOWN' ? [...context.signals, event.signal] : context.signals),
+      drainSkipped: true,
+    }),
     tellProxyShutdownStarted: sendTo('proxy', { type: 'PROXY.SHUTDOWN_STARTED' } satisfies ProxyCommand),
     tellProxyStopAccepting: sendTo('proxy', { type: 'PROXY.STOP_ACCEPTING' } satisfies ProxyCommand),
     tellProxyCut: sendTo('proxy', { type: 'PROXY.CUT' } satisfies ProxyCommand),
@@ -291,19 +295,9 @@ export const lifecycleMachine = setup({
         leaving: {
           type: 'parallel',
           onDone: 'done',
-          on: {
-            // A second signal skips what is left of the drain; persisting still runs.
-            SHUTDOWN: {
-              actions: [
-                assign({
-                  signals: ({ context, event }) => [...context.signals, event.signal],
-                  drainSkipped: true,
-                }),
-                'reportSecondSignal',
-              ],
-              target: '.draining.cutting',
-            },
-          },
+          // A second signal is handled inside the draining region, never on
+          // `leaving` itself: a transition here would exit and re-enter both
+          // regions, re-invoking deregister and restarting every deadline.
           states: {
             deregistering: {
               initial: 'announcing',
@@ -332,16 +326,23 @@ export const lifecycleMachine = setup({
               after: {
                 drainDeadline: { target: '.cutting', actions: 'reportDrainDeadline' },
               },
+              on: {
+                // A second signal skips what is left of the drain; persisting still runs.
+                // While cutting or drained there is nothing left to skip: note it only.
+                SHUTDOWN: { actions: ['noteSecondSignal', 'reportSecondSignal'] },
+              },
               states: {
                 // Readiness already fails; keep serving (with Connection: close) so
                 // load balancers can catch up before the listener closes.
                 delaying: {
                   entry: 'tellProxyShutdownStarted',
                   after: { shutdownDelay: 'waiting' },
+                  on: { SHUTDOWN: { target: 'cutting', actions: ['noteSecondSignal', 'reportSecondSignal'] } },
                 },
                 waiting: {
                   entry: 'tellProxyStopAccepting',
                   on: {
+                    SHUTDOWN: { target: 'cutting', actions: ['noteSecondSignal', 'reportSecondSignal'] },
                     'PROXY.DRAINED': {
                       target: 'drained',
                       actions: assign({ drain: ({ event }) => ({ drained: event.drained, cut: 0 }) }),
