@@ -9,6 +9,7 @@ import { lifecycleNames, stateValueText } from '../../machines/lifecycle-names.j
 import type { LifecycleName } from '../../machines/lifecycle-names.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { TransitionRecord } from '../store/state-store.js';
+import { RecordingRule } from '../replay/recording-rule.js';
 
 /** Events as stored and replayed: plain JSON, errors reduced to their message. */
 export function toRecordedEvent(event: { type: string }): TransitionRecord['event'] {
@@ -23,6 +24,8 @@ export class TransitionRecorder {
   #previousNames: LifecycleName[] = [];
   #pending: TransitionRecord[] = [];
   #runId: number | null = null;
+  /** Also keeps re-entries (same value), which replay needs; see src/replay/recording-rule.ts. */
+  readonly #rule = new RecordingRule();
 
   constructor(
     private readonly runtime: NodeRuntime,
@@ -32,7 +35,9 @@ export class TransitionRecorder {
   readonly inspect = (event: InspectionEvent): void => {
     this.runtime.lifecycle.publishInspection(event);
     // Only the root actor's snapshots are lifecycle transitions.
-    if (event.type !== '@xstate.snapshot' || event.actorRef !== this.#root) return;
+    if (event.actorRef !== this.#root) return;
+    this.#rule.note(event);
+    if (event.type !== '@xstate.snapshot') return;
     const snapshot = event.snapshot as unknown as { value: StateValue };
     this.#onSnapshot(snapshot.value, event.event);
   };
@@ -43,7 +48,7 @@ export class TransitionRecorder {
 
   #onSnapshot(value: StateValue, event: { type: string }): void {
     const to = stateValueText(value);
-    if (to === this.#previous) return;
+    if (!this.#rule.shouldRecord(this.#previous, to)) return;
     const at = Date.now();
     const record: TransitionRecord = { at, event: toRecordedEvent(event), from: this.#previous, to };
     this.#previous = to;
