@@ -1,16 +1,107 @@
 /**
- * Mesh area. For now: static peers enter the routing table when the node
- * starts. Leave notices and the UDP socket come with the mesh work (issue 3).
+ * Mesh area: the UDP mesh socket (root actor: it must outlive `serving` so
+ * the leave notices sent while `leaving` still get their acks), the peer
+ * prober (`serving`), and the leave step of deregistering.
  */
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
+import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
+import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import { staticPeerEvents } from './static-peers.js';
+import { MeshEndpoint } from './endpoint.js';
+import { matchPeer } from './peer-match.js';
+import { sendLeaveNotices } from './leave-step.js';
+import { startPeerProber } from './peer-prober.js';
+import { MESH_KINDS } from './wire.js';
 
 export function createMeshArea(rt: NodeRuntime): AreaProvision {
+  const logger = rt.logger.child({ component: 'mesh' });
+  const key = rt.config.meshKey;
+  const sent = new rt.metrics.client.Counter({
+    name: 'graceful_edge_mesh_sent_total',
+    help: 'Mesh messages sent, by kind (leave, ack, ping, pong).',
+    labelNames: ['kind'] as const,
+    registers: [rt.metrics.registry],
+  });
+  for (const kind of MESH_KINDS) sent.inc({ kind }, 0);
+  /** Set while the root's mesh socket is bound; the leave step and prober use it. */
+  let endpoint: MeshEndpoint | null = null;
+
   const meshSocket = fromCallback<AnyEventObject>(({ sendBack }) => {
     for (const event of staticPeerEvents(rt.config)) sendBack(event);
+    if (!key) {
+      logger.warn(
+        { mesh: 'no_key' },
+        'no mesh key (--mesh-key-file or GRACEFUL_EDGE_MESH_KEY): leave notices are neither sent nor accepted',
+      );
+    }
+    // The mesh socket follows the proxy listener's host: a loopback proxy gets a loopback mesh.
+    const host = parseHostPort(rt.config.listen).host;
+    const ep = new MeshEndpoint(
+      {
+        key,
+        nodeId: rt.config.nodeId,
+        selfAddress: () => rt.bound.proxy ?? rt.config.listen,
+        logger,
+        metrics: rt.metrics,
+        sent,
+        handlers: {
+          onLeave: (msg, from) => {
+            const match = matchPeer(rt.peers.list(), msg, from.address);
+            if (!match.peer) {
+              logger.warn({ mesh: 'leave', from: msg.id, addr: msg.addr, reason: match.reason }, `leave notice from ${msg.id} ignored: ${match.reason}`);
+              return 'unknown_peer';
+            }
+            if (match.peer.status !== 'left') {
+              logger.info({ mesh: 'leave', from: msg.id, peer: match.peer.address }, `leave notice from ${msg.id} (${match.peer.address})`);
+            }
+            sendBack({ type: 'PEER.LEFT', address: match.peer.address, reason: 'leave notice' } satisfies LifecycleEvent);
+            return 'accepted';
+          },
+          // A leaving node must not look alive to a prober.
+          answerPing: () => rt.lifecycle.isServing(),
+        },
+      },
+      host,
+    );
+    let closed = false;
+    ep.bind(host, rt.config.meshPort).then(
+      (port) => {
+        if (closed) return;
+        endpoint = ep;
+        rt.bound.mesh = port;
+        logger.info({ mesh: port }, `mesh listening on udp ${formatHostPort({ host, port })}`);
+      },
+      (error: NodeJS.ErrnoException) => {
+        logger.error(
+          { err: error.message, meshPort: rt.config.meshPort },
+          `mesh socket cannot bind udp ${formatHostPort({ host, port: rt.config.meshPort })} (${error.code ?? error.message}): leave notices are neither sent nor received`,
+        );
+        ep.close();
+      },
+    );
+    return () => {
+      closed = true;
+      endpoint = null;
+      ep.close();
+    };
   });
-  return { actors: { meshSocket } };
+
+  const peerProber = fromCallback<AnyEventObject>(({ sendBack }) =>
+    startPeerProber({
+      endpoint: () => endpoint,
+      hasKey: key !== null,
+      peers: () => rt.peers.list(),
+      peer: (address) => rt.peers.get(address),
+      logger,
+      sendBack,
+    }),
+  );
+
+  return {
+    actors: { meshSocket, peerProber },
+    leave: (timeoutMs) => sendLeaveNotices({ endpoint, hasKey: key !== null, peers: () => rt.peers.list(), logger }, timeoutMs),
+  };
 }

@@ -1,0 +1,92 @@
+/**
+ * The mesh part of deregistering: a signed leave notice to every peer that
+ * has not left, re-sent (with a fresh sequence number, so receivers do not
+ * take the retry for a replay) to those that have not acked, until all have
+ * or the deregistration slice of the shutdown budget runs out.
+ */
+import type { PeerInfo } from '../../machines/events.js';
+import type { DeregisterOutcome } from '../../machines/events.js';
+import { parseHostPort } from '../config/host-port.js';
+import type { Logger } from '../log/logger.js';
+import type { MeshEndpoint } from './endpoint.js';
+
+export const LEAVE_RETRY_MS = 150;
+/** Returned this long before the chart's own deregister timeout, so the outcome is recorded. */
+const SAFETY_MARGIN_MS = 50;
+
+export interface LeaveDeps {
+  endpoint: MeshEndpoint | null;
+  hasKey: boolean;
+  peers: () => PeerInfo[];
+  logger: Logger;
+}
+
+type Outcome = Pick<DeregisterOutcome, 'noticesSent' | 'acked'>;
+
+export async function sendLeaveNotices(deps: LeaveDeps, timeoutMs: number): Promise<Outcome> {
+  const { endpoint, logger } = deps;
+  if (!deps.hasKey) {
+    logger.info('no leave notices sent: no mesh key');
+    return { noticesSent: 0, acked: 0 };
+  }
+  if (!endpoint) {
+    logger.warn('no leave notices sent: the mesh socket is not bound');
+    return { noticesSent: 0, acked: 0 };
+  }
+  const started = Date.now();
+  const targets = deps.peers().filter((p) => p.status !== 'left' && p.meshPort > 0);
+  if (targets.length === 0) {
+    logger.info('no leave notices sent: no peers');
+    return { noticesSent: 0, acked: 0 };
+  }
+  const acked = new Set<string>();
+  const cancels: Array<() => void> = [];
+  let packets = 0;
+  const deadline = started + Math.max(0, timeoutMs - SAFETY_MARGIN_MS);
+
+  await new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | null = null;
+    const finish = () => {
+      if (timer) clearTimeout(timer);
+      resolve();
+    };
+    const round = () => {
+      for (const peer of targets) {
+        if (acked.has(peer.address)) continue;
+        let host: string;
+        try {
+          host = parseHostPort(peer.address).host;
+        } catch {
+          continue;
+        }
+        const seq = endpoint.send('leave', { host, port: peer.meshPort });
+        packets++;
+        cancels.push(
+          endpoint.expectReply(seq, 'ack', (msg) => {
+            if (acked.has(peer.address)) return;
+            acked.add(peer.address);
+            logger.info(
+              { mesh: 'ack', peer: peer.address, peerId: msg.id, afterMs: Date.now() - started },
+              `ack from ${msg.id} (${peer.address})`,
+            );
+            if (acked.size === targets.length) finish();
+          }),
+        );
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return finish();
+      timer = setTimeout(round, Math.min(LEAVE_RETRY_MS, left));
+    };
+    round();
+    if (acked.size === targets.length) finish();
+  });
+
+  for (const cancel of cancels) cancel();
+  const missing = targets.filter((p) => !acked.has(p.address)).map((p) => p.address);
+  const tookMs = Date.now() - started;
+  const fields = { mesh: 'leave', noticesSent: targets.length, acked: acked.size, packets, tookMs, ...(missing.length ? { missing } : {}) };
+  const text = `leave notices: ${targets.length} peers, ${acked.size} acked, ${packets} datagrams in ${tookMs} ms`;
+  if (missing.length) logger.warn(fields, `${text}; no ack from ${missing.join(', ')}`);
+  else logger.info(fields, text);
+  return { noticesSent: targets.length, acked: acked.size };
+}

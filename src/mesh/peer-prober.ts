@@ -1,0 +1,128 @@
+/**
+ * Gives traffic back only to peers that prove they serve. While the node is
+ * serving:
+ *  - `suspect` peers (restored from disk, say) are probed every PROBE_INTERVAL_MS;
+ *    a signed mesh ping answered by a pong makes them `alive`. Without a mesh
+ *    key no ping can be trusted, so a TCP connect to their proxy port is the
+ *    probe instead (it proves a listener, which a draining node closes).
+ *  - `left` peers are pinged now and then (key only): a node only answers pings
+ *    while it is serving, so a pong means it came back (a restart).
+ *  - `alive` peers whose id is unknown are pinged once in a while, to learn it
+ *    and refresh `lastSeen`. A missing pong never demotes an alive peer: the
+ *    proxy's breakers judge traffic, this only decides when to give it back.
+ * Every change goes to the chart as PEER.STATUS / PEER.FOUND.
+ */
+import net from 'node:net';
+import type { AnyEventObject } from 'xstate';
+import type { LifecycleEvent, PeerInfo, PeerStatus } from '../../machines/events.js';
+import { parseHostPort } from '../config/host-port.js';
+import type { Logger } from '../log/logger.js';
+import type { MeshEndpoint } from './endpoint.js';
+import type { MeshMessage } from './wire.js';
+
+export const PROBE_INTERVAL_MS = 250;
+export const PROBE_TIMEOUT_MS = 1_000;
+const LEFT_PROBE_EVERY_MS = 2_000;
+const REFRESH_EVERY_MS = 5_000;
+
+export interface ProberDeps {
+  endpoint: () => MeshEndpoint | null;
+  hasKey: boolean;
+  peers: () => PeerInfo[];
+  peer: (address: string) => PeerInfo | undefined;
+  logger: Logger;
+  sendBack: (event: LifecycleEvent | AnyEventObject) => void;
+}
+
+export function startPeerProber(deps: ProberDeps): () => void {
+  const inFlight = new Set<string>();
+  const lastProbe = new Map<string, number>();
+  const cancels = new Set<() => void>();
+  let stopped = false;
+
+  const due = (p: PeerInfo, now: number): boolean => {
+    const last = lastProbe.get(p.address) ?? 0;
+    if (p.status === 'suspect') return now - last >= PROBE_INTERVAL_MS;
+    if (!deps.hasKey) return false;
+    if (p.status === 'left') return now - last >= LEFT_PROBE_EVERY_MS;
+    return p.id === null && now - last >= REFRESH_EVERY_MS;
+  };
+
+  const onSuccess = (probed: PeerInfo, how: string, msg: MeshMessage | null) => {
+    const now = deps.peer(probed.address);
+    // The peer changed meanwhile (a leave notice overtook our probe): the newer news wins.
+    if (!now || now.status !== probed.status) return;
+    if (msg && now.id !== null && msg.id !== now.id) {
+      deps.logger.warn({ peer: now.address, expected: now.id, answered: msg.id }, `${now.address} answered as ${msg.id}, not ${now.id}: not trusted`);
+      return;
+    }
+    if (msg && now.id === null) {
+      deps.sendBack({ type: 'PEER.FOUND', peer: { ...now, id: now.id ?? msg.id, lastSeen: Date.now() } });
+    }
+    if (now.status !== 'alive') {
+      deps.logger.info({ peer: now.address, probe: how, was: now.status }, `probe of ${now.address} succeeded (${how}): alive`);
+      deps.sendBack({ type: 'PEER.STATUS', address: now.address, status: 'alive' satisfies PeerStatus });
+    }
+  };
+
+  const probe = (p: PeerInfo) => {
+    let host: string;
+    let port: number;
+    try {
+      ({ host, port } = parseHostPort(p.address));
+    } catch {
+      return;
+    }
+    inFlight.add(p.address);
+    lastProbe.set(p.address, Date.now());
+    const done = () => inFlight.delete(p.address);
+    const endpoint = deps.endpoint();
+    if (deps.hasKey) {
+      if (!endpoint) return done();
+      const seq = endpoint.send('ping', { host, port: p.meshPort });
+      let timer: NodeJS.Timeout | undefined = undefined;
+      const cancel = endpoint.expectReply(seq, 'pong', (msg) => {
+        clearTimeout(timer);
+        cancels.delete(cancelAll);
+        done();
+        if (!stopped) onSuccess(p, 'mesh ping', msg);
+      });
+      const cancelAll = () => {
+        clearTimeout(timer);
+        cancel();
+      };
+      cancels.add(cancelAll);
+      timer = setTimeout(() => {
+        cancel();
+        cancels.delete(cancelAll);
+        done();
+        deps.logger.debug({ peer: p.address, status: p.status }, `no pong from ${p.address} within ${PROBE_TIMEOUT_MS} ms`);
+      }, PROBE_TIMEOUT_MS);
+      return;
+    }
+    const socket = net.connect({ host, port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      cancels.delete(destroy);
+      done();
+      if (ok && !stopped) onSuccess(p, 'tcp connect', null);
+    };
+    const destroy = () => socket.destroy();
+    cancels.add(destroy);
+    socket.setTimeout(PROBE_TIMEOUT_MS, () => finish(false));
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  };
+
+  const tick = () => {
+    const now = Date.now();
+    for (const p of deps.peers()) if (!inFlight.has(p.address) && due(p, now)) probe(p);
+  };
+  tick();
+  const interval = setInterval(tick, PROBE_INTERVAL_MS);
+  return () => {
+    stopped = true;
+    clearInterval(interval);
+    for (const cancel of cancels) cancel();
+  };
+}
