@@ -1,0 +1,133 @@
+// 3 + 4: SIGTERM to exit when idle, and failed requests during a SIGTERM
+// under steady keep-alive load (with a few slow requests in flight).
+import { freePort, sleep, start, stop } from '../lib/procs.mjs';
+import { proxyWorks, startNode } from '../lib/graceful-edge.mjs';
+import { classify, startLoad } from '../lib/load-client.mjs';
+import { fmt, median, table } from '../lib/stats.mjs';
+import { ENGINES } from './throughput.mjs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ORIGIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'origin.mjs');
+
+/** The Node origin (bench/origin.mjs), pinned; resolves with its port. */
+export async function startNodeOrigin({ cpus, wrap = [] }) {
+  const port = await freePort();
+  let resolveReady;
+  const ready = new Promise((r) => (resolveReady = r));
+  const cmd = wrap.length ? wrap[0] : process.execPath;
+  const args = wrap.length ? [...wrap.slice(1), process.execPath, ORIGIN, String(port)] : [ORIGIN, String(port)];
+  const child = start(cmd, args, { cpus, name: 'origin', onLine: (l) => l.startsWith('listening') && resolveReady() });
+  await Promise.race([ready, sleep(5000)]);
+  return { child, port, url: `http://127.0.0.1:${port}`, stop: () => stop(child) };
+}
+
+export async function idleExit(cfg, log) {
+  const out = {};
+  for (const engine of ENGINES) {
+    const times = [];
+    for (let i = 0; i < cfg.exitReps; i++) {
+      const node = await startNode({ args: ['--proxy-engine', engine, '--no-mdns', '--mesh-port', '0'], cpus: cfg.sutCpu, name: `ge-exit-${engine}` });
+      await node.ready();
+      await sleep(200);
+      const t0 = performance.now();
+      node.child.proc.kill('SIGTERM');
+      const { code, at } = await node.child.exited;
+      times.push({ ms: at - t0, code });
+    }
+    out[engine] = { ms: times.map((t) => t.ms), codes: times.map((t) => t.code), median: median(times.map((t) => t.ms)) };
+    log(`  ${engine}: SIGTERM→exit ${out[engine].ms.map((m) => fmt(m, 0)).join(', ')} ms (median ${fmt(out[engine].median, 0)}), exit codes ${out[engine].codes.join(',')}`);
+  }
+  return out;
+}
+
+/** Listener-close moment from the daemon's log (performance.now clock), else null. */
+function listenerClosedAt(node) {
+  const l = node.logs.find((x) => /stop(ped|s)? accepting|listener clos|closing the listener|no longer accepting/i.test(String(x.msg ?? '')));
+  return l ? l.seenAt : null;
+}
+
+export async function drainUnderLoad(cfg, log) {
+  const origin = await startNodeOrigin({ cpus: cfg.loadCpu });
+  const out = [];
+  for (const engine of ENGINES) {
+    for (const delay of cfg.shutdownDelays) {
+      const node = await startNode({
+        args: ['--upstream', origin.url, '--proxy-engine', engine, '--no-mdns', '--mesh-port', '0', '--drain-timeout', '15', '--shutdown-delay', String(delay)],
+        cpus: cfg.sutCpu,
+        name: `ge-drain-${engine}`,
+      });
+      await node.ready();
+      const works = await proxyWorks(node);
+      if (!works.ok && !cfg.force) {
+        log(`  ${engine}: proxy answered ${works.status}; drain-under-load not measured`);
+        node.child.proc.kill('SIGTERM');
+        await node.child.exited;
+        out.push({ engine, delay, skipped: `proxy answered ${works.status}` });
+        continue;
+      }
+      const fast = startLoad(node.proxyUrl, { rate: cfg.loadRate, connections: 16, maxSeconds: 20, path: '/100b' });
+      const slow = startLoad(node.proxyUrl, { rate: 4, connections: 4, maxSeconds: 20, path: '/slow?ms=1500' });
+      await sleep(2000);
+      const sigAt = performance.now();
+      node.child.proc.kill('SIGTERM');
+      const exit = await Promise.race([node.child.exited, sleep(20_000).then(() => null)]);
+      await sleep(1000);
+      const records = [...(await fast.stop()), ...(await slow.stop())];
+      const closed = listenerClosedAt(node) ?? records.filter((r) => r.error === 'ECONNREFUSED').map((r) => r.sentAt).sort((a, b) => a - b)[0] ?? Infinity;
+      const before = classify(records.filter((r) => r.sentAt < sigAt));
+      const between = classify(records.filter((r) => r.sentAt >= sigAt && r.sentAt < closed));
+      const after = classify(records.filter((r) => r.sentAt >= closed), -Infinity);
+      const slowOk = records.filter((r) => r.status === 200 && r.doneAt - r.sentAt > 1000 && r.sentAt < sigAt && r.doneAt > sigAt).length;
+      const row = {
+        engine,
+        delay,
+        exitMs: exit ? exit.at - sigAt : null,
+        exitCode: exit?.code ?? null,
+        listenerClosedMs: Number.isFinite(closed) ? closed - sigAt : null,
+        before,
+        between,
+        after,
+        slowCompletedAcrossSignal: slowOk,
+        failedAccepted: before.failedAccepted + between.failedAccepted,
+      };
+      out.push(row);
+      log(`  ${engine} delay ${delay}s: ${records.length} requests; failed accepted ${row.failedAccepted}; slow requests completed across the signal ${slowOk}; exit ${row.exitCode} after ${fmt(row.exitMs, 0)} ms`);
+      if (node.child.alive()) await stop(node.child);
+    }
+  }
+  await origin.stop();
+  return out;
+}
+
+export function shutdownTables({ idle, drain }) {
+  const parts = [];
+  if (idle)
+    parts.push(
+      'SIGTERM → exit, idle node (ms):\n' +
+        table(['engine', 'runs', 'median', 'exit codes'], Object.entries(idle).map(([e, r]) => [e, r.ms.map((m) => fmt(m, 0)).join(', '), fmt(r.median, 0), r.codes.join(',')])),
+    );
+  if (drain)
+    parts.push(
+      'SIGTERM under steady keep-alive load (Node client, /100b at fixed rate on 16 sockets + 4 sockets of 1.5 s requests):\n' +
+        table(
+          ['engine', 'shutdown-delay', 'sent before SIGTERM (ok / failed)', 'sent SIGTERM→listener close (ok / draining 503 / failed)', 'sent after close (ok / 503 / refused / reset)', 'failed accepted', 'slow done across signal', 'exit', 'SIGTERM→exit ms'],
+          drain.map((r) =>
+            r.skipped
+              ? [r.engine, `${r.delay} s`, r.skipped, '', '', 'n/a', '', '', '']
+              : [
+                  r.engine,
+                  `${r.delay} s`,
+                  `${r.before.ok} / ${r.before.failedAccepted}`,
+                  `${r.between.ok} / ${r.between.draining503} / ${r.between.failedAccepted}`,
+                  `${r.after.ok} / ${r.after.draining503} / ${r.after.refused} / ${r.after.failedLate}`,
+                  r.failedAccepted,
+                  r.slowCompletedAcrossSignal,
+                  r.exitCode,
+                  fmt(r.exitMs, 0),
+                ],
+          ),
+        ),
+    );
+  return parts.join('\n\n');
+}

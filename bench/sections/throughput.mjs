@@ -1,0 +1,132 @@
+// 1 + 2: requests/s and p99 for 100 B and 64 KiB responses — direct to the
+// origin, through NGINX, through graceful-edge with each engine — and the
+// node's RSS idle and under load.
+import { freePort, sleep } from '../lib/procs.mjs';
+import { startProxyNginx, startStaticOrigin } from '../lib/nginx.mjs';
+import { wrk } from '../lib/wrk.mjs';
+import { proxyWorks, startNode } from '../lib/graceful-edge.mjs';
+import { fmt, max, median, table } from '../lib/stats.mjs';
+
+export const ENGINES = ['undici', 'http-proxy'];
+const SIZES = [
+  { label: '100 B', path: '/100b' },
+  { label: '64 KiB', path: '/64k' },
+];
+
+export async function throughput(cfg, log) {
+  const { sutCpu, loadCpu, seconds, warmup, connections, rounds } = cfg;
+  const origin = await startStaticOrigin({ port: await freePort(), cpus: loadCpu });
+  const nginx = await startProxyNginx({ port: await freePort(), upstreamPort: origin.port, cpus: sutCpu });
+  const targets = [
+    { name: 'direct', url: `http://127.0.0.1:${origin.port}` },
+    { name: 'nginx', url: `http://127.0.0.1:${nginx.port}` },
+  ];
+  const nodes = {};
+  const skipped = {};
+  for (const engine of ENGINES) {
+    const node = await startNode({
+      args: ['--upstream', `http://127.0.0.1:${origin.port}`, '--proxy-engine', engine, '--no-mdns', '--mesh-port', '0'],
+      cpus: sutCpu,
+      name: `ge-${engine}`,
+    });
+    await node.ready();
+    const works = await proxyWorks(node);
+    if (!works.ok && !cfg.force) {
+      skipped[engine] = `proxy answered ${works.status} ${works.body}`;
+      log(`  graceful-edge (${engine}) does not proxy yet: ${skipped[engine]} — rows skipped`);
+      await node.child.proc.kill('SIGTERM');
+      continue;
+    }
+    nodes[engine] = node;
+    targets.push({ name: `graceful-edge ${engine}`, url: node.proxyUrl, node });
+  }
+
+  const rss = {};
+  for (const [engine, node] of Object.entries(nodes)) rss[engine] = { idleStart: node.rss() };
+
+  // results[size][target] = [run, run, ...]
+  const results = {};
+  for (let round = 1; round <= rounds; round++) {
+    for (const size of SIZES) {
+      for (const t of targets) {
+        await wrk(t.url + size.path, { seconds: warmup, connections, cpus: loadCpu });
+        let samples = [];
+        let sampler = null;
+        if (t.node) {
+          sampler = setInterval(() => {
+            const r = t.node.rss();
+            if (r) samples.push(r.rssKiB);
+          }, 250);
+        }
+        const r = await wrk(t.url + size.path, { seconds, connections, cpus: loadCpu });
+        if (sampler) {
+          clearInterval(sampler);
+          const engine = t.name.replace('graceful-edge ', '');
+          rss[engine].loadMaxKiB = Math.max(rss[engine].loadMaxKiB ?? 0, max(samples));
+        }
+        delete r.raw;
+        ((results[size.label] ??= {})[t.name] ??= []).push(r);
+        log(`  round ${round} ${size.label.padEnd(6)} ${t.name.padEnd(24)} ${fmt(r.rps, 0).padStart(8)} req/s  p99 ${fmt(r.p99, 2)} ms${r.non2xx || r.socketErrors ? `  (non-2xx ${r.non2xx}, socket errors ${r.socketErrors})` : ''}`);
+      }
+    }
+  }
+  await sleep(2000);
+  for (const [engine, node] of Object.entries(nodes)) {
+    rss[engine].idleAfterLoad = node.rss();
+    rss[engine].hwmKiB = rss[engine].idleAfterLoad?.hwmKiB;
+  }
+  for (const node of Object.values(nodes)) {
+    node.child.proc.kill('SIGTERM');
+    await node.child.exited;
+  }
+  await nginx.stop();
+  await origin.stop();
+
+  // Summaries: median over rounds.
+  const summary = {};
+  for (const size of SIZES) {
+    summary[size.label] = {};
+    for (const t of targets) {
+      const runs = results[size.label][t.name];
+      summary[size.label][t.name] = {
+        rps: median(runs.map((r) => r.rps)),
+        p99: median(runs.map((r) => r.p99)),
+        p50: median(runs.map((r) => r.p50)),
+        non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+        socketErrors: runs.reduce((a, r) => a + r.socketErrors, 0),
+        runs: runs.map((r) => ({ rps: r.rps, p99: r.p99 })),
+      };
+    }
+  }
+  return { summary, rss, skipped, targets: targets.map((t) => t.name) };
+}
+
+export function throughputTables({ summary, rss, skipped }) {
+  const out = [];
+  for (const [size, bySize] of Object.entries(summary)) {
+    const direct = bySize.direct;
+    const nginx = bySize.nginx;
+    const rows = Object.entries(bySize).map(([name, s]) => [
+      name,
+      fmt(s.rps, 0),
+      s.runs.map((r) => fmt(r.rps, 0)).join(' / '),
+      fmt(s.p50, 2),
+      fmt(s.p99, 2),
+      fmt(s.rps / direct.rps, 2),
+      fmt(s.rps / nginx.rps, 2),
+      fmt(s.p99 / nginx.p99, 2),
+      s.non2xx + s.socketErrors,
+    ]);
+    out.push(`${size} responses:\n` + table(['target', 'req/s (median)', 'req/s per round', 'p50 ms', 'p99 ms', 'req/s vs direct', 'req/s vs nginx', 'p99 vs nginx', 'errors'], rows));
+  }
+  const rssRows = Object.entries(rss).map(([engine, r]) => [
+    engine,
+    fmt(r.idleStart?.rssKiB / 1024, 1),
+    fmt(r.loadMaxKiB / 1024, 1),
+    fmt(r.idleAfterLoad?.rssKiB / 1024, 1),
+    fmt(r.hwmKiB / 1024, 1),
+  ]);
+  if (rssRows.length) out.push('graceful-edge RSS (MiB, /proc/PID/status):\n' + table(['engine', 'idle after start', 'max under load', 'idle 2 s after load', 'peak (VmHWM)'], rssRows));
+  for (const [engine, why] of Object.entries(skipped)) out.push(`graceful-edge ${engine}: not measured — ${why}`);
+  return out.join('\n\n');
+}
