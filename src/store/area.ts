@@ -1,28 +1,87 @@
-/** Store area: open, restore, snapshot, persist. PLACEHOLDER until the SQLite store lands. */
-import { mkdirSync } from 'node:fs';
-import { fromCallback, fromPromise } from 'xstate';
+/**
+ * Store area: the chart's `prepare` (data dir + open `state.db`),
+ * `restoreSnapshot`, `snapshotTimer` and `persistFinal` actors.
+ */
+import { fromPromise } from 'xstate';
 import type { RestoreSummary, StartupOutput } from '../../machines/events.js';
 import type { PersistInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
+import { openStateStore } from './open-store.js';
+import { restoreInto } from './restore.js';
+import { snapshotOf } from './runtime-snapshot.js';
+import { createSnapshotTimer } from './snapshot-timer.js';
+import type { SavedState, ShutdownRecord } from './state-store.js';
+
+/** The shutdown record of a graceful stop; null when there was no signal (e.g. the proxy could not bind). */
+export function shutdownRecordOf(input: PersistInput, completedSinceShutdown: number): ShutdownRecord | null {
+  if (input.shutdownAt === null) return null;
+  return {
+    at: input.shutdownAt,
+    drained: input.drain?.drained ?? completedSinceShutdown,
+    cut: input.drain?.cut ?? 0,
+    noticesSent: input.deregister ? input.deregister.noticesSent : null,
+    acked: input.deregister ? input.deregister.acked : null,
+    signals: input.signals,
+  };
+}
 
 export function createStoreArea(rt: NodeRuntime): AreaProvision {
+  // What the file held before this run touched it (a new run clears its
+  // shutdownAt), read once by `prepare` for `restoreSnapshot`.
+  let previous: { saved: SavedState | null; error: Error | null; freshReason: string | null } = {
+    saved: null,
+    error: null,
+    freshReason: null,
+  };
+
+  const prepare = fromPromise<StartupOutput>(async () => {
+    const opened = openStateStore(rt.config.dataDir);
+    let freshReason: string | null = null;
+    if (opened.movedAside) {
+      freshReason = `state file was ${opened.reason}; moved aside to ${opened.movedAside}`;
+      rt.logger.warn(
+        { movedAside: opened.movedAside, reason: opened.reason, stateFile: opened.store.path },
+        `state file ${opened.store.path} is ${opened.reason}: moved aside to ${opened.movedAside}, starting fresh`,
+      );
+    }
+    try {
+      previous = { saved: opened.store.load(), error: null, freshReason };
+    } catch (error) {
+      previous = { saved: null, error: error as Error, freshReason };
+    }
+    rt.store = opened.store;
+    return { movedAside: opened.movedAside };
+  });
+
+  const restoreSnapshot = fromPromise<RestoreSummary>(async () => {
+    // The chart turns a rejection into "start fresh and say why".
+    if (previous.error) throw previous.error;
+    return restoreInto(rt, previous.saved, previous.freshReason);
+  });
+
+  const persistFinal = fromPromise<void, PersistInput>(async ({ input }) => {
+    const store = rt.store;
+    if (!store) throw new Error('the state store is not open');
+    const started = performance.now();
+    const shutdown = shutdownRecordOf(input, rt.tracker.completedSinceShutdown);
+    const saved = store.saveSnapshot(snapshotOf(rt, shutdown ?? undefined));
+    rt.metrics.snapshots.inc({ result: 'saved' });
+    const tookMs = Math.round((performance.now() - started) * 10) / 10;
+    rt.logger.info(
+      { ...saved, shutdown, tookMs },
+      shutdown
+        ? `state saved: ${saved.peers} peers, ${saved.breakers} breakers, shutdown record (drained ${shutdown.drained}, cut ${shutdown.cut})`
+        : `state saved: ${saved.peers} peers, ${saved.breakers} breakers (no graceful shutdown to record)`,
+    );
+  });
+
   return {
     actors: {
-      prepare: fromPromise<StartupOutput>(async () => {
-        mkdirSync(rt.config.dataDir, { recursive: true });
-        return { movedAside: null };
-      }),
-      restoreSnapshot: fromPromise<RestoreSummary>(async () => ({
-        fresh: true,
-        reason: 'no store yet',
-        peers: 0,
-        breakers: 0,
-        lastShutdownAt: null,
-        savedAt: null,
-      })),
-      snapshotTimer: fromCallback(() => undefined),
-      persistFinal: fromPromise<void, PersistInput>(async () => undefined),
+      prepare,
+      restoreSnapshot,
+      snapshotTimer: createSnapshotTimer(rt),
+      persistFinal,
     },
   };
 }

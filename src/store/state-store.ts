@@ -42,14 +42,43 @@ export interface RunRecord {
   transitions: TransitionRecord[];
 }
 
+/** One snapshot: everything the node remembers, written in one transaction. */
+export interface SnapshotInput {
+  nodeId: string;
+  peers: PeerInfo[];
+  breakers: BreakerRecord[];
+  /** Present only at a graceful shutdown; its `at` becomes the snapshot's `shutdownAt`. */
+  shutdown?: ShutdownRecord;
+  /** Defaults to now. */
+  savedAt?: number;
+}
+
+export interface SnapshotResult {
+  savedAt: number;
+  /** Increases with every snapshot; every saved row carries it. */
+  generation: number;
+  peers: number;
+  breakers: number;
+}
+
 export interface StateStore {
   readonly path: string;
-  /** Starts a run and returns its id; transitions are recorded under it. */
+  /**
+   * Starts a run and returns its id; transitions are recorded under it. Also
+   * clears the saved `shutdownAt`: until this run shuts down gracefully, the
+   * file says the last run did not.
+   */
   beginRun(input: RunRecord['input'], startedAt: number): number;
   recordTransition(runId: number, t: TransitionRecord): void;
-  /** Writes peers and breakers (and, at shutdown, the shutdown record) in one transaction. */
-  saveSnapshot(s: { nodeId: string; peers: PeerInfo[]; breakers: BreakerRecord[]; shutdown?: ShutdownRecord }): void;
+  /**
+   * Replaces peers and breakers (and, at shutdown, adds the shutdown record and
+   * sets `shutdownAt`) in one transaction: a crash leaves the previous snapshot
+   * or this one, never a mix. Without `shutdown`, `shutdownAt` reads null.
+   */
+  saveSnapshot(s: SnapshotInput): SnapshotResult;
+  /** The last snapshot, or null when none was saved yet. Throws if it is inconsistent. */
   load(): SavedState | null;
+  /** The most recent run with its transitions in order (the input of replay). */
   lastRun(): RunRecord | null;
   getMeta(key: string): string | null;
   setMeta(key: string, value: string | null): void;

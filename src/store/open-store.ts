@@ -1,0 +1,105 @@
+/**
+ * Start-up of the store: the data dir must be a writable directory (else the
+ * node refuses to start), and a `state.db` the node cannot use — corrupt,
+ * truncated, not a database, another program's, from a newer schema — is
+ * moved aside (never deleted) so the node starts fresh and the operator can
+ * still look at it.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ForeignDatabaseError, NewerSchemaError } from './migrations.js';
+import { SqliteStateStore } from './sqlite-store.js';
+
+export const STATE_FILE = 'state.db';
+/** SQLite's companion files, moved together with the database. */
+const COMPANIONS = ['-wal', '-shm', '-journal'] as const;
+
+/** The node cannot use its data dir: start-up stops (exit 2). */
+export class DataDirError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataDirError';
+  }
+}
+
+const codeOf = (error: unknown): string => String((error as { code?: unknown }).code ?? '');
+
+/** Creates the dir if needed and proves it writable by writing a probe file. */
+export function ensureWritableDataDir(dir: string): string {
+  const abs = path.resolve(dir);
+  try {
+    mkdirSync(abs, { recursive: true });
+  } catch (error) {
+    throw new DataDirError(`data dir ${abs} cannot be created (${codeOf(error) || (error as Error).message})`);
+  }
+  if (!statSync(abs).isDirectory()) throw new DataDirError(`data dir ${abs} is not a directory`);
+  // access(W_OK) is not enough: it says yes to root on a read-only mount's
+  // files in some setups and knows nothing of immutable dirs. Writing is proof.
+  const probe = path.join(abs, `.write-probe-${process.pid}`);
+  try {
+    writeFileSync(probe, '');
+  } catch (error) {
+    throw new DataDirError(`data dir ${abs} is not writable (${codeOf(error) || (error as Error).message})`);
+  } finally {
+    rmSync(probe, { force: true });
+  }
+  return abs;
+}
+
+/** Why a state file cannot be used, or null when the error is not about the file's content. */
+export function unusableReason(error: unknown): string | null {
+  if (error instanceof NewerSchemaError || error instanceof ForeignDatabaseError) return error.message;
+  const code = codeOf(error);
+  const message = (error as Error).message;
+  if (code === 'SQLITE_NOTADB') return `not a SQLite database (${message})`;
+  if (code.startsWith('SQLITE_CORRUPT')) return `corrupt (${message})`;
+  if (code === 'SQLITE_CANTOPEN') return `cannot be opened (${message})`;
+  if (code === 'SQLITE_IOERR_SHORT_READ' || code === 'SQLITE_IOERR_READ') return `unreadable (${message})`;
+  return null;
+}
+
+function asideName(file: string, now: number): string {
+  const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
+  let target = `${file}.corrupt-${stamp}`;
+  for (let i = 1; existsSync(target); i++) target = `${file}.corrupt-${stamp}-${i}`;
+  return target;
+}
+
+/** Moves `file` and its -wal/-shm/-journal to `<file>.corrupt-<time>`; returns the new path. */
+export function moveAside(file: string, now = Date.now()): string {
+  const target = asideName(file, now);
+  renameSync(file, target);
+  for (const suffix of COMPANIONS) {
+    if (existsSync(file + suffix)) renameSync(file + suffix, target + suffix);
+  }
+  return target;
+}
+
+export interface OpenedStore {
+  store: SqliteStateStore;
+  /** Where an unusable state file went, or null. */
+  movedAside: string | null;
+  /** Why it was unusable. */
+  reason: string | null;
+}
+
+/** Opens `<dataDir>/state.db` for the daemon; see the module comment. */
+export function openStateStore(dataDir: string, now = Date.now()): OpenedStore {
+  const dir = ensureWritableDataDir(dataDir);
+  const file = path.join(dir, STATE_FILE);
+  try {
+    return { store: SqliteStateStore.open(file), movedAside: null, reason: null };
+  } catch (error) {
+    const reason = unusableReason(error);
+    if (reason === null || !existsSync(file)) {
+      throw new DataDirError(`state file ${file} cannot be opened: ${(error as Error).message}`);
+    }
+    let movedAside: string;
+    try {
+      movedAside = moveAside(file, now);
+    } catch (moveError) {
+      throw new DataDirError(`state file ${file} is ${reason} and could not be moved aside (${codeOf(moveError)})`);
+    }
+    return { store: SqliteStateStore.open(file), movedAside, reason };
+  }
+}
