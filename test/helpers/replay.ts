@@ -1,0 +1,79 @@
+/**
+ * Replay in tests: turn a recorded run (from a real daemon's data dir, or
+ * recorded here from the pure chart with the daemon's own recording rule)
+ * into a replay and assert it reproduces every recorded state.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { createActor, SimulatedClock } from 'xstate';
+import type { AnyEventObject, InspectionEvent, StateValue } from 'xstate';
+import { lifecycleMachine } from '../../machines/lifecycle.js';
+import type { LifecycleInput } from '../../machines/lifecycle.js';
+import { stateValueText } from '../../machines/lifecycle-names.js';
+import { RecordingRule } from '../../src/replay/recording-rule.js';
+import { replayRun } from '../../src/replay/replay-run.js';
+import type { RecordedRun, ReplayResult } from '../../src/replay/replay-run.js';
+import { toRecordedEvent } from '../../src/lifecycle/transition-recorder.js';
+import type { TransitionRecord } from '../../src/store/state-store.js';
+import { runCli, tempDir } from './daemon.js';
+
+export type { RecordedRun, ReplayResult };
+
+/** Asserts the replay of `run` reproduces every recorded state; returns it. */
+export function expectReplayMatches(run: RecordedRun): ReplayResult {
+  expect(run.transitions.length, 'a recorded run has at least its xstate.init transition').toBeGreaterThan(0);
+  const result = replayRun(run);
+  expect(result.divergence, result.divergence?.message).toBeNull();
+  expect(result.steps.map((s) => s.actual)).toEqual(run.transitions.map((t) => t.to));
+  return result;
+}
+
+/** Loads what `graceful-edge replay --export FILE` wrote. */
+export function loadExportedRun(file: string): RecordedRun {
+  const run = JSON.parse(readFileSync(file, 'utf8')) as RecordedRun;
+  expect(run.input, `${file} has the machine input`).toMatchObject({ nodeId: expect.any(String) });
+  expect(Array.isArray(run.transitions), `${file} has transitions`).toBe(true);
+  return run;
+}
+
+/** Exports the last run of a daemon's data dir through the real CLI, then loads it. */
+export async function exportLastRun(dataDir: string): Promise<RecordedRun> {
+  const file = path.join(tempDir('ge-replay-export-'), 'run.json');
+  const res = await runCli(['replay', '--data-dir', dataDir, '--export', file]);
+  expect(res.code, `replay --export: ${res.stdout}\n${res.stderr}`).toBe(0);
+  return loadExportedRun(file);
+}
+
+/**
+ * Runs the pure chart as a live actor (stub actors, simulated clock: no I/O,
+ * no timers), sends `events`, and records transitions exactly as the daemon's
+ * TransitionRecorder does. Shows what the node would have stored.
+ */
+export function recordWithDaemonRule(
+  input: LifecycleInput,
+  events: readonly AnyEventObject[],
+): { run: RecordedRun; final: StateValue } {
+  const rule = new RecordingRule();
+  const transitions: TransitionRecord[] = [];
+  let previous = '';
+  let root: unknown = null;
+  let at = 0;
+  const inspect = (ev: InspectionEvent) => {
+    if (root === null || ev.actorRef !== root) return;
+    rule.note(ev);
+    if (ev.type !== '@xstate.snapshot') return;
+    const to = stateValueText((ev.snapshot as unknown as { value: StateValue }).value);
+    if (!rule.shouldRecord(previous, to)) return;
+    transitions.push({ at: at++, event: toRecordedEvent(ev.event), from: previous, to });
+    previous = to;
+  };
+  // The root is known only after createActor returns; start() emits the first snapshot.
+  const actor = createActor(lifecycleMachine, { input, inspect, clock: new SimulatedClock() });
+  root = actor;
+  actor.start();
+  for (const e of events) actor.send(e as never);
+  const final = actor.getSnapshot().value;
+  actor.stop();
+  return { run: { input, transitions }, final };
+}

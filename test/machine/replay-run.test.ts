@@ -1,0 +1,130 @@
+/** Replay of recorded runs through the pure chart: matches, and names the first divergence. */
+import { describe, expect, it } from 'vitest';
+import { replayRun } from '../../src/replay/replay-run.js';
+import type { RecordedRun } from '../../src/replay/replay-run.js';
+import { expectReplayMatches, recordWithDaemonRule } from '../helpers/replay.js';
+
+const input = { nodeId: 'n1', drainTimeoutMs: 30_000, shutdownDelayMs: 0 };
+const prepared = { type: 'xstate.done.actor.prepare', output: { movedAside: null } };
+const restored = {
+  type: 'xstate.done.actor.restore',
+  output: { fresh: true, reason: 'no state file', peers: 0, breakers: 0, lastShutdownAt: null, savedAt: null },
+};
+const sigterm = { type: 'SHUTDOWN', signal: 'SIGTERM', at: 1_000 };
+const sigint = { type: 'SHUTDOWN', signal: 'SIGINT', at: 1_100 };
+const deregistered = { type: 'xstate.done.actor.deregister', output: { goodbyeSent: false, noticesSent: 0, acked: 0, leaseRevoked: null } };
+const delayOver = { type: 'xstate.after.shutdownDelay.lifecycle.online.leaving.draining.delaying' };
+const persisted = { type: 'xstate.done.actor.persistFinal' };
+const chatter = [
+  { type: 'PROXY.LISTENING', address: '127.0.0.1:8080' },
+  { type: 'PEER.FOUND', peer: { address: '127.0.0.1:8081', meshPort: 7946, id: null, source: 'static', status: 'alive', lastSeen: null } },
+  { type: 'SNAPSHOT.SAVED', at: 500 },
+];
+
+/** A clean SIGTERM shutdown, recorded as the daemon records it (chatter is not recorded). */
+function cleanRun(): RecordedRun {
+  return recordWithDaemonRule(input, [prepared, restored, ...chatter, sigterm, deregistered, delayOver, { type: 'PROXY.DRAINED', drained: 2 }, persisted]).run;
+}
+
+describe('replayRun', () => {
+  it('replays a clean shutdown and reproduces every recorded state', () => {
+    const run = cleanRun();
+    expect(run.transitions[0]).toMatchObject({ from: '', to: 'starting', event: { type: 'xstate.init' } });
+    // Assign-only events are not in the recording.
+    expect(run.transitions.map((t) => t.event.type)).not.toContain('PEER.FOUND');
+    const result = expectReplayMatches(run);
+    expect(result.final).toBe('stopped');
+    expect(result.status).toBe('done');
+    expect(result.steps.map((s) => s.lifecycle)).toEqual([
+      'starting',
+      'restoring',
+      'serving',
+      'deregistering + draining',
+      'draining',
+      'draining',
+      'persisting',
+      'stopped',
+    ]);
+  });
+
+  it('replays a second signal and a drain-deadline cut', () => {
+    const second = recordWithDaemonRule(input, [prepared, restored, sigterm, sigint, deregistered, { type: 'PROXY.CUT_DONE', drained: 0, cut: 1 }, sigint, persisted]).run;
+    expect(expectReplayMatches(second).final).toBe('stopped');
+    const deadline = recordWithDaemonRule(input, [
+      prepared,
+      restored,
+      sigterm,
+      delayOver,
+      { type: 'xstate.after.drainDeadline.lifecycle.online.leaving.draining' },
+      { type: 'xstate.after.deregisterTimeout.lifecycle.online.leaving.deregistering.announcing' },
+      { type: 'xstate.after.cutGrace.lifecycle.online.leaving.draining.cutting' },
+      persisted,
+    ]).run;
+    expect(expectReplayMatches(deadline).final).toBe('stopped');
+  });
+
+  it('replays a retried final snapshot: the re-entry of persisting is recorded', () => {
+    const fail = { type: 'xstate.error.actor.persistFinal', error: new Error('disk full') };
+    const { run } = recordWithDaemonRule(input, [prepared, restored, sigterm, deregistered, delayOver, { type: 'PROXY.DRAINED', drained: 0 }, fail, fail]);
+    const reentry = run.transitions.filter((t) => t.from === 'persisting' && t.to === 'persisting');
+    expect(reentry).toHaveLength(1);
+    expect(reentry[0]!.event).toEqual({ type: 'xstate.error.actor.persistFinal', error: 'disk full' });
+    expect(expectReplayMatches(run).final).toBe('stopped');
+    // Without the re-entry record the guard sees a first failure and the replay stays in persisting.
+    const lossy = { ...run, transitions: run.transitions.filter((t) => t !== reentry[0]) };
+    expect(replayRun(lossy).divergence).toMatchObject({ kind: 'to', expected: 'stopped', actual: 'persisting' });
+  });
+
+  it('names the first divergence when a recorded state was changed', () => {
+    const run = cleanRun();
+    const i = run.transitions.findIndex((t) => t.event.type === 'SHUTDOWN');
+    run.transitions[i] = { ...run.transitions[i]!, to: 'persisting' };
+    const result = replayRun(run);
+    expect(result.divergence).toMatchObject({
+      index: i,
+      kind: 'to',
+      event: { type: 'SHUTDOWN' },
+      expected: 'persisting',
+      actual: 'online.leaving.{deregistering.announcing,draining.delaying}',
+    });
+    expect(result.divergence!.message).toContain(`#${i} (SHUTDOWN)`);
+    expect(result.steps).toHaveLength(i + 1);
+  });
+
+  it('names the divergence when an event type was swapped', () => {
+    const run = cleanRun();
+    const i = run.transitions.findIndex((t) => t.event.type === 'PROXY.DRAINED');
+    run.transitions[i] = { ...run.transitions[i]!, event: { type: 'PEER.FOUND', peer: chatter[1]!.peer } };
+    expect(replayRun(run).divergence).toMatchObject({ index: i, kind: 'to', event: { type: 'PEER.FOUND' }, expected: 'persisting' });
+  });
+
+  it('names a record whose `from` is not where the replay is', () => {
+    const run = cleanRun();
+    run.transitions[2] = { ...run.transitions[2]!, from: 'starting' };
+    expect(replayRun(run).divergence).toMatchObject({ index: 2, kind: 'from', expected: 'starting', actual: 'restoring' });
+  });
+
+  it('requires the run to begin with the chart’s own xstate.init', () => {
+    const run = cleanRun();
+    expect(replayRun({ ...run, transitions: run.transitions.slice(1) }).divergence).toMatchObject({ index: 0, kind: 'init' });
+    const wrongStart = cleanRun();
+    wrongStart.transitions[0] = { ...wrongStart.transitions[0]!, to: 'restoring' };
+    expect(replayRun(wrongStart).divergence).toMatchObject({ index: 0, kind: 'init', expected: 'restoring', actual: 'starting' });
+  });
+
+  it('reports an event the chart cannot take as a divergence, not a crash', () => {
+    const run = cleanRun();
+    // An error event nobody handles makes the chart itself fail.
+    run.transitions.splice(3, 0, { at: 3, event: { type: 'xstate.error.actor.nobody', error: 'x' }, from: 'online.serving', to: 'online.serving' });
+    const result = replayRun(run);
+    expect(result.divergence).toMatchObject({ index: 3, kind: 'error', expected: 'online.serving' });
+    expect(result.divergence!.actual).toMatch(/^error: /);
+  });
+
+  it('replays with the recorded input (budget), not the defaults', () => {
+    const short = { nodeId: 'n2', drainTimeoutMs: 1_000, shutdownDelayMs: 5_000 };
+    const { run } = recordWithDaemonRule(short, [prepared, restored, sigterm, delayOver]);
+    const result = expectReplayMatches(run);
+    expect(result.final).toBe('online.leaving.{deregistering.announcing,draining.waiting}');
+  });
+});
