@@ -1,12 +1,15 @@
 /**
  * `GET /events`: Server-Sent Events. One `lifecycle` event per transition
  * and one `inspection` event per XState inspection event (snapshots, events,
- * actors), so a page or a script can follow the node live.
+ * actors), so a page or a script can follow the node live. `state` events
+ * (the /state JSON plus the full state value) follow every transition and
+ * tick while shutting down (src/admin/inspector/live-state.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InspectionEvent } from 'xstate';
 import type { NodeRuntime } from '../runtime.js';
 import { stateView } from './state-view.js';
+import { liveState, startStateTicker } from './inspector/live-state.js';
 
 const open = new Set<ServerResponse>();
 
@@ -49,10 +52,13 @@ export function openEventStream(req: IncomingMessage, res: ServerResponse, rt: N
     transition: (t) => send(res, 'lifecycle', t),
     inspection: (e) => send(res, 'inspection', describeInspection(e)),
   });
+  // Periodic `state` events (in-flight, countdown) for the inspector page.
+  const stopTicker = startStateTicker(rt, (event, data) => send(res, event, data));
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
   heartbeat.unref();
   const close = () => {
     clearInterval(heartbeat);
+    stopTicker();
     unsubscribe();
     open.delete(res);
   };
@@ -63,7 +69,7 @@ export function openEventStream(req: IncomingMessage, res: ServerResponse, rt: N
 /** Last words to every open stream before the admin listener closes. */
 export function endEventStreams(rt: NodeRuntime): void {
   for (const res of open) {
-    send(res, 'stopped', stateView(rt));
+    send(res, 'stopped', liveState(rt));
     res.end();
   }
   open.clear();

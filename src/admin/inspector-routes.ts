@@ -1,4 +1,51 @@
-/** Routes of the live inspector page (see issue 4); replaced by the full page. */
+/**
+ * Routes of the live inspector (issue 4): the page, its bundled script and
+ * the chart's definition. All of it is served by this admin listener, so the
+ * page works with no network beyond it.
+ */
+import type { ServerResponse } from 'node:http';
+import { lifecycleMachine } from '../../machines/lifecycle.js';
 import type { AdminRoute } from './routes.js';
+import { json } from './routes.js';
+import { describeMachine } from './inspector/machine-graph.js';
+import type { ChartNode } from './inspector/machine-graph.js';
+import { liveState } from './inspector/live-state.js';
+import { renderInspectorPage } from './inspector/page-html.js';
+import { loadClientScript } from './inspector/client-asset.js';
 
-export const inspectorRoutes: Record<string, AdminRoute> = {};
+/** Only this origin: the page must never reach out (and a CSP makes sure). */
+const CSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+let chart: ChartNode | null = null;
+let reportedMissingScript = false;
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': CSP,
+  });
+  res.end(body);
+}
+
+const page: AdminRoute = (_req, res, rt) => send(res, 200, 'text/html; charset=utf-8', renderInspectorPage(liveState(rt)));
+
+export const inspectorRoutes: Record<string, AdminRoute> = {
+  '/inspect': page,
+  '/inspect/': page,
+  '/inspect/machine.json': (_req, res) => {
+    chart ??= describeMachine(lifecycleMachine);
+    json(res, 200, chart);
+  },
+  '/inspect/client.js': (_req, res, rt) => {
+    const script = loadClientScript();
+    if (script instanceof Error) {
+      if (!reportedMissingScript) rt.logger.error({ err: script.message }, script.message);
+      reportedMissingScript = true;
+      return json(res, 404, { error: script.message });
+    }
+    send(res, 200, 'text/javascript; charset=utf-8', script);
+  },
+};
