@@ -14,6 +14,8 @@ import { liveState, startStateTicker } from './inspector/live-state.js';
 const open = new Set<ServerResponse>();
 
 function send(res: ServerResponse, event: string, data: unknown): void {
+  // Actors keep reporting while the chart winds down, after `stopped` ended the stream.
+  if (res.writableEnded || res.destroyed) return;
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 

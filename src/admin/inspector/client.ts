@@ -8,6 +8,7 @@
  * (computed by machines/lifecycle-names.ts), never derived here, so page and
  * daemon cannot disagree.
  */
+import { transitionLabel } from './machine-graph.js';
 import type { ChartNode } from './machine-graph.js';
 import type { LiveState } from './live-state.js';
 
@@ -144,7 +145,8 @@ function paintChart(): void {
   if (!chartReady) return;
   for (const box of Array.from(document.querySelectorAll<HTMLElement>('#chart .state'))) {
     const id = box.dataset.id ?? '';
-    box.classList.toggle('active', activeIds.has(id));
+    // The root is active as long as there is a node; highlighting it says nothing.
+    box.classList.toggle('active', id !== chartRootId && activeIds.has(id));
     box.classList.toggle('current', box.dataset.state !== undefined && currentNames.includes(box.dataset.state));
   }
 }
@@ -263,7 +265,8 @@ function log(at: number, text: string, cls = ''): void {
 }
 
 function describeEvent(e: { type: string; signal?: string }): string {
-  return e.signal ? `${e.type} (${e.signal})` : e.type;
+  const label = transitionLabel(e.type, chartRootId);
+  return e.signal ? `${label} (${e.signal})` : label;
 }
 
 function onTransition(t: TransitionMsg): void {
@@ -272,18 +275,19 @@ function onTransition(t: TransitionMsg): void {
   setLifecycle(t.lifecycle);
   flashTransition(t.event.type, fromIds);
   const after = t.lifecycle.join(' + ');
-  const change = before === after ? `(${t.to})` : `${before} → ${after}`;
+  const change = before === after ? `(now ${t.to})` : `${before} → ${after}`;
   log(t.at, `${describeEvent(t.event)}  ${change}`, 'lifecycle');
 }
 
 function onInspection(e: InspectionMsg): void {
-  const who = e.actorId ?? e.sessionId;
+  // The root actor's generated id (x:0) means nothing to a reader: name it after the chart.
+  const who = e.sessionId === e.rootId ? chartRootId : (e.actorId ?? e.sessionId);
   if (e.type === '@xstate.snapshot' && e.sessionId === e.rootId) setStateValue(e.value, chartRootId);
   let text: string;
   let important = false;
   switch (e.type) {
     case '@xstate.event':
-      text = `event ${e.event?.type ?? '?'} → ${who}${e.source ? ` from ${e.source}` : ''}`;
+      text = `event ${e.event?.type ?? '?'} → ${who}${e.source ? ` from ${e.source === e.rootId || /^x:\d+$/.test(e.source) ? chartRootId : e.source}` : ''}`;
       important = !(e.event?.type ?? '').startsWith('xstate.');
       break;
     case '@xstate.actor':

@@ -74,6 +74,7 @@ export function renderInspectorPage(initial: LiveState): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(initial.nodeId)} · graceful-edge inspector</title>
 <style>${STYLE}</style>
 </head>
