@@ -11,6 +11,7 @@ import type { BreakerRegistry } from './proxy/breaker-registry.js';
 import type { InFlightTracker } from './proxy/in-flight-tracker.js';
 import type { LifecycleView } from './lifecycle/view.js';
 import type { StateStore } from './store/state-store.js';
+import type { MdnsStatus } from './discovery/mdns-status.js';
 
 export interface NodeRuntime {
   config: Config;
@@ -22,6 +23,8 @@ export interface NodeRuntime {
   lifecycle: LifecycleView;
   /** Opened by `starting`; null before that or when start-up failed. */
   store: StateStore | null;
+  /** Discovery status for `/state`; set by the discovery area. */
+  discovery?: { mdns: MdnsStatus | null };
   /** Addresses actually bound (ports may be 0 in config). */
   bound: { proxy: string | null; admin: string | null; mesh: number | null };
 }

@@ -36,5 +36,6 @@ export function stateView(rt: NodeRuntime) {
     snapshots: ctx ? { saved: ctx.snapshotsSaved, failed: ctx.snapshotFailures } : null,
     shutdown,
     lastError: ctx?.lastError ?? null,
+    discovery: rt.discovery ?? { mdns: null },
   };
 }

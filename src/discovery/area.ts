@@ -1,7 +1,90 @@
-/** discovery area. PLACEHOLDER: provides nothing yet. */
+/**
+ * Discovery area: mDNS / DNS-SD (bonjour-service).
+ *
+ * `announcer` (invoked while `serving`) publishes `_graceful-edge._tcp` and
+ * browses for other nodes, sending PEER.FOUND / PEER.LEFT to the chart. The
+ * `leave` step (run by `deregistering`) sends the goodbye. Both share the one
+ * session kept in this closure; see mdns-session.ts for why that is safe.
+ */
+import { fromCallback } from 'xstate';
+import type { AnyEventObject } from 'xstate';
+import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
+import { MdnsSession } from './mdns-session.js';
+import { initialMdnsStatus } from './mdns-status.js';
 
-export function createDiscoveryArea(_rt: NodeRuntime): AreaProvision {
-  return {};
+const WAIT_POLL_MS = 20;
+/** How long to wait for the proxy to bind before announcing (it binds in parallel). */
+const PROXY_WAIT_MS = 30_000;
+/** With --mesh-port 0 the mesh socket reports its port shortly after start. */
+const MESH_WAIT_MS = 1_000;
+/** If serving ends without a deregister step (e.g. the proxy failed), say goodbye anyway. */
+const ORPHAN_GOODBYE_MS = 500;
+
+function waitFor<T>(read: () => T | null, timeoutMs: number, cancelled: () => boolean): Promise<T | null> {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolve) => {
+    const poll = () => {
+      const value = read();
+      if (value !== null || cancelled() || Date.now() >= until) return resolve(value);
+      setTimeout(poll, WAIT_POLL_MS);
+    };
+    poll();
+  });
+}
+
+export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
+  const log = rt.logger.child({ component: 'mdns' });
+  const status = initialMdnsStatus(rt.config.mdns, rt.config.mdnsInterface);
+  rt.discovery = { mdns: status };
+  let session: MdnsSession | null = null;
+
+  const announcer = fromCallback<AnyEventObject>(({ sendBack }) => {
+    if (!rt.config.mdns) return undefined;
+    let stopped = false;
+    const own = new MdnsSession({
+      nodeId: rt.config.nodeId,
+      iface: rt.config.mdnsInterface,
+      logger: log,
+      status,
+      hooks: {
+        peerFound: (peer) => sendBack({ type: 'PEER.FOUND', peer } satisfies LifecycleEvent),
+        peerLeft: (address, reason) => sendBack({ type: 'PEER.LEFT', address, reason } satisfies LifecycleEvent),
+      },
+    });
+    session = own;
+    void (async () => {
+      const proxy = await waitFor(() => rt.bound.proxy, PROXY_WAIT_MS, () => stopped);
+      if (stopped) return;
+      if (proxy === null) {
+        status.phase = 'failed';
+        status.lastError = 'the proxy never reported its address';
+        log.error('mDNS: not announcing, the proxy never reported its address');
+        return;
+      }
+      const meshPort =
+        rt.config.meshPort === 0 ? ((await waitFor(() => rt.bound.mesh, MESH_WAIT_MS, () => stopped)) ?? 0) : (rt.bound.mesh ?? rt.config.meshPort);
+      if (stopped) return;
+      await own.start({ nodeId: rt.config.nodeId, proxy, meshPort });
+    })().catch((error: unknown) => {
+      status.phase = 'failed';
+      status.lastError = (error as Error).message;
+      log.error({ err: error }, `mDNS failed: ${(error as Error).message}`);
+    });
+    return () => {
+      stopped = true;
+      // Nothing more is announced or browsed from here on; the goodbye is the
+      // leave step's. Should no leave step come, it is sent anyway.
+      own.quiesce();
+      setTimeout(() => void own.goodbye(ORPHAN_GOODBYE_MS), 0);
+    };
+  });
+
+  const leave = async (timeoutMs: number) => {
+    if (!session) return {};
+    return { goodbyeSent: await session.goodbye(timeoutMs) };
+  };
+
+  return { actors: { announcer }, leave };
 }
