@@ -1,0 +1,198 @@
+/**
+ * Three real nodes A, B, C and an origin on loopback, static peers and a
+ * shared key. Load goes through A, which routes to B and C. SIGTERM on B:
+ * its signed leave notice takes it out of A's routing at once (measured) and
+ * no client request fails. SIGKILL on B: only A's breakers can take it out;
+ * the test prints what that costs.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, startNode, stopAll } from '../helpers/daemon.js';
+import type { NodeProcess } from '../helpers/daemon.js';
+import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
+import { MESH_KEY, metric, peerStatus, until } from '../mesh/support.js';
+
+const nodes: NodeProcess[] = [];
+const servers: http.Server[] = [];
+afterEach(async () => {
+  await stopAll(nodes);
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
+});
+
+async function origin(): Promise<string> {
+  const server = http.createServer((req, res) => {
+    // A few ms of work, so requests are in flight at B when the signal comes.
+    setTimeout(() => res.end('origin ok'), 5);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+interface Spec {
+  id: string;
+  proxy: string;
+  mesh: number;
+}
+
+async function mesh(originUrl: string) {
+  const specs: Spec[] = [];
+  for (const id of ['node-a', 'node-b', 'node-c']) specs.push({ id, proxy: `127.0.0.1:${await freeTcpPort()}`, mesh: await freeUdpPort() });
+  const started = await Promise.all(
+    specs.map((s) =>
+      startNode({
+        args: [
+          '--node-id', s.id,
+          '--listen', s.proxy,
+          '--mesh-port', String(s.mesh),
+          '--drain-timeout', '10',
+          // A sends only to peers; B and C forward to the origin.
+          ...(s.id === 'node-a' ? [] : ['--upstream', originUrl]),
+          ...specs.filter((o) => o !== s).flatMap((o) => ['--peer', `${o.proxy}/${o.mesh}`]),
+        ],
+        env: { GRACEFUL_EDGE_MESH_KEY: MESH_KEY },
+      }),
+    ),
+  );
+  nodes.push(...started);
+  const [a, b, c] = started as [NodeProcess, NodeProcess, NodeProcess];
+  return { a, b, c, specs };
+}
+
+interface Load {
+  stop(): Promise<{ ok: number; failed: number; failures: string[] }>;
+  ok(): number;
+}
+
+/** Bounded load: 4 workers, at most 20 s and 20 000 requests. */
+function load(url: string): Load {
+  let stopped = false;
+  let ok = 0;
+  const failures: string[] = [];
+  const deadline = Date.now() + 20_000;
+  const worker = async () => {
+    while (!stopped && Date.now() < deadline && ok + failures.length < 20_000) {
+      try {
+        const r = await fetch(`${url}/work`);
+        const body = await r.text();
+        if (r.status === 200) ok++;
+        else failures.push(`${r.status} ${body.slice(0, 120)}`);
+      } catch (error) {
+        failures.push(`error ${(error as Error).message} ${String((error as { cause?: unknown }).cause ?? '')}`);
+      }
+    }
+  };
+  const workers = Array.from({ length: 4 }, worker);
+  return {
+    ok: () => ok,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(workers);
+      return { ok, failed: failures.length, failures };
+    },
+  };
+}
+
+/** Whether A forwards to its peers yet (the proxy's routing lands separately). */
+async function routesThroughPeers(a: NodeProcess): Promise<string | null> {
+  const r = await fetch(`${a.proxyUrl}/probe`);
+  const body = await r.text();
+  return r.status === 200 && body === 'origin ok' ? null : `A answered ${r.status} ${body.slice(0, 100)}`;
+}
+
+describe('three nodes, leave notices under load', () => {
+  it('SIGTERM on B: A drops B within 100 ms, B logs acks from A and C, no client request fails', async (ctx) => {
+    const { a, b, c, specs } = await mesh(await origin());
+    const [, bSpec] = specs as [Spec, Spec, Spec];
+    const noRouting = await routesThroughPeers(a);
+    if (noRouting) console.warn(`[mesh] the proxy does not route to peers yet (${noRouting}): running without load`);
+
+    const traffic = noRouting ? null : load(a.proxyUrl);
+    if (traffic) {
+      await until(async () => traffic.ok() > 200, 10_000, 'some load through A');
+      const viaB = await metric(b.adminUrl, 'graceful_edge_requests_total', { outcome: 'ok' });
+      const viaC = await metric(c.adminUrl, 'graceful_edge_requests_total', { outcome: 'ok' });
+      console.log(`[mesh] before SIGTERM: ${traffic.ok()} requests through A; B forwarded ${viaB}, C forwarded ${viaC}`);
+      expect(viaB).toBeGreaterThan(0);
+      expect(viaC).toBeGreaterThan(0);
+    }
+
+    // Watch A's /state as closely as the admin listener answers.
+    const t0 = performance.now();
+    b.kill('SIGTERM');
+    let polls = 0;
+    await until(async () => (polls++, (await peerStatus(a.adminUrl, bSpec.proxy)) === 'left'), 5_000, "B 'left' in A's /state", 1);
+    const dropMs = performance.now() - t0;
+    const bSignal = await b.waitForLog((l) => /SIGTERM received/.test(String(l.msg)));
+    const aLeft = await a.waitForLog((l) => l.peer === bSpec.proxy && /left: leave notice/.test(String(l.msg)));
+    const logMs = Number(aLeft.time) - Number(bSignal.time);
+    console.log(`[mesh] A's /state showed B left ${dropMs.toFixed(1)} ms after kill(SIGTERM) (${polls} polls); B's signal log → A's "peer left" log: ${logMs} ms`);
+    expect(dropMs).toBeLessThan(100);
+    expect(await peerStatus(c.adminUrl, bSpec.proxy)).toBe('left');
+
+    expect(await b.exited).toEqual({ code: 0, signal: null });
+    const acks = b.logs.filter((l) => l.mesh === 'ack').map((l) => String(l.msg));
+    console.log(`[mesh] B's log: ${acks.join('; ')}; ${b.logs.find((l) => l.mesh === 'leave')?.msg}`);
+    expect(acks.some((m) => m.startsWith('ack from node-a'))).toBe(true);
+    expect(acks.some((m) => m.startsWith('ack from node-c'))).toBe(true);
+
+    if (traffic) {
+      // Keep the load on a while after B is gone: C takes it all.
+      const okAtExit = traffic.ok();
+      await until(async () => traffic.ok() > okAtExit + 200, 10_000, 'load after B left');
+      const result = await traffic.stop();
+      console.log(`[mesh] SIGTERM case: ${result.ok} ok, ${result.failed} failed${result.failed ? `: ${result.failures.slice(0, 5).join(' | ')}` : ''}`);
+      expect(result.failed).toBe(0);
+    }
+
+    const state = await runCli(['state', '--json', '--data-dir', b.dataDir]);
+    if (state.code !== 0) {
+      console.warn(`[mesh] B's shutdown record not checked: 'state --json' exited ${state.code}: ${state.stderr.slice(0, 200)}`);
+    } else {
+      const saved = JSON.parse(state.stdout) as { shutdowns: Array<{ noticesSent?: number | null; acked?: number | null }> };
+      const last = saved.shutdowns.at(-1);
+      console.log(`[mesh] B's shutdown record: ${JSON.stringify(last)}`);
+      expect(last).toMatchObject({ noticesSent: 2, acked: 2 });
+    }
+    if (noRouting) ctx.annotate?.(`no load: ${noRouting}`);
+  });
+
+  it('SIGKILL on B: no notice, only A\'s breakers take B out — the contrast', async (ctx) => {
+    const { a, b, specs } = await mesh(await origin());
+    const [, bSpec] = specs as [Spec, Spec, Spec];
+    const noRouting = await routesThroughPeers(a);
+    if (noRouting) {
+      console.warn(`[mesh] SIGKILL contrast skipped: the proxy does not route to peers yet (${noRouting})`);
+      ctx.skip();
+      return;
+    }
+    const traffic = load(a.proxyUrl);
+    await until(async () => traffic.ok() > 200, 10_000, 'some load through A');
+    const retriedBefore = await metric(a.adminUrl, 'graceful_edge_requests_total', { outcome: 'retried' });
+    const t0 = performance.now();
+    b.kill('SIGKILL');
+    await b.exited;
+    // B stays 'alive' in A's table (nobody told A); the breaker for B must open.
+    const breakerOpen = async () => {
+      const state = (await (await fetch(`${a.adminUrl}/state`)).json()) as { circuitBreakers: Array<{ target: string; state: string }> };
+      return state.circuitBreakers.some((cb) => cb.target.includes(bSpec.proxy) && cb.state !== 'closed');
+    };
+    let breakerMs: number | null = null;
+    try {
+      await until(breakerOpen, 10_000, "A's breaker for B to open", 2);
+      breakerMs = performance.now() - t0;
+    } catch {
+      breakerMs = null;
+    }
+    const okAtOpen = traffic.ok();
+    await until(async () => traffic.ok() > okAtOpen + 200, 10_000, 'load after the breaker opened');
+    const result = await traffic.stop();
+    const retried = (await metric(a.adminUrl, 'graceful_edge_requests_total', { outcome: 'retried' })) - retriedBefore;
+    console.log(
+      `[mesh] SIGKILL case: B still '${await peerStatus(a.adminUrl, bSpec.proxy)}' in A's table; breaker opened ${breakerMs === null ? 'never (within 10 s)' : `${breakerMs.toFixed(0)} ms`} after the kill; ` +
+        `${result.ok} ok, ${result.failed} failed, ${retried} retried on another target${result.failed ? `: ${result.failures.slice(0, 3).join(' | ')}` : ''}`,
+    );
+    expect(result.ok).toBeGreaterThan(0);
+  });
+});
