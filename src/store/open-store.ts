@@ -5,10 +5,10 @@
  * moved aside (never deleted) so the node starts fresh and the operator can
  * still look at it.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ForeignDatabaseError, NewerSchemaError } from './migrations.js';
-import { SqliteStateStore } from './sqlite-store.js';
+import { SqliteStateStore, validateStateFile } from './sqlite-store.js';
 
 export const STATE_FILE = 'state.db';
 /** SQLite's companion files, moved together with the database. */
@@ -30,7 +30,9 @@ export function ensureWritableDataDir(dir: string): string {
   try {
     mkdirSync(abs, { recursive: true });
   } catch (error) {
-    throw new DataDirError(`data dir ${abs} cannot be created (${codeOf(error) || (error as Error).message})`);
+    if (codeOf(error) !== 'EEXIST') {
+      throw new DataDirError(`data dir ${abs} cannot be created (${codeOf(error) || (error as Error).message})`);
+    }
   }
   if (!statSync(abs).isDirectory()) throw new DataDirError(`data dir ${abs} is not a directory`);
   // access(W_OK) is not enough: it says yes to root on a read-only mount's
@@ -44,6 +46,25 @@ export function ensureWritableDataDir(dir: string): string {
     rmSync(probe, { force: true });
   }
   return abs;
+}
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * Whether a non-empty regular file lacks SQLite's header. Checked before
+ * SQLite sees the file, so garbage is moved aside with its companions exactly
+ * as they were (SQLite would rewrite the -shm index even read-only).
+ */
+function lacksSqliteHeader(file: string): boolean {
+  const st = statSync(file);
+  if (!st.isFile() || st.size === 0) return false;
+  const head = Buffer.alloc(SQLITE_MAGIC.length);
+  const fd = openSync(file, 'r');
+  try {
+    return readSync(fd, head, 0, head.length, 0) < head.length || !head.equals(SQLITE_MAGIC);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Why a state file cannot be used, or null when the error is not about the file's content. */
@@ -83,23 +104,35 @@ export interface OpenedStore {
   reason: string | null;
 }
 
-/** Opens `<dataDir>/state.db` for the daemon; see the module comment. */
+/**
+ * Opens `<dataDir>/state.db` for the daemon. An existing file is judged first
+ * through a read-only connection, so an unusable one is moved aside exactly as
+ * it was (a read-write open would checkpoint or delete its WAL on close).
+ */
 export function openStateStore(dataDir: string, now = Date.now()): OpenedStore {
   const dir = ensureWritableDataDir(dataDir);
   const file = path.join(dir, STATE_FILE);
-  try {
-    return { store: SqliteStateStore.open(file), movedAside: null, reason: null };
-  } catch (error) {
-    const reason = unusableReason(error);
-    if (reason === null || !existsSync(file)) {
-      throw new DataDirError(`state file ${file} cannot be opened: ${(error as Error).message}`);
-    }
-    let movedAside: string;
+  let movedAside: string | null = null;
+  let reason: string | null = null;
+  if (existsSync(file)) {
     try {
-      movedAside = moveAside(file, now);
-    } catch (moveError) {
-      throw new DataDirError(`state file ${file} is ${reason} and could not be moved aside (${codeOf(moveError)})`);
+      if (lacksSqliteHeader(file)) {
+        throw Object.assign(new Error('no SQLite header'), { code: 'SQLITE_NOTADB' });
+      }
+      validateStateFile(file);
+    } catch (error) {
+      reason = unusableReason(error);
+      if (reason === null) throw new DataDirError(`state file ${file} cannot be opened: ${(error as Error).message}`);
+      try {
+        movedAside = moveAside(file, now);
+      } catch (moveError) {
+        throw new DataDirError(`state file ${file} is ${reason} and could not be moved aside (${codeOf(moveError)})`);
+      }
     }
-    return { store: SqliteStateStore.open(file), movedAside, reason };
+  }
+  try {
+    return { store: SqliteStateStore.open(file, { check: false }), movedAside, reason };
+  } catch (error) {
+    throw new DataDirError(`state file ${file} cannot be opened: ${(error as Error).message}`);
   }
 }

@@ -47,6 +47,10 @@ export interface OpenOptions {
   readonly?: boolean;
   /** ms to wait on a lock held by another connection. */
   busyTimeoutMs?: number;
+  /** Run `PRAGMA quick_check` (default true; skipped when the file was just validated). */
+  check?: boolean;
+  /** Read-only: accept a file at an older schema version. */
+  allowOlder?: boolean;
 }
 
 interface SnapshotRow {
@@ -85,35 +89,42 @@ interface ShutdownRow {
  * Opens `file`, checks it (`quick_check`, application id, schema version) and,
  * unless read-only, migrates it. Throws on a file it cannot use; the caller
  * decides whether that means "move it aside" (see open-store.ts).
+ *
+ * A read-only connection never writes: no checkpoint, no WAL deleted at close.
+ * That makes it the safe way to judge a file before anything touches it.
  */
 export function openDatabase(file: string, opts: OpenOptions = {}): Db {
-  const db = new Database(file, {
-    readonly: opts.readonly ?? false,
-    fileMustExist: opts.readonly ?? false,
-    timeout: opts.busyTimeoutMs ?? 2_000,
-  });
+  const readonly = opts.readonly ?? false;
+  const db = new Database(file, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 2_000 });
   try {
-    if (!opts.readonly) {
+    if (!readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
     }
-    const check = db.pragma('quick_check', { simple: true }) as string;
-    if (check !== 'ok') {
-      const err = new Error(`quick_check failed: ${check}`) as Error & { code: string };
-      err.code = 'SQLITE_CORRUPT';
-      throw err;
+    if (opts.check ?? true) {
+      const check = db.pragma('quick_check', { simple: true }) as string;
+      if (check !== 'ok') {
+        const err = new Error(`quick_check failed: ${check}`) as Error & { code: string };
+        err.code = 'SQLITE_CORRUPT';
+        throw err;
+      }
     }
-    if (opts.readonly) {
+    if (readonly) {
       // A read-only reader cannot migrate; an older file is read by a node first.
       const version = assertOurs(db);
-      if (version < LATEST_VERSION) throw new OlderSchemaError(version);
+      if (version < LATEST_VERSION && !opts.allowOlder) throw new OlderSchemaError(version);
     } else migrate(db);
     return db;
   } catch (error) {
     db.close();
     throw error;
   }
+}
+
+/** Judges an existing file without changing it: throws what `openDatabase` would. */
+export function validateStateFile(file: string): void {
+  openDatabase(file, { readonly: true, allowOlder: true }).close();
 }
 
 export class SqliteStateStore implements StateStore {
