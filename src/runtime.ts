@@ -12,6 +12,7 @@ import type { InFlightTracker } from './proxy/in-flight-tracker.js';
 import type { LifecycleView } from './lifecycle/view.js';
 import type { StateStore } from './store/state-store.js';
 import type { MdnsStatus } from './discovery/mdns-status.js';
+import type { EtcdRegistryStatus } from './registry/registry-status.js';
 
 export interface NodeRuntime {
   config: Config;
@@ -23,6 +24,8 @@ export interface NodeRuntime {
   lifecycle: LifecycleView;
   /** Opened by `starting`; null before that or when start-up failed. */
   store: StateStore | null;
+  /** Registration status for `/state`; set by the registry area when `--etcd` is given. */
+  registry?: { etcd: EtcdRegistryStatus | null };
   /** Discovery status for `/state`; set by the discovery area. */
   discovery?: { mdns: MdnsStatus | null };
   /** Addresses actually bound (ports may be 0 in config). */

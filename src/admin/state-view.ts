@@ -37,5 +37,6 @@ export function stateView(rt: NodeRuntime) {
     shutdown,
     lastError: ctx?.lastError ?? null,
     discovery: rt.discovery ?? { mdns: null },
+    registry: rt.registry ?? null,
   };
 }

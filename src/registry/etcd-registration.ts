@@ -1,0 +1,504 @@
+/**
+ * This node's registration in etcd, from the registrar actor's start to the
+ * leave step's lease revoke.
+ *
+ * Two loops run while serving, each with its own capped, logged backoff:
+ * - keepRegistered: revoke a lease left by a crashed previous run (its id is
+ *   kept in the store's meta), grant a lease (kept alive by the client), put
+ *   `<prefix><node id>` under it, remember the lease id. A lost lease (etcd
+ *   down longer than the TTL, or revoked by someone) starts it again.
+ * - keepWatching: read the prefix, then watch it from the next revision; other
+ *   nodes' keys become PEER.FOUND / PEER.LEFT for the chart. A broken watch is
+ *   dropped and both steps run again, so what changed meanwhile is not missed.
+ *
+ * The actor's cleanup (when `serving` ends) only stops events; the lease is
+ * revoked by `leave`, which the chart runs right after. Should `serving` end
+ * without a leave step (the proxy failed), the cleanup revokes after a short
+ * grace so the key never outlives the node by a TTL.
+ */
+import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
+import { EtcdLeaseInvalidError, GRPCNotFoundError } from 'etcd3';
+import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
+import type { LifecycleEvent } from '../../machines/events.js';
+import type { Logger } from '../log/logger.js';
+import type { NodeRuntime } from '../runtime.js';
+import { createEtcdClient } from './etcd-client.js';
+import { decodeNodeRecord, encodeNodeRecord, peerFromRecord } from './node-record.js';
+import type { NodeRecord } from './node-record.js';
+import type { EtcdRegistryStatus } from './registry-status.js';
+
+export const LEASE_TTL_SEC = 10;
+/** The lease revoke at shutdown never takes longer than this. */
+export const REVOKE_CAP_MS = 1_000;
+/** Store meta key holding the current lease id, for the next start after a crash. */
+export const LEASE_META_KEY = 'etcd.leaseId';
+const WATCH_CONNECT_TIMEOUT_MS = 2_000;
+/** If `serving` ends and no leave step claims the lease within this, the cleanup revokes it. */
+const ORPHAN_GRACE_MS = 50;
+const REGISTER_BACKOFF = { initialDelay: 500, maxDelay: 10_000 };
+const WATCH_BACKOFF = { initialDelay: 250, maxDelay: 5_000 };
+
+type Send = (event: LifecycleEvent) => void;
+
+export interface LeaveResult {
+  leaseRevoked: boolean;
+}
+
+export class EtcdRegistration {
+  readonly status: EtcdRegistryStatus;
+  readonly #rt: NodeRuntime;
+  readonly #log: Logger;
+  readonly #key: string;
+  #client: Etcd3 | null = null;
+  #abort: AbortController | null = null;
+  #send: Send | null = null;
+  #lease: Lease | null = null;
+  #watcher: Watcher | null = null;
+  /** Other nodes' keys → the address they named, to say who left on delete. */
+  readonly #known = new Map<string, string>();
+  /** Keys ignored, with the reason last logged (each reason is logged once per key). */
+  readonly #rejected = new Map<string, string>();
+  #leaving: Promise<LeaveResult> | null = null;
+  #orphanTimer: NodeJS.Timeout | null = null;
+  #keepaliveFailing = false;
+  #warnedNoStore = false;
+
+  constructor(rt: NodeRuntime) {
+    this.#rt = rt;
+    this.#log = rt.logger.child({ component: 'etcd' });
+    this.#key = `${rt.config.etcdPrefix}${rt.config.nodeId}`;
+    this.status = {
+      endpoints: rt.config.etcd,
+      key: this.#key,
+      leaseTtlSec: LEASE_TTL_SEC,
+      registered: false,
+      connected: false,
+      leaseId: null,
+      registeredAt: null,
+      watching: false,
+      failedAttempts: 0,
+      lastError: null,
+      peers: 0,
+      rejectedKeys: 0,
+      staleLease: null,
+    };
+  }
+
+  /** The registrar actor started (entering `serving`). */
+  start(send: Send): void {
+    if (this.#leaving || this.#client) return;
+    this.#send = send;
+    this.#abort = new AbortController();
+    this.#client = createEtcdClient(this.#rt.config.etcd);
+    this.#log.info({ endpoints: this.#rt.config.etcd, key: this.#key }, `registering in etcd as ${this.#key}`);
+    void this.#keepRegistered(this.#abort.signal);
+    void this.#keepWatching(this.#abort.signal);
+  }
+
+  /** The registrar actor stopped (`serving` ended): no more events; the lease is left to `leave`. */
+  stop(): void {
+    this.#send = null;
+    if (this.#leaving || !this.#client) return;
+    this.#orphanTimer = setTimeout(() => {
+      this.#orphanTimer = null;
+      if (this.#leaving) return;
+      this.#log.warn('serving ended without a deregistration step: revoking the etcd lease now');
+      void this.leave(REVOKE_CAP_MS);
+    }, ORPHAN_GRACE_MS);
+  }
+
+  /** Revoke the lease (the key disappears at once), stop watching, close the client. Never rejects. */
+  leave(timeoutMs: number): Promise<LeaveResult> {
+    if (this.#orphanTimer) clearTimeout(this.#orphanTimer);
+    this.#orphanTimer = null;
+    this.#leaving ??= this.#leave(Math.max(0, Math.min(timeoutMs, REVOKE_CAP_MS)));
+    return this.#leaving;
+  }
+
+  async #leave(budgetMs: number): Promise<LeaveResult> {
+    this.#abort?.abort();
+    this.#send = null;
+    const client = this.#client;
+    if (!client) return { leaseRevoked: false };
+    const started = Date.now();
+    const lease = this.#lease;
+    const watcher = this.#watcher;
+    this.#watcher = null;
+    this.status.watching = false;
+    // Unwatch in parallel: it needs etcd too, and must not delay the revoke.
+    const unwatched = watcher ? withTimeout(watcher.cancel(), budgetMs, 'watch cancel').catch(() => undefined) : Promise.resolve();
+
+    let leaseRevoked = false;
+    if (!lease) {
+      this.#log.info({ key: this.#key }, 'no etcd lease to revoke: this node was never registered');
+    } else {
+      try {
+        await withTimeout(lease.revoke({ deadline: Date.now() + budgetMs }), budgetMs, `no answer from etcd in ${budgetMs} ms`);
+        // revoke() returns quietly when the grant itself had failed: then nothing was revoked.
+        const leaseId = await lease.grant().then(
+          (id) => id,
+          () => null,
+        );
+        leaseRevoked = leaseId !== null;
+        if (leaseRevoked) {
+          this.#log.info(
+            { leaseId, key: this.#key, tookMs: Date.now() - started },
+            `etcd lease ${leaseId} revoked: ${this.#key} removed`,
+          );
+          this.status.leaseId = null;
+          this.#persistLeaseId(null);
+        }
+      } catch (error) {
+        const message = errorMessage(error);
+        this.status.lastError = message;
+        this.#log.warn(
+          { leaseId: this.status.leaseId, key: this.#key, tookMs: Date.now() - started, error: message },
+          `etcd lease ${this.status.leaseId ?? '(pending)'} not revoked: ${message}; ${this.#key} stays until its ${LEASE_TTL_SEC} s TTL runs out, and the next start revokes it`,
+        );
+      }
+    }
+    this.status.registered = false;
+    this.status.connected = false;
+    await unwatched;
+    this.#lease = null;
+    this.#client = null;
+    client.close();
+    return { leaseRevoked };
+  }
+
+  // ---- registration ---------------------------------------------------------
+
+  async #keepRegistered(signal: AbortSignal): Promise<void> {
+    // The retry delay's timer is unref'd: an abandoned wait never keeps a leaving process alive.
+    const policy = retry(handleAll, {
+      maxAttempts: Number.POSITIVE_INFINITY,
+      backoff: new ExponentialBackoff(REGISTER_BACKOFF),
+    }).dangerouslyUnref();
+    const listener = policy.onRetry((r) => {
+      if (signal.aborted) return;
+      const message = 'error' in r ? errorMessage(r.error) : 'no result';
+      const delay = Math.round(r.delay);
+      this.status.failedAttempts = r.attempt;
+      this.status.lastError = message;
+      this.status.connected = false;
+      this.#log.warn(
+        { attempt: r.attempt, retryInMs: delay, error: message, endpoints: this.#rt.config.etcd },
+        `etcd registration failed (attempt ${r.attempt}): ${message}; serving without it, next try in ${delay} ms`,
+      );
+    });
+    try {
+      await policy.execute(() => this.#register(signal), signal);
+    } catch (error) {
+      if (!signal.aborted) this.#log.error({ error: errorMessage(error) }, `etcd registration gave up: ${errorMessage(error)}`);
+    } finally {
+      listener.dispose();
+    }
+  }
+
+  async #register(signal: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    const client = this.#client;
+    if (!client) throw new Error('etcd client closed');
+    const self = await this.#selfRecord(signal);
+    await this.#revokeStaleLease(client, signal);
+    throwIfAborted(signal);
+
+    const lease = client.lease(LEASE_TTL_SEC);
+    // Set before the grant resolves, so a leave meanwhile revokes what is granted.
+    this.#lease = lease;
+    let leaseId: string;
+    try {
+      leaseId = await lease.grant();
+    } catch (error) {
+      if (this.#lease === lease) this.#lease = null;
+      throw error;
+    }
+    throwIfAborted(signal);
+    this.status.leaseId = leaseId;
+    // Persisted before the put: a crash from here on leaves a lease the next start can revoke.
+    this.#persistLeaseId(leaseId);
+    try {
+      await lease.put(this.#key).value(encodeNodeRecord(self));
+    } catch (error) {
+      if (this.#lease === lease) this.#lease = null;
+      lease.revoke().catch(() => undefined);
+      throw error;
+    }
+    throwIfAborted(signal);
+
+    lease.on('lost', (error) => this.#onLeaseLost(lease, leaseId, error, signal));
+    lease.on('keepaliveFailed', (error) => {
+      if (this.#keepaliveFailing || this.#lease !== lease) return;
+      this.#keepaliveFailing = true;
+      this.status.connected = false;
+      this.status.lastError = errorMessage(error);
+      this.#log.warn(
+        { leaseId, error: errorMessage(error) },
+        `etcd keep-alive failing: ${errorMessage(error)}; still retrying (the lease lives ${LEASE_TTL_SEC} s without one)`,
+      );
+    });
+    lease.on('keepaliveSucceeded', () => {
+      if (!this.#keepaliveFailing || this.#lease !== lease) return;
+      this.#keepaliveFailing = false;
+      this.status.connected = true;
+      this.#log.info({ leaseId }, 'etcd keep-alive works again');
+    });
+
+    const attempts = this.status.failedAttempts;
+    Object.assign(this.status, { registered: true, connected: true, registeredAt: Date.now(), failedAttempts: 0, lastError: null });
+    this.#log.info(
+      { key: this.#key, leaseId, ttlSec: LEASE_TTL_SEC, record: self, failedAttempts: attempts },
+      `registered in etcd: ${this.#key} under lease ${leaseId} (TTL ${LEASE_TTL_SEC} s)`,
+    );
+  }
+
+  #onLeaseLost(lease: Lease, leaseId: string, error: Error, signal: AbortSignal): void {
+    if (this.#lease !== lease || signal.aborted) return;
+    this.#lease = null;
+    this.#keepaliveFailing = false;
+    Object.assign(this.status, { registered: false, connected: false, leaseId: null, lastError: errorMessage(error) });
+    this.#log.warn({ leaseId, error: errorMessage(error) }, `etcd lease ${leaseId} lost (${errorMessage(error)}): registering again`);
+    void this.#keepRegistered(signal);
+  }
+
+  /** Waits for the proxy to be bound: the record must name the address peers can dial. */
+  async #selfRecord(signal: AbortSignal): Promise<NodeRecord> {
+    while (!this.#rt.bound.proxy) {
+      throwIfAborted(signal);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return {
+      id: this.#rt.config.nodeId,
+      address: this.#rt.bound.proxy,
+      meshPort: this.#rt.bound.mesh ?? this.#rt.config.meshPort,
+      startedAt: this.#rt.lifecycle.startedAt,
+    };
+  }
+
+  async #revokeStaleLease(client: Etcd3, signal: AbortSignal): Promise<void> {
+    const store = this.#rt.store;
+    if (!store) {
+      if (!this.#warnedNoStore) {
+        this.#warnedNoStore = true;
+        this.#log.warn('no state store: a lease left behind by a crash cannot be revoked at start');
+      }
+      return;
+    }
+    let stale: string | null;
+    try {
+      stale = store.getMeta(LEASE_META_KEY);
+    } catch (error) {
+      this.#log.warn({ error: errorMessage(error) }, `cannot read the last etcd lease id: ${errorMessage(error)}`);
+      return;
+    }
+    if (!stale) return;
+    const started = Date.now();
+    let outcome: 'revoked' | 'already expired' = 'revoked';
+    try {
+      await client.leaseClient.leaseRevoke({ ID: stale });
+    } catch (error) {
+      if (!(error instanceof EtcdLeaseInvalidError || error instanceof GRPCNotFoundError)) throw error;
+      outcome = 'already expired';
+    }
+    throwIfAborted(signal);
+    this.#persistLeaseId(null);
+    this.status.staleLease = { id: stale, outcome, at: Date.now() };
+    this.#log.info(
+      { staleLeaseId: stale, outcome, tookMs: Date.now() - started },
+      outcome === 'revoked'
+        ? `revoked the etcd lease ${stale} left by a previous run that did not shut down: its keys are gone`
+        : `the etcd lease ${stale} left by a previous run had already expired`,
+    );
+  }
+
+  #persistLeaseId(leaseId: string | null): void {
+    try {
+      this.#rt.store?.setMeta(LEASE_META_KEY, leaseId);
+    } catch (error) {
+      this.#log.warn({ leaseId, error: errorMessage(error) }, `cannot save the etcd lease id: ${errorMessage(error)}`);
+    }
+  }
+
+  // ---- watch ------------------------------------------------------------------
+
+  async #keepWatching(signal: AbortSignal): Promise<void> {
+    let outage = false;
+    while (!signal.aborted) {
+      const policy = retry(handleAll, {
+        maxAttempts: Number.POSITIVE_INFINITY,
+        backoff: new ExponentialBackoff(WATCH_BACKOFF),
+      }).dangerouslyUnref();
+      // Registration failures already warn once per attempt; the watch only says when it breaks and heals.
+      const listener = policy.onRetry((r) => {
+        if (signal.aborted) return;
+        const message = 'error' in r ? errorMessage(r.error) : 'no result';
+        this.#log.debug({ attempt: r.attempt, retryInMs: Math.round(r.delay), error: message }, `etcd watch not established: ${message}`);
+      });
+      let watch: { ended: Promise<string> };
+      try {
+        watch = await policy.execute(() => this.#watchOnce(signal), signal);
+      } catch {
+        return; // aborted: the node is leaving
+      } finally {
+        listener.dispose();
+      }
+      if (outage) this.#log.info({ prefix: this.#rt.config.etcdPrefix }, 'etcd watch re-established');
+      const reason = await watch.ended;
+      if (signal.aborted) return;
+      outage = true;
+      this.#log.warn({ error: reason }, `etcd watch broken (${reason}): reading the prefix again when etcd answers`);
+    }
+  }
+
+  async #watchOnce(signal: AbortSignal): Promise<{ ended: Promise<string> }> {
+    throwIfAborted(signal);
+    const client = this.#client;
+    if (!client) throw new Error('etcd client closed');
+    const prefix = this.#rt.config.etcdPrefix;
+    const snapshot = await client.getAll().prefix(prefix).exec();
+    throwIfAborted(signal);
+    this.#resync(snapshot.kvs);
+
+    const watcher = client
+      .watch()
+      .prefix(prefix)
+      .startRevision((BigInt(snapshot.header.revision) + 1n).toString())
+      .watcher();
+    let settle: (reason: string) => void = () => undefined;
+    const ended = new Promise<string>((resolve) => (settle = resolve));
+    let broken = false;
+    const breakWith = (reason: string) => {
+      if (broken) return;
+      broken = true;
+      if (this.#watcher === watcher) this.#watcher = null;
+      this.status.watching = false;
+      // Detach it, or the client's watch manager keeps reconnecting it on its own.
+      watcher.cancel().catch(() => undefined);
+      settle(reason);
+    };
+    // A listener on 'error' always: an unhandled 'error' event would crash the process.
+    watcher.on('error', (error) => breakWith(errorMessage(error)));
+    watcher.on('disconnected', (error) => breakWith(errorMessage(error)));
+    watcher.on('end', () => breakWith('watch ended'));
+    watcher.on('put', (kv) => this.#onPut(kv));
+    watcher.on('delete', (kv) => this.#onDelete(kv));
+
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => breakWith(`watch not established in ${WATCH_CONNECT_TIMEOUT_MS} ms`), WATCH_CONNECT_TIMEOUT_MS);
+      const onAbort = () => breakWith('leaving');
+      signal.addEventListener('abort', onAbort, { once: true });
+      watcher.once('connected', () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      void ended.then((reason) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        reject(new Error(reason));
+      });
+    });
+    this.#watcher = watcher;
+    this.status.watching = true;
+    return { ended };
+  }
+
+  /** After (re)reading the prefix: found what is there, left what vanished meanwhile. */
+  #resync(kvs: IKeyValue[]): void {
+    const present = new Set<string>();
+    for (const kv of kvs) {
+      present.add(kv.key.toString());
+      this.#onPut(kv);
+    }
+    for (const [key, address] of this.#known) {
+      if (present.has(key)) continue;
+      this.#known.delete(key);
+      this.#peerLeft(key, address, 'etcd key deleted');
+    }
+    this.status.peers = this.#known.size;
+  }
+
+  #onPut(kv: IKeyValue): void {
+    const key = kv.key.toString();
+    if (key === this.#key) return;
+    const decoded = decodeNodeRecord(kv.value);
+    let problem = decoded.ok ? null : decoded.error;
+    if (decoded.ok && decoded.record.id === this.#rt.config.nodeId) problem = `names this node's id "${decoded.record.id}"`;
+    if (decoded.ok && decoded.record.address === this.#rt.bound.proxy) problem = `names this node's address ${decoded.record.address}`;
+    const previous = this.#known.get(key);
+    if (problem !== null || !decoded.ok) {
+      this.#reject(key, problem ?? 'invalid');
+      if (previous) {
+        this.#known.delete(key);
+        this.#peerLeft(key, previous, 'etcd record no longer valid');
+      }
+      return;
+    }
+    this.#rejected.delete(key);
+    this.status.rejectedKeys = this.#rejected.size;
+    const record = decoded.record;
+    if (previous && previous !== record.address) this.#peerLeft(key, previous, `etcd key now names ${record.address}`);
+    this.#known.set(key, record.address);
+    this.status.peers = this.#known.size;
+    if (previous !== record.address) {
+      this.#log.info({ key, peer: record.address, peerId: record.id }, `etcd: peer ${record.id} at ${record.address} found`);
+    }
+    this.#send?.({ type: 'PEER.FOUND', peer: peerFromRecord(record) });
+  }
+
+  #onDelete(kv: IKeyValue): void {
+    const key = kv.key.toString();
+    if (key === this.#key) {
+      if (this.#leaving) return;
+      this.#log.warn({ key }, `this node's etcd key ${key} was deleted by someone else: putting it back`);
+      void this.#putBack();
+      return;
+    }
+    if (this.#rejected.delete(key)) this.status.rejectedKeys = this.#rejected.size;
+    const address = this.#known.get(key);
+    if (!address) return;
+    this.#known.delete(key);
+    this.status.peers = this.#known.size;
+    this.#peerLeft(key, address, 'etcd key deleted');
+  }
+
+  async #putBack(): Promise<void> {
+    const lease = this.#lease;
+    if (!lease || !this.status.registered) return; // a lost lease re-registers on its own
+    try {
+      await lease.put(this.#key).value(encodeNodeRecord(await this.#selfRecord(this.#abort!.signal)));
+    } catch (error) {
+      this.#log.warn({ error: errorMessage(error) }, `could not put the etcd key back: ${errorMessage(error)}`);
+    }
+  }
+
+  #peerLeft(key: string, address: string, reason: string): void {
+    this.#log.info({ key, peer: address, reason }, `etcd: peer at ${address} gone (${reason})`);
+    this.#send?.({ type: 'PEER.LEFT', address, reason });
+  }
+
+  #reject(key: string, reason: string): void {
+    if (this.#rejected.get(key) !== reason) {
+      this.#log.warn({ key, reason }, `ignoring etcd key ${key}: ${reason}`);
+    }
+    this.#rejected.set(key, reason);
+    this.status.rejectedKeys = this.#rejected.size;
+  }
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new Error('etcd registration stopped: the node is leaving');
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message.replace(/\s*Resolution note:\s*$/, '');
+  return String(error);
+}
