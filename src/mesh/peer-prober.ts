@@ -21,7 +21,7 @@ import type { MeshEndpoint } from './endpoint.js';
 import type { MeshMessage } from './wire.js';
 
 export const PROBE_INTERVAL_MS = 250;
-export const PROBE_TIMEOUT_MS = 1_000;
+export const PROBE_TIMEOUT_MS = 500;
 const LEFT_PROBE_EVERY_MS = 2_000;
 const REFRESH_EVERY_MS = 5_000;
 
