@@ -276,8 +276,22 @@ export class SqliteStateStore implements StateStore {
     else this.#stmt.putMeta.run(key, value);
   }
 
+  /**
+   * Closes the file. A writer first leaves WAL mode (WAL is set again at the
+   * next open): a stopped node's data dir then holds `state.db` alone, and a
+   * read-only reader (`graceful-edge state`) creates no -wal/-shm beside it.
+   * If another connection is reading, the file simply stays in WAL mode.
+   */
   close(): void {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    if (!this.#db.readonly) {
+      try {
+        this.#db.pragma('journal_mode = DELETE');
+      } catch {
+        // busy: a reader holds it; WAL mode is just as safe.
+      }
+    }
+    this.#db.close();
   }
 }
 

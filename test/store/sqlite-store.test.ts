@@ -1,6 +1,6 @@
 /** The state store against a real temp SQLite file. */
 import Database from 'better-sqlite3';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PeerInfo } from '../../machines/events.js';
@@ -175,6 +175,22 @@ describe('SqliteStateStore', () => {
     expect(loaded.breakers).toHaveLength(10_000);
     // A generous bound proving "quickly", not a benchmark.
     expect(Math.max(...times)).toBeLessThan(5_000);
+  });
+
+  it('a closed store leaves state.db alone, which the state command reads without creating files', () => {
+    const dir = tempDir('ge-store-');
+    dirs.push(dir);
+    const s = SqliteStateStore.open(path.join(dir, 'state.db'));
+    s.saveSnapshot({ nodeId: 'n1', peers: [peer(1)], breakers: [] });
+    s.close();
+    expect(readdirSync(dir)).toEqual(['state.db']);
+    const before = readFileSync(path.join(dir, 'state.db'));
+    expect(readState(dir).peers).toHaveLength(1);
+    expect(readdirSync(dir)).toEqual(['state.db']);
+    expect(readFileSync(path.join(dir, 'state.db')).equals(before)).toBe(true);
+    const again = SqliteStateStore.open(path.join(dir, 'state.db'));
+    stores.push(again);
+    expect(again.db.pragma('journal_mode', { simple: true })).toBe('wal');
   });
 
   it('can be read read-only while a writer has it open (the state command)', () => {
