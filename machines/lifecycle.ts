@@ -298,6 +298,11 @@ export const lifecycleMachine = setup({
           // A second signal is handled inside the draining region, never on
           // `leaving` itself: a transition here would exit and re-enter both
           // regions, re-invoking deregister and restarting every deadline.
+          on: {
+            // Losing the admin listener mid-shutdown must not abandon the drain
+            // or the final save (the root handler would jump to stopped).
+            'ADMIN.FAILED': { actions: assign({ lastError: ({ event }) => event.error }) },
+          },
           states: {
             deregistering: {
               initial: 'announcing',
@@ -407,6 +412,7 @@ export const lifecycleMachine = setup({
       on: {
         // Further signals while saving change nothing: state is saved first.
         SHUTDOWN: { actions: assign({ signals: ({ context, event }) => [...context.signals, event.signal] }) },
+        'ADMIN.FAILED': { actions: assign({ lastError: ({ event }) => event.error }) },
       },
     },
 
