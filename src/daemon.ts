@@ -12,7 +12,6 @@ import { createLogger } from './log/logger.js';
 import { createMetrics } from './admin/metrics.js';
 import { PeerTable } from './routing/peer-table.js';
 import { InFlightTracker } from './proxy/in-flight-tracker.js';
-import { RecordBreakerRegistry } from './proxy/breaker-registry.js';
 import { LifecycleView } from './lifecycle/view.js';
 import { TransitionRecorder } from './lifecycle/transition-recorder.js';
 import { createDeregisterActor } from './lifecycle/deregister.js';
@@ -20,7 +19,7 @@ import { forwardSignals } from './signals.js';
 import type { NodeRuntime } from './runtime.js';
 import { createAdminArea } from './admin/admin-actor.js';
 import { createStoreArea } from './store/area.js';
-import { createProxyArea } from './proxy/area.js';
+import { createBreakerRegistry, createProxyArea } from './proxy/area.js';
 import { createMeshArea } from './mesh/area.js';
 import { createDiscoveryArea } from './discovery/area.js';
 import { createRegistryArea } from './registry/area.js';
@@ -33,7 +32,7 @@ export async function runDaemon(config: Config): Promise<number> {
     logger,
     metrics: createMetrics(),
     peers: new PeerTable(config.listen),
-    breakers: new RecordBreakerRegistry(),
+    breakers: createBreakerRegistry(logger),
     tracker: new InFlightTracker(),
     lifecycle: new LifecycleView(),
     store: null,

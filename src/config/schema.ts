@@ -69,6 +69,7 @@ export const rawConfigSchema = z.object({
   etcdPrefix: z.string().startsWith('/', 'must start with "/"').default('/graceful-edge/nodes/'),
   logLevel: z.enum(LOG_LEVELS).default('info'),
   proxyEngine: z.enum(PROXY_ENGINES).default('undici'),
+  targetTimeout: seconds('target-timeout', 0.1).default(30),
   inspectorUrl: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
 });
 
@@ -100,6 +101,8 @@ export interface Config {
   etcdPrefix: string;
   logLevel: (typeof LOG_LEVELS)[number];
   proxyEngine: (typeof PROXY_ENGINES)[number];
+  /** Longest wait for a proxy target's response head (then 504). */
+  targetTimeoutMs: number;
   inspectorUrl: string | null;
 }
 
@@ -151,6 +154,7 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
     etcdPrefix: raw.etcdPrefix.endsWith('/') ? raw.etcdPrefix : `${raw.etcdPrefix}/`,
     logLevel: raw.logLevel,
     proxyEngine: raw.proxyEngine,
+    targetTimeoutMs: Math.round(raw.targetTimeout * 1000),
     inspectorUrl: raw.inspectorUrl ?? null,
   };
 }

@@ -1,46 +1,50 @@
-/** Proxy area. PLACEHOLDER: answers 503 "no target" and obeys the drain commands. */
-import http from 'node:http';
-import { fromCallback } from 'xstate';
-import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
-import { formatHostPort, parseHostPort } from '../config/host-port.js';
+/**
+ * Proxy area: the `proxyServer` actor the chart invokes on `online`, with the
+ * forwarding engine chosen by `--proxy-engine`, and the breaker registry the
+ * composition root shares with the store.
+ */
+import type { Logger } from '../log/logger.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
+import { CockatielBreakerRegistry, DEFAULT_BREAKER_THRESHOLD, DEFAULT_HALF_OPEN_AFTER_MS } from './breaker-registry.js';
+import type { ForwardEngine } from './forward-engine.js';
+import { ForwardError } from './forward-engine.js';
+import { HttpProxyEngine } from './engines/http-proxy-engine.js';
+import { UndiciEngine } from './engines/undici-engine.js';
+import { createProxyServerLogic } from './proxy-server.js';
+
+export function createEngine(name: 'undici' | 'http-proxy'): ForwardEngine {
+  return name === 'http-proxy' ? new HttpProxyEngine() : new UndiciEngine();
+}
+
+/**
+ * One breaker per target: 5 consecutive transport failures (refused, reset,
+ * timeout) open it; after 10 s one trial request may pass (half-open). HTTP
+ * answers, even 5xx, are the target's to give and do not count; neither does
+ * a client that went away.
+ */
+export function createBreakerRegistry(logger: Logger): CockatielBreakerRegistry {
+  return new CockatielBreakerRegistry({
+    threshold: DEFAULT_BREAKER_THRESHOLD,
+    halfOpenAfterMs: DEFAULT_HALF_OPEN_AFTER_MS,
+    countsAsFailure: (e) => e instanceof ForwardError && e.failure !== 'aborted',
+    onInvalidRecord: (target, reason) =>
+      logger.warn({ target, reason }, `saved circuit breaker for ${target} not restored (${reason}); it starts closed`),
+  });
+}
 
 export function createProxyArea(rt: NodeRuntime): AreaProvision {
-  const proxyServer = fromCallback<ProxyCommand>(({ sendBack, receive }) => {
-    const server = http.createServer((req, res) => {
-      const done = rt.tracker.begin();
-      res.on('close', done);
-      res.writeHead(503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'no target is configured' }));
-    });
-    const { host, port } = parseHostPort(rt.config.listen);
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      sendBack({ type: 'PROXY.FAILED', error: `proxy listener ${rt.config.listen}: ${e.code}` } satisfies LifecycleEvent),
-    );
-    server.listen(port, host, () => {
-      const a = server.address() as { address: string; port: number };
-      rt.bound.proxy = formatHostPort({ host: a.address, port: a.port });
-      rt.logger.info({ proxy: rt.bound.proxy }, `proxy listening on http://${rt.bound.proxy}/`);
-      sendBack({ type: 'PROXY.LISTENING', address: rt.bound.proxy } satisfies LifecycleEvent);
-    });
-    receive((cmd) => {
-      if (cmd.type === 'PROXY.STOP_ACCEPTING') {
-        server.close();
-        server.closeIdleConnections();
-        rt.tracker.whenIdle(() => sendBack({ type: 'PROXY.DRAINED', drained: rt.tracker.completedSinceShutdown }));
-      } else if (cmd.type === 'PROXY.CUT') {
-        const cut = rt.tracker.count;
-        server.closeAllConnections();
-        sendBack({ type: 'PROXY.CUT_DONE', drained: rt.tracker.completedSinceShutdown, cut });
-      } else if (cmd.type === 'PROXY.SHUTDOWN_STARTED') {
-        rt.tracker.shuttingDown = true;
-      }
-    });
-    return () => {
-      server.close();
-      server.closeAllConnections();
-    };
-  });
-  return { actors: { proxyServer } };
+  if (!(rt.breakers instanceof CockatielBreakerRegistry)) {
+    throw new Error('the proxy needs a CockatielBreakerRegistry in rt.breakers');
+  }
+  const breakers = rt.breakers;
+  return {
+    actors: {
+      proxyServer: createProxyServerLogic(rt, {
+        engine: () => createEngine(rt.config.proxyEngine),
+        breakers,
+        targetTimeoutMs: rt.config.targetTimeoutMs,
+      }),
+    },
+  };
 }

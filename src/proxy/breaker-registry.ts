@@ -2,6 +2,8 @@
  * Seam between the proxy's circuit breakers and the store: the store saves
  * and restores `BreakerRecord`s without knowing the breaker library.
  */
+import { type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
+
 export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
 
 export interface BreakerRecord {
@@ -33,5 +35,141 @@ export class RecordBreakerRegistry implements BreakerRegistry {
   }
   list(): Array<{ target: string; state: BreakerStateName }> {
     return this.exportAll().map(({ target, state }) => ({ target, state }));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The real registry: one cockatiel circuit breaker per target.
+// ---------------------------------------------------------------------------
+
+export interface BreakerOptions {
+  /** Consecutive failures that open a breaker. */
+  threshold: number;
+  /** How long an open breaker refuses traffic before one trial request. */
+  halfOpenAfterMs: number;
+  /** Which errors count against a target (others pass through uncounted). */
+  countsAsFailure: (error: Error) => boolean;
+  /** Told about a saved record that could not be used (the breaker starts closed). */
+  onInvalidRecord?: (target: string, reason: string) => void;
+}
+
+export const DEFAULT_BREAKER_THRESHOLD = 5;
+export const DEFAULT_HALF_OPEN_AFTER_MS = 10_000;
+
+/** What cockatiel 3.2's `toJSON()` holds; checked before it is handed back as `initialState`. */
+interface CockatielState {
+  ownState: { value: CircuitState; openedAt?: number; attemptNo?: number };
+  breakerState: unknown;
+}
+
+function asCockatielState(data: unknown): CockatielState | string {
+  if (typeof data !== 'object' || data === null) return 'not an object';
+  const own = (data as { ownState?: unknown }).ownState;
+  if (typeof own !== 'object' || own === null) return 'no ownState';
+  const value = (own as { value?: unknown }).value;
+  if (value !== CircuitState.Closed && value !== CircuitState.Open) return `unusable state ${String(value)}`;
+  if (value === CircuitState.Open) {
+    const { openedAt, attemptNo } = own as { openedAt?: unknown; attemptNo?: unknown };
+    if (typeof openedAt !== 'number' || !Number.isFinite(openedAt)) return 'open without openedAt';
+    if (typeof attemptNo !== 'number' || !Number.isInteger(attemptNo) || attemptNo < 1) return 'open without attemptNo';
+  }
+  const breakerState = (data as { breakerState?: unknown }).breakerState;
+  if (typeof breakerState !== 'number' || !Number.isInteger(breakerState) || breakerState < 0) return 'bad breakerState';
+  return data as CockatielState;
+}
+
+interface Entry {
+  policy: CircuitBreakerPolicy;
+  updatedAt: number;
+}
+
+/**
+ * Breakers are made on first use, or from a saved record (`initialState`), so
+ * an open breaker stays open across a restart and keeps its remaining
+ * cool-down. Breakers of targets that went away stay (and are saved): a peer
+ * that comes back finds its record.
+ */
+export class CockatielBreakerRegistry implements BreakerRegistry {
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly options: BreakerOptions = {
+      threshold: DEFAULT_BREAKER_THRESHOLD,
+      halfOpenAfterMs: DEFAULT_HALF_OPEN_AFTER_MS,
+      countsAsFailure: () => true,
+    },
+  ) {}
+
+  #create(target: string, initialState?: unknown, updatedAt = Date.now()): Entry {
+    const policy = circuitBreaker(handleWhen(this.options.countsAsFailure), {
+      halfOpenAfter: this.options.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(this.options.threshold),
+      initialState,
+    });
+    const entry: Entry = { policy, updatedAt };
+    policy.onStateChange(() => (entry.updatedAt = Date.now()));
+    this.#entries.set(target, entry);
+    return entry;
+  }
+
+  /** The breaker of a target, made on first use. */
+  get(target: string): CircuitBreakerPolicy {
+    return (this.#entries.get(target) ?? this.#create(target)).policy;
+  }
+
+  /**
+   * As an operator sees it: an open breaker whose cool-down has passed is
+   * half-open (cockatiel moves it there on the next call).
+   */
+  stateOf(target: string, now = Date.now()): BreakerStateName {
+    const entry = this.#entries.get(target);
+    return entry ? this.#effective(entry.policy, now) : 'closed';
+  }
+
+  /** Whether a request may be sent to this target now. */
+  admits(target: string, now = Date.now()): boolean {
+    const s = this.stateOf(target, now);
+    return s === 'closed' || s === 'half-open';
+  }
+
+  #effective(policy: CircuitBreakerPolicy, now: number): BreakerStateName {
+    switch (policy.state) {
+      case CircuitState.Closed:
+        return 'closed';
+      case CircuitState.HalfOpen:
+        return 'half-open';
+      case CircuitState.Isolated:
+        return 'isolated';
+      case CircuitState.Open: {
+        const { ownState } = policy.toJSON() as CockatielState;
+        return now - (ownState.openedAt ?? 0) >= this.options.halfOpenAfterMs ? 'half-open' : 'open';
+      }
+    }
+  }
+
+  exportAll(): BreakerRecord[] {
+    const now = Date.now();
+    return [...this.#entries].map(([target, { policy, updatedAt }]) => ({
+      target,
+      state: this.#effective(policy, now),
+      data: policy.toJSON(),
+      updatedAt,
+    }));
+  }
+
+  restoreAll(records: BreakerRecord[]): void {
+    for (const r of records) {
+      const state = asCockatielState(r.data);
+      if (typeof state === 'string') {
+        this.options.onInvalidRecord?.(r.target, state);
+        continue;
+      }
+      this.#create(r.target, state, Number.isFinite(r.updatedAt) ? r.updatedAt : Date.now());
+    }
+  }
+
+  list(): Array<{ target: string; state: BreakerStateName }> {
+    const now = Date.now();
+    return [...this.#entries].map(([target, { policy }]) => ({ target, state: this.#effective(policy, now) }));
   }
 }

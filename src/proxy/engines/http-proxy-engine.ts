@@ -1,0 +1,83 @@
+/**
+ * Forwarding with http-proxy-3 (the maintained node-http-proxy): the library
+ * builds and sends the outgoing request from the client's, we hand it the
+ * attempt's body stream (`buffer`) and take the response head ourselves
+ * (`selfHandleResponse`) so the router can still retry a draining 503.
+ */
+import http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import { ProxyServer } from 'http-proxy-3';
+import type { ForwardAttempt, ForwardEngine, ForwardedResponse } from '../forward-engine.js';
+import { ForwardError, toForwardError } from '../forward-engine.js';
+
+interface Pending {
+  attempt: ForwardAttempt;
+  resolve: (r: ForwardedResponse) => void;
+  reject: (e: ForwardError) => void;
+  proxyReq: http.ClientRequest | null;
+  settled: boolean;
+}
+
+export class HttpProxyEngine implements ForwardEngine {
+  readonly name = 'http-proxy' as const;
+  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+  readonly #proxy = new ProxyServer({ agent: this.#agent, selfHandleResponse: true, xfwd: false, ws: false });
+  /** One attempt at a time per client request; retries replace the entry. */
+  readonly #pending = new WeakMap<http.IncomingMessage, Pending>();
+
+  constructor() {
+    this.#proxy.on('proxyReq', (proxyReq, req) => {
+      const p = this.#pending.get(req);
+      if (!p) return;
+      p.proxyReq = proxyReq;
+      if (p.attempt.signal.aborted) proxyReq.destroy();
+    });
+    this.#proxy.on('proxyRes', (proxyRes, req) => {
+      const p = this.#pending.get(req);
+      if (!p || p.settled) {
+        proxyRes.resume();
+        return;
+      }
+      p.settled = true;
+      p.resolve({ status: proxyRes.statusCode ?? 502, headers: proxyRes.headers, body: proxyRes });
+    });
+    // The client vanished mid-request; http-proxy-3 then calls no callback.
+    this.#proxy.on('econnreset', (_err, req) => this.#fail(req, new ForwardError('aborted', 'ECONNRESET', 'client went away')));
+    this.#proxy.on('error', (err, req) => this.#fail(req, err));
+  }
+
+  #fail(req: http.IncomingMessage, error: unknown): void {
+    const p = this.#pending.get(req);
+    if (!p || p.settled) return;
+    p.settled = true;
+    p.proxyReq?.destroy();
+    p.reject(toForwardError(error, p.attempt.signal));
+  }
+
+  forward(a: ForwardAttempt): Promise<ForwardedResponse> {
+    return new Promise((resolve, reject) => {
+      const p: Pending = { attempt: a, resolve, reject, proxyReq: null, settled: false };
+      this.#pending.set(a.incoming, p);
+      const onAbort = () => this.#fail(a.incoming, new ForwardError('aborted', 'ABORTED', String(a.signal.reason ?? 'aborted')));
+      if (a.signal.aborted) return onAbort();
+      a.signal.addEventListener('abort', onAbort, { once: true });
+      // http-proxy-3 copies the client's headers; give it the cleaned set.
+      a.incoming.headers = a.headers as IncomingHttpHeaders;
+      this.#proxy.web(
+        a.incoming,
+        a.response,
+        {
+          target: a.target.url,
+          buffer: a.body ?? Readable.from([]),
+          prependPath: true,
+        },
+        (err) => this.#fail(a.incoming, err),
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#agent.destroy();
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Forwarding with undici: one Agent (a keep-alive Pool per origin), the
+ * request body streamed in, the response body streamed out, nothing buffered.
+ * Timeouts are the router's (one header deadline for both engines), so
+ * undici's own are turned off.
+ */
+import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { ForwardAttempt, ForwardEngine, ForwardedResponse } from '../forward-engine.js';
+import { toForwardError } from '../forward-engine.js';
+import { targetPath } from '../target-path.js';
+
+export class UndiciEngine implements ForwardEngine {
+  readonly name = 'undici' as const;
+  readonly #agent = new Agent({
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 30_000,
+    connect: { timeout: 5_000 },
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+
+  async forward(a: ForwardAttempt): Promise<ForwardedResponse> {
+    try {
+      const r = await this.#agent.request({
+        origin: a.target.url.origin,
+        path: targetPath(a.target.url, a.incoming.url),
+        method: a.incoming.method as Dispatcher.HttpMethod,
+        headers: a.headers as Record<string, string | string[]>,
+        body: a.body,
+        signal: a.signal,
+        // Never pipeline behind another request to the same target.
+        blocking: true,
+      });
+      return { status: r.statusCode, headers: r.headers, body: r.body };
+    } catch (error) {
+      throw toForwardError(error, a.signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.destroy();
+  }
+}
