@@ -28,6 +28,7 @@ const MAX_DEFERRED = 500;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
+const CLOSE_GRACE_MS = 500;
 
 /**
  * `@xstate.actor` events carry the live snapshot, whose children are actor
@@ -50,6 +51,8 @@ function toJson(event: StatelyInspectionEvent): string {
 class WebSocketTransport {
   #ws: WebSocket | null = null;
   #open = false;
+  /** stop() was called: no more retries, but events already queued still go out. */
+  #closing = false;
   #stopped = false;
   #deferred: string[] = [];
   #retryMs = RETRY_MIN_MS;
@@ -63,7 +66,7 @@ class WebSocketTransport {
   ) {}
 
   start(): void {
-    if (this.#stopped) return;
+    if (this.#closing || this.#stopped) return;
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.url, { handshakeTimeout: 5_000 });
@@ -107,14 +110,26 @@ class WebSocketTransport {
     }
   }
 
+  /**
+   * The last snapshots (persisting, stopped) are converted on a zero timer by
+   * @statelyai/inspect, so close on the next timer turn, after them; a close
+   * handshake the inspector does not answer is cut after CLOSE_GRACE_MS.
+   */
   stop(): void {
-    this.#stopped = true;
+    if (this.#closing) return;
+    this.#closing = true;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#deferred = [];
-    const ws = this.#ws;
-    this.#ws = null;
-    if (ws && ws.readyState === WebSocket.OPEN) ws.close(1001, 'node stopped');
-    else ws?.terminate();
+    setTimeout(() => {
+      this.#stopped = true;
+      this.#deferred = [];
+      const ws = this.#ws;
+      this.#ws = null;
+      if (ws && ws.readyState === WebSocket.OPEN) {
+        const cut = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+        ws.once('close', () => clearTimeout(cut));
+        ws.close(1001, 'node stopped');
+      } else ws?.terminate();
+    }, 0);
   }
 
   #write(text: string): void {
@@ -128,7 +143,7 @@ class WebSocketTransport {
   }
 
   #fail(error: unknown): void {
-    if (this.#stopped) return;
+    if (this.#closing || this.#stopped) return;
     if (!this.#failureReported) {
       this.#failureReported = true;
       const reason = error instanceof Error ? error.message : String(error);
@@ -140,7 +155,7 @@ class WebSocketTransport {
   }
 
   #scheduleRetry(): void {
-    if (this.#stopped || this.#retryTimer) return;
+    if (this.#closing || this.#stopped || this.#retryTimer) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
       this.start();
