@@ -3,6 +3,10 @@
  * has not left, re-sent (with a fresh sequence number, so receivers do not
  * take the retry for a replay) to those that have not acked, until all have
  * or the deregistration slice of the shutdown budget runs out.
+ *
+ * Only `alive` peers are waited for: a `suspect` peer (remembered, never
+ * proven since) gets the notice and retries for SUSPECT_GRACE_MS, but a dead
+ * one must not hold every shutdown for the whole slice.
  */
 import type { PeerInfo } from '../../machines/events.js';
 import type { DeregisterOutcome } from '../../machines/events.js';
@@ -11,6 +15,7 @@ import type { Logger } from '../log/logger.js';
 import type { MeshEndpoint } from './endpoint.js';
 
 export const LEAVE_RETRY_MS = 150;
+export const SUSPECT_GRACE_MS = 300;
 /** Returned this long before the chart's own deregister timeout, so the outcome is recorded. */
 const SAFETY_MARGIN_MS = 50;
 
@@ -39,7 +44,10 @@ export async function sendLeaveNotices(deps: LeaveDeps, timeoutMs: number): Prom
     logger.info('no leave notices sent: no peers');
     return { noticesSent: 0, acked: 0 };
   }
+  const awaited = targets.filter((p) => p.status === 'alive').map((p) => p.address);
   const acked = new Set<string>();
+  const graceEnd = started + SUSPECT_GRACE_MS;
+  const done = () => awaited.every((a) => acked.has(a)) && (acked.size === targets.length || Date.now() >= graceEnd);
   const cancels: Array<() => void> = [];
   let packets = 0;
   const deadline = started + Math.max(0, timeoutMs - SAFETY_MARGIN_MS);
@@ -69,16 +77,16 @@ export async function sendLeaveNotices(deps: LeaveDeps, timeoutMs: number): Prom
               { mesh: 'ack', peer: peer.address, peerId: msg.id, afterMs: Date.now() - started },
               `ack from ${msg.id} (${peer.address})`,
             );
-            if (acked.size === targets.length) finish();
+            if (done()) finish();
           }),
         );
       }
+      if (done()) return finish();
       const left = deadline - Date.now();
       if (left <= 0) return finish();
       timer = setTimeout(round, Math.min(LEAVE_RETRY_MS, left));
     };
     round();
-    if (acked.size === targets.length) finish();
   });
 
   for (const cancel of cancels) cancel();
