@@ -53,6 +53,8 @@ const cfg = {
   rounds: Number(opt.rounds ?? (opt.quick ? 1 : 2)),
   connections: Number(opt.connections),
   exitReps: opt.quick ? 3 : 7,
+  meshReps: opt.quick ? 1 : 3,
+  restoreReps: opt.quick ? 1 : 3,
   loadRate: 400,
   shutdownDelays: opt.quick ? [0] : [0, 1],
   restoreSizes: opt.quick ? [10, 1000] : [10, 1000, 10000],

@@ -106,3 +106,16 @@ export async function waitFor(url, { status = 200, timeoutMs = 15_000, everyMs =
   }
   return null;
 }
+
+/** A free loopback UDP port (bound then released). */
+export async function freeUdpPort() {
+  const dgram = await import('node:dgram');
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
