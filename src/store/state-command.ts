@@ -97,6 +97,10 @@ export function stateText(s: StateJson, file: string): string {
 }
 
 export function printState(dataDir: string, json: boolean): number {
+  // `state --json | head` closes the pipe early; that is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   let state: StateJson;
   try {
     state = readState(dataDir);
