@@ -23,14 +23,22 @@ export interface EtcdServer {
   /** Client URL, e.g. http://127.0.0.1:23790 */
   url: string;
   dataDir: string;
-  proc: ChildProcess;
+  /** The current server process (a new one after restart()). */
+  readonly proc: ChildProcess;
   /** A client for the test's own queries (closed by stop()). */
   client: Etcd3;
   output: () => string;
   /** SIGKILL the server (keeps the data dir). */
   kill(): Promise<void>;
+  /** Start it again on the same ports and data dir (after kill()). */
+  restart(): Promise<void>;
   /** Kill if running, close the client, remove the data dir. */
   stop(): Promise<void>;
+}
+
+interface Running {
+  proc: ChildProcess;
+  exited: Promise<void>;
 }
 
 /** `clientPort` lets a test name the port before etcd runs (a node told to use it while it is closed). */
@@ -40,60 +48,70 @@ export async function startEtcd(opts: { clientPort?: number } = {}): Promise<Etc
   const url = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const dataDir = tempDir('ge-etcd-');
-  const proc = spawn(
-    ETCD_BIN,
-    [
-      '--name', 'default',
-      '--data-dir', dataDir,
-      '--listen-client-urls', url,
-      '--advertise-client-urls', url,
-      '--listen-peer-urls', peerUrl,
-      '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', `default=${peerUrl}`,
-      '--log-level', 'warn',
-      '--logger', 'zap',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
   let output = '';
   const keep = (d: Buffer) => {
     output = (output + d.toString()).slice(-20_000);
   };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const running = () => proc.exitCode === null && proc.signalCode === null;
+  const isRunning = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
 
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (!running()) throw new Error(`etcd exited at start:\n${output}`);
-    try {
-      const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-      if (r.ok && ((await r.json()) as { health?: string }).health === 'true') break;
-    } catch {
-      // not listening yet
+  const launch = async (): Promise<Running> => {
+    const proc = spawn(
+      ETCD_BIN,
+      [
+        '--name', 'default',
+        '--data-dir', dataDir,
+        '--listen-client-urls', url,
+        '--advertise-client-urls', url,
+        '--listen-peer-urls', peerUrl,
+        '--initial-advertise-peer-urls', peerUrl,
+        '--initial-cluster', `default=${peerUrl}`,
+        '--log-level', 'warn',
+        '--logger', 'zap',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    proc.stdout!.on('data', keep);
+    proc.stderr!.on('data', keep);
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (!isRunning(proc)) throw new Error(`etcd exited at start:\n${output}`);
+      try {
+        const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+        if (r.ok && ((await r.json()) as { health?: string }).health === 'true') break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error(`etcd did not become healthy in 15 s:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`etcd did not become healthy in 15 s:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return { proc, exited };
+  };
 
+  let current = await launch();
   const client = new Etcd3({ hosts: url });
   const kill = async () => {
-    if (running()) {
-      proc.kill('SIGKILL');
-      await exited;
+    if (isRunning(current.proc)) {
+      current.proc.kill('SIGKILL');
+      await current.exited;
     }
   };
   return {
     url,
     dataDir,
-    proc,
+    get proc() {
+      return current.proc;
+    },
     client,
     output: () => output,
     kill,
+    restart: async () => {
+      await kill();
+      current = await launch();
+    },
     stop: async () => {
       client.close();
       await kill();
