@@ -1,0 +1,116 @@
+/**
+ * SIGTERM with a slow request in flight and a kept-alive client: the slow one
+ * completes in full, readiness fails, the listener refuses new connections, a
+ * late request on the open connection gets the draining 503 (or reaches a
+ * live peer), and the node exits 0 as soon as the work is done.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, startNode, stopAll } from '../helpers/daemon.js';
+import type { NodeProcess } from '../helpers/daemon.js';
+import { freeUdpPort } from '../helpers/ports.js';
+import { startOrigin, slowBody } from '../proxy/support/origin.js';
+import type { Origin } from '../proxy/support/origin.js';
+import { RawConnection, tryConnect } from '../proxy/support/raw-http.js';
+import { slowGet } from '../proxy/support/slow-client.js';
+
+const nodes: NodeProcess[] = [];
+const origins: Origin[] = [];
+const raws: RawConnection[] = [];
+afterEach(async () => {
+  for (const r of raws.splice(0)) r.close();
+  await stopAll(nodes);
+  await Promise.all(origins.splice(0).map((o) => o.close()));
+});
+
+describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (engine) => {
+  it('completes the slow request, refuses new connections and answers a late request with the draining 503', async () => {
+    const origin = await startOrigin();
+    origins.push(origin);
+    const n = await startNode({
+      args: ['--upstream', origin.url, '--shutdown-delay', '0', '--drain-timeout', '15', '--proxy-engine', engine],
+    });
+    nodes.push(n);
+
+    const keep = await RawConnection.open(n.proxy);
+    raws.push(keep);
+    const warm = await keep.request('GET', '/warm');
+    expect(warm.status).toBe(200);
+    expect(warm.headers.connection).not.toBe('close');
+
+    const slow = slowGet(`${n.proxyUrl}/slow?ms=3000&chunks=10`);
+    await slow.started;
+    const t0 = Date.now();
+    n.kill('SIGTERM');
+    await n.waitForLog((l) => l.phase === 'stop-accepting');
+
+    const [late, ready, fresh] = await Promise.all([
+      keep.request('GET', '/late'),
+      fetch(`${n.adminUrl}/readyz`),
+      tryConnect(n.proxy),
+    ]);
+    expect(late.status).toBe(503);
+    expect(late.headers.connection).toBe('close');
+    expect(late.headers['retry-after']).toBeDefined();
+    expect(late.headers['x-graceful-edge-draining']).toBe('1');
+    expect(JSON.parse(late.body)).toMatchObject({ error: expect.any(String) });
+    expect(ready.status).toBe(503);
+    expect(fresh).toBe('ECONNREFUSED');
+    await keep.closed;
+
+    const s = await slow.done;
+    expect(s.error).toBeNull();
+    expect(s.status).toBe(200);
+    expect(s.body).toBe(slowBody(10));
+
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(13_500);
+    const drained = n.logs.find((l) => l.phase === 'drained');
+    expect(drained?.drained).toBeGreaterThanOrEqual(2);
+    expect(n.logs.some((l) => l.phase === 'cut')).toBe(false);
+    expect(origin.seen.map((r) => r.url)).not.toContain('/late');
+
+    // The saved shutdown record (the store's `state --json`), when the store is there.
+    const st = await runCli(['state', '--data-dir', n.dataDir, '--json']);
+    if (st.code === 0 && st.stdout.trim().startsWith('{')) {
+      const saved = JSON.parse(st.stdout) as { shutdownAt: number | null; shutdowns: Array<{ drained: number; cut: number }> };
+      expect(saved.shutdownAt).not.toBeNull();
+      expect(saved.shutdowns.at(-1)).toMatchObject({ drained: drained?.drained, cut: 0 });
+    } else console.warn(`state --json not available (exit ${st.code}): shutdown record not checked`);
+  });
+
+  it('forwards a late request to a live peer instead', async () => {
+    const origin = await startOrigin();
+    origins.push(origin);
+    const bMesh = await freeUdpPort();
+    const b = await startNode({ args: ['--node-id', 'peer-b', '--upstream', origin.url, '--mesh-port', String(bMesh), '--proxy-engine', engine] });
+    nodes.push(b);
+    const a = await startNode({
+      args: ['--node-id', 'node-a', '--upstream', origin.url, '--peer', `${b.proxy}/${bMesh}`, '--shutdown-delay', '0', '--drain-timeout', '15', '--proxy-engine', engine],
+    });
+    nodes.push(a);
+
+    const keep = await RawConnection.open(a.proxy);
+    raws.push(keep);
+    expect((await keep.request('GET', '/warm')).status).toBe(200);
+    const slow = slowGet(`${a.proxyUrl}/slow?ms=2000&chunks=5`);
+    await slow.started;
+    a.kill('SIGTERM');
+    await a.waitForLog((l) => l.phase === 'stop-accepting');
+
+    const late = await keep.request('POST', '/late', { 'content-type': 'text/plain' }, 'late body');
+    expect(late.status).toBe(200);
+    expect(late.headers.connection).toBe('close');
+    expect(JSON.parse(late.body)).toMatchObject({ url: '/late', method: 'POST', body: 'late body' });
+    const atOrigin = origin.seen.filter((r) => r.url === '/late');
+    expect(atOrigin).toHaveLength(1);
+    // It went through the peer, which marked nothing further and sent it to its upstream.
+    expect(atOrigin[0]!.headers['x-graceful-edge-hop']).toBe('node-a');
+
+    const s = await slow.done;
+    expect(s.status).toBe(200);
+    expect(s.body).toBe(slowBody(5));
+    expect(await a.exited).toEqual({ code: 0, signal: null });
+    b.kill('SIGTERM');
+    expect(await b.exited).toEqual({ code: 0, signal: null });
+  });
+});

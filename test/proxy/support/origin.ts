@@ -1,0 +1,82 @@
+/** A real origin server on 127.0.0.1:0 that records what reached it. */
+import http from 'node:http';
+import type net from 'node:net';
+import { WebSocketServer } from 'ws';
+
+export interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface Origin {
+  url: string;
+  port: number;
+  seen: Seen[];
+  close(): Promise<void>;
+}
+
+/**
+ * Routes: `/slow?ms=&chunks=` streams a known body over `ms`; `/hang` never
+ * answers; `/reset` drops the connection; anything else echoes the request
+ * as JSON. WebSocket upgrades echo messages.
+ */
+export async function startOrigin(opts: { status?: number; headers?: Record<string, string> } = {}): Promise<Origin> {
+  const seen: Seen[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      const u = new URL(req.url ?? '/', 'http://x');
+      if (u.pathname === '/slow') {
+        const ms = Number(u.searchParams.get('ms') ?? 3000);
+        const n = Number(u.searchParams.get('chunks') ?? 10);
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        let i = 0;
+        const tick = () => {
+          res.write(`chunk-${i}\n`);
+          if (++i === n) return res.end('end\n');
+          setTimeout(tick, ms / n);
+        };
+        tick();
+        return;
+      }
+      if (u.pathname === '/hang') return;
+      if (u.pathname === '/reset') return req.socket.destroy();
+      const text = JSON.stringify({ method: req.method, url: req.url, body, headers: req.headers });
+      res.writeHead(opts.status ?? 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...opts.headers });
+      res.end(text);
+    });
+  });
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (m, isBinary) => ws.send(m, { binary: isBinary })));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        for (const s of sockets) s.destroy();
+        wss.close();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The slow route's full body, for comparing what a client received. */
+export function slowBody(chunks: number): string {
+  let s = '';
+  for (let i = 0; i < chunks; i++) s += `chunk-${i}\n`;
+  return `${s}end\n`;
+}
