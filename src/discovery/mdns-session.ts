@@ -120,6 +120,7 @@ export class MdnsSession {
     this.#transport.server.register(this.#records);
     status.instance = instance;
     status.host = host;
+    status.phase = 'announcing';
     if (status.conflicts.length > 0) {
       this.#log.warn({ instance, conflicts: status.conflicts }, `mDNS: announcing as "${instance}" after a name conflict`);
     }
@@ -132,7 +133,7 @@ export class MdnsSession {
       if (error) return this.#sendFailed('announcement', error);
       const first = this.#status.announcements === 0;
       this.#status.announcements++;
-      if (this.#status.phase === 'probing') this.#status.phase = 'announced';
+      if (this.#status.phase === 'announcing') this.#status.phase = 'announced';
       if (first) {
         this.#log.info(
           { instance: this.#status.instance, host: this.#status.host, records: this.#records.length },
@@ -235,7 +236,7 @@ export class MdnsSession {
     this.#status.sendErrors++;
     this.#status.lastSendError = { code, message: error.message, at: Date.now() };
     const hint = code === 'ENETUNREACH' ? ' (no route for multicast: check --mdns-interface or the 224.0.0.0/4 route)' : '';
-    this.#complain(`send:${code}`, 'warn', { what, code, sendErrors: this.#status.sendErrors }, `mDNS ${what} not sent: ${code}${hint}`);
+    this.#complain(`send:${what}:${code}`, 'warn', { what, code, sendErrors: this.#status.sendErrors }, `mDNS ${what} not sent: ${code}${hint}`);
   }
 
   #complain(key: string, level: 'warn' | 'debug', fields: Record<string, unknown>, msg: string): void {
@@ -284,7 +285,7 @@ export class MdnsSession {
       this.#status.phase = 'goodbye';
       sent = result.sent > 0;
       if (result.lastError) this.#sendFailed('goodbye', result.lastError);
-      this.#log.info(
+      this.#log[sent ? 'info' : 'warn'](
         { instance: this.#status.instance, sent: result.sent, failed: result.failed, spacingMs: plan.spacingMs, tookMs: Date.now() - started },
         `mDNS goodbye sent ${result.sent}x (TTL 0) for ${this.#ownFqdn}`,
       );

@@ -3,7 +3,7 @@
  * library reports `up` even when nothing reaches the wire, so the node keeps
  * its own account of what was sent, what failed and what was ignored.
  */
-export type MdnsPhase = 'off' | 'starting' | 'probing' | 'announced' | 'goodbye' | 'closed' | 'failed';
+export type MdnsPhase = 'off' | 'starting' | 'probing' | 'announcing' | 'announced' | 'goodbye' | 'closed' | 'failed';
 
 export interface MdnsSendError {
   code: string;

@@ -165,3 +165,10 @@ export async function mdnsNetns(): Promise<Netns> {
   }
   return ns;
 }
+
+/** A service registered by python3-zeroconf (another responder owning a name). */
+export async function startZeroconfService(ns: Netns, instance: string, port: number): Promise<JsonLines<ZeroconfEvent>> {
+  const owner = collect<ZeroconfEvent>(ns.spawn(PYTHON, ['-u', path.join(HERE, 'zeroconf-register.py'), instance, String(port)]), 'zeroconf register');
+  await owner.waitFor((e) => (e.event as string) === 'registered', 15_000);
+  return owner;
+}

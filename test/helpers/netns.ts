@@ -113,10 +113,16 @@ export async function removeAllCreated(): Promise<void> {
   await Promise.all([...created].map(removeNetns));
 }
 
-/** Adds a dummy interface with an address but no multicast route (sends fail with ENETUNREACH). */
-export async function addDummyWithoutMulticastRoute(ns: Netns, cidr = '10.254.0.1/24'): Promise<void> {
+/**
+ * Gives the namespace a veth pair (both ends inside it) with an address but
+ * no route for 224.0.0.0/4: a socket that does not pin its multicast
+ * interface then fails to send with ENETUNREACH. Nothing can leave: both
+ * ends stay in this namespace.
+ */
+export async function addVethWithoutMulticastRoute(ns: Netns, cidr = '10.254.0.1/24'): Promise<void> {
   await ip(['-n', ns.name, 'route', 'del', '224.0.0.0/4', 'dev', 'lo']);
-  await ip(['-n', ns.name, 'link', 'add', 'ge-dummy0', 'type', 'dummy']);
-  await ip(['-n', ns.name, 'addr', 'add', cidr, 'dev', 'ge-dummy0']);
-  await ip(['-n', ns.name, 'link', 'set', 'ge-dummy0', 'up']);
+  await ip(['-n', ns.name, 'link', 'add', 'ge-veth0', 'type', 'veth', 'peer', 'name', 'ge-veth1']);
+  await ip(['-n', ns.name, 'addr', 'add', cidr, 'dev', 'ge-veth0']);
+  await ip(['-n', ns.name, 'link', 'set', 'ge-veth0', 'up']);
+  await ip(['-n', ns.name, 'link', 'set', 'ge-veth1', 'up']);
 }
