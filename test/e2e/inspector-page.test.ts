@@ -107,9 +107,11 @@ describe('inspector page', () => {
     const countdownA = Number.parseFloat((await page.textContent('#drain-countdown'))!);
     expect(countdownA).toBeGreaterThan(0);
     expect(countdownA).toBeLessThanOrEqual(20);
-    await page.screenshot({ path: artifactPath('inspector-draining.png'), fullPage: true });
     // The countdown runs down while the drain waits.
-    await page.waitForFunction((a) => Number.parseFloat(document.getElementById('drain-countdown')?.textContent ?? '') < a, countdownA, { timeout: 3_000 });
+    await page.waitForFunction((a) => Number.parseFloat(document.getElementById('drain-countdown')?.textContent ?? '') <= a - 1, countdownA, { timeout: 3_000 });
+    await page.screenshot({ path: artifactPath('inspector-draining.png'), fullPage: true });
+    expect(await page.textContent('#in-flight')).toBe('1');
+    expect((await adminState(n)).inFlight).toBe(1);
 
     // The slow request completes normally; the node saves and exits 0.
     expect(await slow).toEqual({ status: 200, body: 'slow done' });

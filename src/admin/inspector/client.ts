@@ -40,6 +40,8 @@ let latest: LiveState = JSON.parse($('initial-state').textContent ?? '{}') as Li
 let clockOffset = latest.now - Date.now();
 let currentNames: string[] = latest.lifecycleStates;
 let activeIds = new Set<string>();
+/** Active before the last change: the root's snapshot (inspection) arrives before its `lifecycle` event. */
+let previousActiveIds = new Set<string>();
 let gone = false;
 let source: EventSource | null = null;
 let chartReady = false;
@@ -153,7 +155,11 @@ function paintChart(): void {
 
 function setStateValue(value: StateValue | null | undefined, rootId: string): void {
   if (value === null || value === undefined) return;
-  activeIds = idsOf(value, rootId, new Set());
+  const next = idsOf(value, rootId, new Set());
+  if (next.size !== activeIds.size || [...next].some((id) => !activeIds.has(id))) {
+    previousActiveIds = activeIds;
+    activeIds = next;
+  }
   paintChart();
 }
 
@@ -271,7 +277,7 @@ function describeEvent(e: { type: string; signal?: string }): string {
 
 function onTransition(t: TransitionMsg): void {
   const before = currentNames.join(' + ');
-  const fromIds = new Set(activeIds);
+  const fromIds = new Set([...previousActiveIds, ...activeIds]);
   setLifecycle(t.lifecycle);
   flashTransition(t.event.type, fromIds);
   const after = t.lifecycle.join(' + ');
@@ -312,9 +318,13 @@ function nodeGone(reason: string, final: LiveState | null): void {
   if (gone) return;
   gone = true;
   source?.close();
+  const before = currentNames.join(' + ');
   if (final) renderState(final);
   // Without a final word from the node, all we know is that it is not running.
   setLifecycle(final?.lifecycleStates.length ? final.lifecycleStates : ['stopped']);
+  // The stream may end before the last transition's own event went out.
+  const after = currentNames.join(' + ');
+  if (after !== before) log(final?.now ?? Date.now(), `final state  ${before} → ${after}`, 'lifecycle');
   renderCountdown();
   $('connection').textContent = 'disconnected';
   const notice = $('node-gone');
