@@ -1,0 +1,111 @@
+/** The pure parts of mDNS discovery: TXT reading, TTL bookkeeping, goodbye plan, address records, names. */
+import { describe, expect, it } from 'vitest';
+import { RecordLifetimes } from '../../src/discovery/record-lifetimes.js';
+import { encodeTxt, readAdvert } from '../../src/discovery/service-txt.js';
+import { goodbyeRecords, planGoodbye } from '../../src/discovery/goodbye.js';
+import { addressRecords, serviceRecords } from '../../src/discovery/service-records.js';
+import { candidateNames, fqdnOf } from '../../src/discovery/instance-probe.js';
+
+describe('TXT record', () => {
+  const txt = encodeTxt({ nodeId: 'node-a', proxy: '127.0.0.1:8081', meshPort: 7947 });
+
+  it('round-trips what a peer needs', () => {
+    expect(txt).toEqual({ v: '1', id: 'node-a', address: '127.0.0.1:8081', proxyPort: '8081', meshPort: '7947' });
+    expect(readAdvert(txt, 8081, '127.0.0.1')).toEqual({ ok: true, peer: { id: 'node-a', address: '127.0.0.1:8081', meshPort: 7947 } });
+  });
+
+  it('uses the packet source when the advertised host is unspecified or loopback of another machine', () => {
+    const wildcard = encodeTxt({ nodeId: 'n', proxy: '0.0.0.0:8081', meshPort: 7946 });
+    expect(readAdvert(wildcard, 8081, '192.0.2.7')).toMatchObject({ ok: true, peer: { address: '192.0.2.7:8081' } });
+    expect(readAdvert(txt, 8081, '192.0.2.7')).toMatchObject({ ok: true, peer: { address: '192.0.2.7:8081' } });
+    const v6 = encodeTxt({ nodeId: 'n', proxy: '[::]:8081', meshPort: 7946 });
+    expect(readAdvert(v6, 8081, 'fe80::1')).toMatchObject({ ok: true, peer: { address: '[fe80::1]:8081' } });
+  });
+
+  it.each([
+    [{}, 'TXT id is missing'],
+    [{ ...txt, id: '../etc' }, 'TXT id is not a valid node id'],
+    [{ ...txt, proxyPort: 'abc' }, 'TXT proxyPort is not a port number'],
+    [{ ...txt, proxyPort: '70000' }, 'TXT proxyPort is out of range'],
+    [{ ...txt, meshPort: undefined }, 'TXT meshPort is missing'],
+    [{ ...txt, address: 'nonsense' }, 'TXT address "nonsense" is not HOST:PORT'],
+    [{ ...txt, address: '127.0.0.1:9' }, 'TXT address port differs from proxyPort'],
+  ])('rejects %j: %s', (bad, reason) => {
+    expect(readAdvert(bad, undefined, '127.0.0.1')).toEqual({ ok: false, reason });
+  });
+
+  it('rejects a SRV port that contradicts the TXT, no TXT at all, and no usable address', () => {
+    expect(readAdvert(txt, 9999, '127.0.0.1')).toMatchObject({ ok: false, reason: expect.stringContaining('SRV port 9999') });
+    expect(readAdvert(undefined, 8081, '127.0.0.1')).toEqual({ ok: false, reason: 'no TXT record' });
+    const { address: _a, ...noAddress } = txt;
+    expect(readAdvert(noAddress, 8081, undefined)).toMatchObject({ ok: false, reason: expect.stringContaining('no usable address') });
+  });
+});
+
+describe('record lifetimes (RFC 6762 §5.2)', () => {
+  it('asks again at 80/85/90/95 % of the TTL and expires at 100 %', () => {
+    const l = new RecordLifetimes();
+    l.refresh('A.local', 10, 0);
+    expect(l.tick(7_000)).toEqual({ expired: [], query: false });
+    expect(l.tick(8_000)).toEqual({ expired: [], query: true });
+    expect(l.tick(8_100)).toEqual({ expired: [], query: false });
+    expect(l.tick(9_600)).toEqual({ expired: [], query: true });
+    expect(l.tick(10_000)).toEqual({ expired: ['a.local'], query: false });
+    expect(l.size).toBe(0);
+  });
+
+  it('a refresh restarts the clock; forget drops it', () => {
+    const l = new RecordLifetimes();
+    l.refresh('a', 2, 0);
+    l.refresh('a', 2, 1_900);
+    expect(l.tick(3_000).expired).toEqual([]);
+    expect(l.tick(3_900).expired).toEqual(['a']);
+    l.refresh('b', 2, 0);
+    l.forget('B');
+    expect(l.has('b')).toBe(false);
+  });
+});
+
+describe('goodbye', () => {
+  it('three sends 125 ms apart, squeezed into a short budget', () => {
+    expect(planGoodbye(2_000)).toEqual({ repeats: 3, spacingMs: 125 });
+    expect(planGoodbye(200)).toEqual({ repeats: 3, spacingMs: 50 });
+    expect(planGoodbye(0)).toEqual({ repeats: 3, spacingMs: 0 });
+  });
+
+  it('re-sends every record with TTL 0', () => {
+    const out = goodbyeRecords([
+      { name: 'x', type: 'PTR', ttl: 28800, data: 'y' },
+      { name: 'y', type: 'SRV', ttl: 120, data: {} },
+    ]);
+    expect(out.map((r) => r.ttl)).toEqual([0, 0]);
+  });
+});
+
+describe('address records follow where the proxy listens', () => {
+  const lib = [
+    { name: 'n.local', type: 'A', ttl: 120, data: '192.0.2.5' },
+    { name: 'n.local', type: 'AAAA', ttl: 120, data: 'fe80::5' },
+    { name: 'svc', type: 'SRV', ttl: 120, data: {} },
+  ];
+  it('a proxy on one address is announced at that address only', () => {
+    expect(addressRecords('n.local', '127.0.0.1', lib, null)).toEqual([{ name: 'n.local', type: 'A', ttl: 120, data: '127.0.0.1' }]);
+    expect(addressRecords('n.local', '::1', lib, null)).toEqual([{ name: 'n.local', type: 'AAAA', ttl: 120, data: '::1' }]);
+  });
+  it('a wildcard proxy uses the interfaces, or the pinned one', () => {
+    expect(addressRecords('n.local', '0.0.0.0', lib, null).map((r) => r.data)).toEqual(['192.0.2.5', 'fe80::5']);
+    expect(addressRecords('n.local', '0.0.0.0', lib, '192.0.2.5').map((r) => r.data)).toEqual(['192.0.2.5']);
+    expect(addressRecords('n.local', '0.0.0.0', lib, '10.0.0.9').map((r) => r.data)).toEqual(['10.0.0.9']);
+  });
+  it('replaces the library address records', () => {
+    const ours = addressRecords('n.local', '127.0.0.1', lib, null);
+    expect(serviceRecords(lib, ours).map((r) => `${r.type}:${String(r.data)}`)).toEqual(['SRV:[object Object]', 'A:127.0.0.1']);
+  });
+});
+
+describe('instance names', () => {
+  it('dots become dashes and conflicts get a suffix', () => {
+    expect(candidateNames('edge.eu-1').slice(0, 3)).toEqual(['edge-eu-1', 'edge-eu-1-2', 'edge-eu-1-3']);
+    expect(fqdnOf('a', 'graceful-edge')).toBe('a._graceful-edge._tcp.local');
+  });
+});
