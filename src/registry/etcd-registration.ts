@@ -62,6 +62,8 @@ export class EtcdRegistration {
   #orphanTimer: NodeJS.Timeout | null = null;
   #keepaliveFailing = false;
   #warnedNoStore = false;
+  /** Leases granted by this process: a lost one is cleaned up without blaming a previous run. */
+  readonly #grantedHere = new Set<string>();
 
   constructor(rt: NodeRuntime) {
     this.#rt = rt;
@@ -214,6 +216,7 @@ export class EtcdRegistration {
       throw error;
     }
     throwIfAborted(signal);
+    this.#grantedHere.add(leaseId);
     this.status.leaseId = leaseId;
     // Persisted before the put: a crash from here on leaves a lease the next start can revoke.
     this.#persistLeaseId(leaseId);
@@ -302,6 +305,10 @@ export class EtcdRegistration {
     }
     throwIfAborted(signal);
     this.#persistLeaseId(null);
+    if (this.#grantedHere.has(stale)) {
+      this.#log.info({ staleLeaseId: stale, outcome, tookMs: Date.now() - started }, `cleaned up this run's lost etcd lease ${stale} (${outcome})`);
+      return;
+    }
     this.status.staleLease = { id: stale, outcome, at: Date.now() };
     this.#log.info(
       { staleLeaseId: stale, outcome, tookMs: Date.now() - started },
@@ -467,7 +474,10 @@ export class EtcdRegistration {
     if (!lease || !this.status.registered) return; // a lost lease re-registers on its own
     try {
       await lease.put(this.#key).value(encodeNodeRecord(await this.#selfRecord(this.#abort!.signal)));
+      this.#log.info({ key: this.#key }, `etcd key ${this.#key} put back`);
     } catch (error) {
+      // A revoked lease makes the put fail and is reported as lost: registering again says the rest.
+      if (this.#lease !== lease) return;
       this.#log.warn({ error: errorMessage(error) }, `could not put the etcd key back: ${errorMessage(error)}`);
     }
   }

@@ -159,7 +159,13 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
     console.log(`[etcd] B marked A left ${(performance.now() - signalAt).toFixed(1)} ms after A's SIGTERM (polled /state every 5 ms)`);
     expect(left).toMatchObject({ source: 'etcd', status: 'left' });
     expect(await a.exited).toEqual({ code: 0, signal: null });
-    await b.waitForLog((l) => l.reason === 'etcd key deleted' && l.peer === a.proxy);
+    const goneLine = await b.waitForLog((l) => l.reason === 'etcd key deleted' && l.peer === a.proxy);
+    const signalLine = a.logs.find((l) => String(l.msg).startsWith('SIGTERM received'));
+    const revokedLine = a.logs.find((l) => / revoked: /.test(String(l.msg)));
+    console.log(
+      `[etcd] by the nodes' own clocks: A revoked its lease ${Number(revokedLine?.time) - Number(signalLine?.time)} ms after SIGTERM, ` +
+        `B logged A gone ${Number(goneLine.time) - Number(signalLine?.time)} ms after it`,
+    );
 
     b.kill('SIGTERM');
     expect(await b.exited).toEqual({ code: 0, signal: null });
@@ -201,5 +207,40 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
 
     n.kill('SIGTERM');
     expect(await n.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('a lease revoked by someone else is noticed at once and the node registers again under a new lease', async () => {
+    const prefix = uniquePrefix();
+    const key = `${prefix}delta`;
+    const n = await startNode({ args: etcdArgs('delta', prefix) });
+    nodes.push(n);
+    await n.waitForLog(registered);
+    const oldLease = (await etcd.client.get(key).exec()).kvs[0]!.lease;
+
+    await etcd.client.leaseClient.leaseRevoke({ ID: oldLease });
+    await n.waitForLog((l) => String(l.msg).startsWith(`etcd lease ${oldLease} lost`), 10_000);
+    await n.waitForLog((l) => registered(l) && l.leaseId !== oldLease, 10_000);
+    const kv = await until('the key back under a new lease', async () => (await etcd.client.get(key).exec()).kvs[0], 5_000);
+    expect(kv.lease).not.toBe(oldLease);
+    expect((await state(n)).registry?.etcd).toMatchObject({ registered: true, leaseId: kv.lease });
+    // This run's own lost lease is not reported as a crashed run's.
+    expect((await state(n)).registry?.etcd).toMatchObject({ staleLease: null });
+
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect(await etcd.client.get(key).string()).toBeNull();
+  });
+
+  it('a proxy that cannot bind stops the node promptly (exit 2); the registrar leaves nothing behind', async () => {
+    const prefix = uniquePrefix();
+    const busy = await startNode({ args: ['--node-id', 'holder'] });
+    nodes.push(busy);
+    const t0 = performance.now();
+    const n = await startNode({ waitFor: 'spawned', args: [...etcdArgs('epsilon', prefix), '--listen', busy.proxy] });
+    nodes.push(n);
+    expect(await n.exited).toEqual({ code: 2, signal: null });
+    console.log(`[etcd] node whose proxy could not bind exited ${(performance.now() - t0).toFixed(0)} ms after spawn`);
+    expect(n.logs.find((l) => String(l.msg).startsWith('serving ended without a deregistration step'))).toBeDefined();
+    expect((await etcd.client.getAll().prefix(prefix).keys()).length).toBe(0);
   });
 });
