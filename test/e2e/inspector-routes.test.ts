@@ -1,0 +1,50 @@
+/** The inspector's routes over plain HTTP: offline-only page, chart JSON, token. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startNode, stopAll } from '../helpers/daemon.js';
+import type { NodeProcess } from '../helpers/daemon.js';
+
+const nodes: NodeProcess[] = [];
+afterEach(() => stopAll(nodes));
+
+describe('inspector routes', () => {
+  it('serve the page with the true state, its bundled script and the chart; nothing external is referenced', async () => {
+    const n = await startNode();
+    nodes.push(n);
+    const page = await fetch(`${n.adminUrl}/inspect`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+    const html = await page.text();
+    expect(html).toContain('<span id="lifecycle-state">serving</span>');
+    // Every URL the page names is on this origin.
+    const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(urls.filter((u) => !u.startsWith('/') && !u.startsWith('data:'))).toEqual([]);
+    expect(html).not.toMatch(/https?:\/\//);
+
+    const script = await fetch(`${n.adminUrl}/inspect/client.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+    const js = await script.text();
+    expect(js.length).toBeGreaterThan(1000);
+    expect(js).toContain('/events');
+
+    const chart = (await (await fetch(`${n.adminUrl}/inspect/machine.json`)).json()) as { id: string; children: Array<{ key: string }> };
+    expect(chart.id).toBe('lifecycle');
+    expect(chart.children.map((c) => c.key)).toEqual(['starting', 'restoring', 'online', 'persisting', 'stopped']);
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('need the admin token when one is set', async () => {
+    const token = 'inspector-test-token-0123456789';
+    const n = await startNode({ args: ['--admin-token', token] });
+    nodes.push(n);
+    for (const path of ['/inspect', '/inspect/client.js', '/inspect/machine.json', '/events']) {
+      expect((await fetch(`${n.adminUrl}${path}`)).status, path).toBe(401);
+    }
+    const ok = await fetch(`${n.adminUrl}/inspect`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+  });
+});
