@@ -133,6 +133,22 @@ describe('inspector page', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it.skipIf(!haveChromium)('says the node is gone when it dies without a word (stream closed, /healthz silent)', async () => {
+    const n = await startNode();
+    nodes.push(n);
+    const browser = await openBrowser();
+    const page = await browser.newPage();
+    await page.goto(`${n.adminUrl}/inspect`);
+    await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+    expect(await label(page)).toBe('serving');
+    n.kill('SIGKILL');
+    await n.exited;
+    await page.waitForFunction(() => document.getElementById('node-gone')?.classList.contains('visible'), undefined, { timeout: 10_000 });
+    expect(await label(page)).toBe('stopped');
+    expect(await page.textContent('#node-gone')).toMatch(/node is gone: the event stream closed and \/healthz does not answer/);
+    expect(await page.textContent('#connection')).toBe('disconnected');
+  });
+
   it.skipIf(!haveChromium)('makes no request outside the admin origin and draws every state of the machine', async () => {
     const n = await startNode();
     nodes.push(n);
