@@ -51,25 +51,32 @@ export function ensureWritableDataDir(dir: string): string {
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
 /**
- * Whether a non-empty regular file lacks SQLite's header. Checked before
- * SQLite sees the file, so garbage is moved aside with its companions exactly
- * as they were (SQLite would rewrite the -shm index even read-only).
+ * What is wrong with the file before SQLite sees it: not a regular file, or
+ * not starting with SQLite's header. Garbage is then moved aside with its
+ * companions exactly as they were (SQLite rewrites the -shm index even when
+ * reading). An empty file is a new database to SQLite, and fine.
  */
-function lacksSqliteHeader(file: string): boolean {
+function shapeProblem(file: string): string | null {
   const st = statSync(file);
-  if (!st.isFile() || st.size === 0) return false;
+  if (!st.isFile()) return 'not a regular file';
+  if (st.size === 0) return null;
   const head = Buffer.alloc(SQLITE_MAGIC.length);
   const fd = openSync(file, 'r');
   try {
-    return readSync(fd, head, 0, head.length, 0) < head.length || !head.equals(SQLITE_MAGIC);
+    const n = readSync(fd, head, 0, head.length, 0);
+    return n < head.length || !head.equals(SQLITE_MAGIC) ? 'not a SQLite database (no SQLite header)' : null;
   } finally {
     closeSync(fd);
   }
 }
 
+class UnusableFileError extends Error {}
+
 /** Why a state file cannot be used, or null when the error is not about the file's content. */
 export function unusableReason(error: unknown): string | null {
-  if (error instanceof NewerSchemaError || error instanceof ForeignDatabaseError) return error.message;
+  if (error instanceof UnusableFileError || error instanceof NewerSchemaError || error instanceof ForeignDatabaseError) {
+    return error.message;
+  }
   const code = codeOf(error);
   const message = (error as Error).message;
   if (code === 'SQLITE_NOTADB') return `not a SQLite database (${message})`;
@@ -116,9 +123,8 @@ export function openStateStore(dataDir: string, now = Date.now()): OpenedStore {
   let reason: string | null = null;
   if (existsSync(file)) {
     try {
-      if (lacksSqliteHeader(file)) {
-        throw Object.assign(new Error('no SQLite header'), { code: 'SQLITE_NOTADB' });
-      }
+      const problem = shapeProblem(file);
+      if (problem) throw new UnusableFileError(problem);
       validateStateFile(file);
     } catch (error) {
       reason = unusableReason(error);
