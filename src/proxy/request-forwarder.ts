@@ -103,7 +103,7 @@ export async function forwardRequest(
     const result = await attemptOnce(deps, req, res, record, target, body);
     if (res.destroyed || record.cut) {
       // The client left (or the cut came) while we waited.
-      if (result.kind === 'response') result.response.body.destroy();
+      if (result.kind === 'response') discardBody(result.response.body);
       return;
     }
 
@@ -118,7 +118,7 @@ export async function forwardRequest(
     if (retryable && canReplay && attemptsLeft) {
       const next = deps.picker.pick({ ...rules, exclude: tried });
       if (next.kind === 'target') {
-        if (result.kind === 'response') result.response.body.destroy();
+        if (result.kind === 'response') discardBody(result.response.body);
         retryReason = result.kind === 'error' ? result.error.code : result.kind === 'breaker-open' ? 'breaker open' : 'target draining';
         deps.logger.debug({ from: target.key, to: next.target.key, reason: retryReason }, 'retrying on another target');
         target = next.target;
@@ -127,6 +127,18 @@ export async function forwardRequest(
       }
     }
 
+    if (retryable && !canReplay) {
+      // The target did not process it, but more than the replay copy was sent.
+      if (result.kind === 'response') discardBody(result.response.body);
+      record.outcome = 'bad_gateway';
+      const why = result.kind === 'error' ? result.error.code : 'target draining';
+      return sendJson(
+        res,
+        502,
+        { error: `bad gateway: ${why}; the body was too large to retry on another target`, target: target.key },
+        { closing: closing() },
+      );
+    }
     if (result.kind === 'breaker-open') {
       record.outcome = 'breaker_open';
       return sendJson(res, 503, { error: "every target's circuit breaker is open" }, { closing: closing(), headers: { 'retry-after': '1' } });
@@ -138,18 +150,27 @@ export async function forwardRequest(
         return sendJson(res, 504, { error: 'target timed out', target: target.key }, { closing: closing() });
       }
       record.outcome = 'bad_gateway';
-      const why = e.failure === 'refused' && body && !body.replayable ? ' (body too large to retry elsewhere)' : '';
-      return sendJson(res, 502, { error: `bad gateway: ${e.code}${why}`, target: target.key }, { closing: closing() });
+      return sendJson(res, 502, { error: `bad gateway: ${e.code}`, target: target.key }, { closing: closing() });
     }
     if (isDrainingAnswer(result.response)) {
       // Every target we could try is leaving: say so, but not as our own draining.
-      result.response.body.destroy();
+      discardBody(result.response.body);
       record.outcome = 'target_draining';
       return sendJson(res, 503, { error: 'every target is shutting down' }, { closing: closing(), headers: { 'retry-after': '1' } });
     }
     record.outcome = attempt > 1 || retryReason ? 'retried' : 'ok';
     return streamBack(deps, res, record, result.response, closing());
   }
+}
+
+/**
+ * Drops a target's response body we will not relay. undici reports the
+ * destroy of an unfinished body as an 'error' (RequestAbortedError); with no
+ * listener that is an uncaught exception, which shut the node down.
+ */
+function discardBody(body: ForwardedResponse['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 async function attemptOnce(
@@ -194,7 +215,7 @@ function streamBack(deps: ForwarderDeps, res: http.ServerResponse, record: Reque
     res.writeHead(r.status, responseHeadersFrom(r.headers, closing));
   } catch (error) {
     // A target's header Node refuses to send (invalid characters).
-    r.body.destroy();
+    discardBody(r.body);
     record.outcome = 'bad_gateway';
     deps.logger.warn({ err: error }, 'target sent a response head that cannot be relayed');
     sendJson(res, 502, { error: 'bad gateway: invalid response head' }, { closing });
