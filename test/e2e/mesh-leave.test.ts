@@ -122,7 +122,7 @@ describe('three nodes, leave notices under load', () => {
     const t0 = performance.now();
     b.kill('SIGTERM');
     let polls = 0;
-    await until(async () => (polls++, (await peerStatus(a.adminUrl, bSpec.proxy)) === 'left'), 5_000, "B 'left' in A's /state", 1);
+    await until(async () => (polls++, (await peerStatus(a.adminUrl, bSpec.proxy)) === 'left'), 5_000, "B 'left' in A's /state", 5);
     const dropMs = performance.now() - t0;
     const bSignal = await b.waitForLog((l) => /SIGTERM received/.test(String(l.msg)));
     const aLeft = await a.waitForLog((l) => l.peer === bSpec.proxy && /left: leave notice/.test(String(l.msg)));
