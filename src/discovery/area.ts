@@ -39,6 +39,12 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
   const status = initialMdnsStatus(rt.config.mdns, rt.config.mdnsInterface);
   rt.discovery = { mdns: status };
   let session: MdnsSession | null = null;
+  const events = new rt.metrics.client.Counter({
+    name: 'graceful_edge_mdns_events_total',
+    help: 'mDNS events: announcement, goodbye (datagrams sent), send_error, malformed (undecodable packets), ignored_service (bad TXT/SRV), name_conflict.',
+    labelNames: ['event'] as const,
+    registers: [rt.metrics.registry],
+  });
 
   const announcer = fromCallback<AnyEventObject>(({ sendBack }) => {
     if (!rt.config.mdns) return undefined;
@@ -51,6 +57,7 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
       hooks: {
         peerFound: (peer) => sendBack({ type: 'PEER.FOUND', peer } satisfies LifecycleEvent),
         peerLeft: (address, reason) => sendBack({ type: 'PEER.LEFT', address, reason } satisfies LifecycleEvent),
+        count: (event, n = 1) => events.inc({ event }, n),
       },
     });
     session = own;

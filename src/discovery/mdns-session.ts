@@ -30,9 +30,13 @@ const LIFETIME_TICK_MS = 250;
 /** A repeated complaint about the same thing is logged at most this often. */
 const LOG_EVERY_MS = 10_000;
 
+export type MdnsCountedEvent = 'announcement' | 'goodbye' | 'send_error' | 'malformed' | 'ignored_service' | 'name_conflict';
+
 export interface SessionHooks {
   peerFound(peer: PeerInfo): void;
   peerLeft(address: string, reason: string): void;
+  /** For /metrics. */
+  count(event: MdnsCountedEvent, n?: number): void;
 }
 
 interface Tracked {
@@ -99,6 +103,7 @@ export class MdnsSession {
         break;
       }
       status.conflicts.push(name);
+      this.#hooks.count('name_conflict');
       this.#log.warn({ instance: name }, `mDNS name conflict: "${name}" is already in use on the network; trying another name`);
     }
     if (instance === null) {
@@ -133,6 +138,7 @@ export class MdnsSession {
       if (error) return this.#sendFailed('announcement', error);
       const first = this.#status.announcements === 0;
       this.#status.announcements++;
+      this.#hooks.count('announcement');
       if (this.#status.phase === 'announcing') this.#status.phase = 'announced';
       if (first) {
         this.#log.info(
@@ -160,6 +166,7 @@ export class MdnsSession {
     const advert = readAdvert(service.txt, service.port, service.referer?.address);
     if (!advert.ok) {
       this.#status.ignoredServices++;
+      this.#hooks.count('ignored_service');
       this.#complain(`ignore:${key}:${advert.reason}`, 'warn', { service: service.fqdn, from: service.referer?.address, reason: advert.reason }, `mDNS: ignoring service "${service.fqdn}": ${advert.reason}`);
       if (this.#tracked.has(key)) this.#forget(service.fqdn, 'mdns record invalid');
       return;
@@ -224,6 +231,7 @@ export class MdnsSession {
     if (code === undefined) {
       // multicast-dns could not decode the datagram as DNS.
       this.#status.malformedPackets++;
+      this.#hooks.count('malformed');
       const from = this.#transport.lastSource();
       this.#complain('malformed', 'warn', { from, error: error.message, malformed: this.#status.malformedPackets }, `mDNS: dropped an undecodable packet from ${from ?? 'unknown'}: ${error.message}`);
       return;
@@ -234,6 +242,7 @@ export class MdnsSession {
   #sendFailed(what: string, error: Error): void {
     const code = (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
     this.#status.sendErrors++;
+    this.#hooks.count('send_error');
     this.#status.lastSendError = { code, message: error.message, at: Date.now() };
     const hint = code === 'ENETUNREACH' ? ' (no route for multicast: check --mdns-interface or the 224.0.0.0/4 route)' : '';
     this.#complain(`send:${what}:${code}`, 'warn', { what, code, sendErrors: this.#status.sendErrors }, `mDNS ${what} not sent: ${code}${hint}`);
@@ -282,6 +291,7 @@ export class MdnsSession {
       const plan = planGoodbye(timeoutMs);
       const result = await sendGoodbye(this.#transport.mdns, records, plan, Math.max(0, timeoutMs - 25));
       this.#status.goodbyesSent += result.sent;
+      this.#hooks.count('goodbye', result.sent);
       this.#status.phase = 'goodbye';
       sent = result.sent > 0;
       if (result.lastError) this.#sendFailed('goodbye', result.lastError);

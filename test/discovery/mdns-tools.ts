@@ -172,3 +172,11 @@ export async function startZeroconfService(ns: Netns, instance: string, port: nu
   await owner.waitFor((e) => (e.event as string) === 'registered', 15_000);
   return owner;
 }
+
+/** One sample of `GET /metrics`, read from inside the namespace (0 when absent). */
+export async function readMetric(ns: Netns, admin: string, sample: string): Promise<number> {
+  const r = await ns.run('curl', ['-sS', '--max-time', '3', `http://${admin}/metrics`]);
+  if (r.code !== 0) throw new Error(`curl /metrics in ${ns.name} failed: ${r.stderr}`);
+  const line = r.stdout.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
+}

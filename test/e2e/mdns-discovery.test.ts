@@ -12,6 +12,7 @@ import type { Netns } from '../helpers/netns.js';
 import {
   mdnsNetns,
   mdnsTestsUnavailable,
+  readMetric,
   readState,
   sendMdns,
   startCapture,
@@ -138,6 +139,8 @@ describe.skipIf(unavailable !== null)('mDNS discovery (python3-zeroconf, raw cap
     expect(state.discovery?.mdns).toMatchObject({ ignoredServices: 1 });
     expect(Number(state.discovery?.mdns?.malformedPackets)).toBeGreaterThanOrEqual(2);
     expect(node.logs.some((l) => String(l.msg).includes('uncaught'))).toBe(false);
+    expect(await readMetric(ns, node.admin, 'graceful_edge_mdns_events_total{event="malformed"}')).toBeGreaterThanOrEqual(2);
+    expect(await readMetric(ns, node.admin, 'graceful_edge_mdns_events_total{event="ignored_service"}')).toBe(1);
     node.kill('SIGTERM');
     expect(await node.exited).toEqual({ code: 0, signal: null });
   });
