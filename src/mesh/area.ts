@@ -102,6 +102,16 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
 
   return {
     actors: { meshSocket, peerProber },
-    leave: (timeoutMs) => sendLeaveNotices({ endpoint, hasKey: key !== null, peers: () => rt.peers.list(), logger }, timeoutMs),
+    leave: (timeoutMs) =>
+      sendLeaveNotices(
+        {
+          endpoint,
+          hasKey: key !== null,
+          peers: () => rt.peers.list(),
+          logger,
+          signalAt: () => rt.lifecycle.snapshot()?.context.shutdownAt ?? null,
+        },
+        timeoutMs,
+      ),
   };
 }

@@ -24,6 +24,8 @@ export interface LeaveDeps {
   hasKey: boolean;
   peers: () => PeerInfo[];
   logger: Logger;
+  /** Epoch ms of the shutdown signal, to log how soon the notices went out. */
+  signalAt?: () => number | null;
 }
 
 type Outcome = Pick<DeregisterOutcome, 'noticesSent' | 'acked'>;
@@ -44,6 +46,11 @@ export async function sendLeaveNotices(deps: LeaveDeps, timeoutMs: number): Prom
     logger.info('no leave notices sent: no peers');
     return { noticesSent: 0, acked: 0 };
   }
+  const signalAt = deps.signalAt?.() ?? null;
+  logger.info(
+    { mesh: 'leaving', peers: targets.length, sinceSignalMs: signalAt === null ? null : started - signalAt },
+    `sending leave notices to ${targets.length} peers`,
+  );
   const awaited = targets.filter((p) => p.status === 'alive').map((p) => p.address);
   const acked = new Set<string>();
   const graceEnd = started + SUSPECT_GRACE_MS;
