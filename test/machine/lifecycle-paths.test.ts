@@ -237,5 +237,6 @@ describe('lifecycle chart, every path (xstate/graph)', () => {
     }
     expect(replayed).toBeGreaterThan(100);
     console.info(`determinism: ${replayed} maximal paths recorded with the daemon's rule and replayed`);
-  });
+    // Thousands of live (stub) actors: ~7 s alone, several times that on a loaded machine.
+  }, 240_000);
 });
