@@ -14,6 +14,8 @@ export interface Origin {
   url: string;
   port: number;
   seen: Seen[];
+  /** Close codes the origin's WebSocket connections ended with. */
+  wsCloses: number[];
   close(): Promise<void>;
 }
 
@@ -57,13 +59,18 @@ export async function startOrigin(opts: { status?: number; headers?: Record<stri
     s.on('close', () => sockets.delete(s));
   });
   const wss = new WebSocketServer({ server });
-  wss.on('connection', (ws) => ws.on('message', (m, isBinary) => ws.send(m, { binary: isBinary })));
+  const wsCloses: number[] = [];
+  wss.on('connection', (ws) => {
+    ws.on('message', (m, isBinary) => ws.send(m, { binary: isBinary }));
+    ws.on('close', (code) => wsCloses.push(code));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     seen,
+    wsCloses,
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of wss.clients) c.terminate();

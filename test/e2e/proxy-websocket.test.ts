@@ -1,0 +1,55 @@
+/**
+ * WebSockets through the proxy: the tunnel counts as in-flight work, and at
+ * the drain deadline both ends get a close frame with 1001 (Going Away).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startNode, stopAll } from '../helpers/daemon.js';
+import type { NodeProcess } from '../helpers/daemon.js';
+import { startOrigin } from '../proxy/support/origin.js';
+import type { Origin } from '../proxy/support/origin.js';
+
+const nodes: NodeProcess[] = [];
+const origins: Origin[] = [];
+const sockets: WebSocket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.terminate();
+  await stopAll(nodes);
+  await Promise.all(origins.splice(0).map((o) => o.close()));
+});
+
+describe.each(['undici', 'http-proxy'] as const)('websocket (engine %s)', (engine) => {
+  it('is counted in flight and closed with 1001 at the drain deadline', async () => {
+    const origin = await startOrigin();
+    origins.push(origin);
+    const n = await startNode({ args: ['--upstream', origin.url, '--drain-timeout', '2', '--proxy-engine', engine] });
+    nodes.push(n);
+
+    const ws = new WebSocket(`ws://${n.proxy}/live`);
+    sockets.push(ws);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+    const echoed = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
+    ws.send('ping through the proxy');
+    expect(await echoed).toBe('ping through the proxy');
+
+    const state = (await (await fetch(`${n.adminUrl}/state`)).json()) as Record<string, unknown>;
+    expect(state).toMatchObject({ inFlight: 1, inFlightWebSockets: 1 });
+    const metrics = await (await fetch(`${n.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/graceful_edge_in_flight\{kind="websocket"\} 1/);
+
+    const t0 = Date.now();
+    n.kill('SIGTERM');
+    const c = await closed;
+    expect(c.code).toBe(1001);
+    // Not before the deadline: the drain waited on the tunnel.
+    expect(Date.now() - t0).toBeGreaterThan(1_000);
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect(n.logs.find((l) => l.phase === 'cut')).toMatchObject({ cut: 1, cutWebSockets: 1 });
+    // The origin was told too.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(origin.wsCloses).toEqual([1001]);
+  });
+});
