@@ -105,11 +105,17 @@ async function runCase(name, c) {
     result.removedMs = why ? performance.now() - sigAt : null;
     result.why = why ?? `still routed to B after ${waitMs} ms`;
     result.pollIntervalMs = (performance.now() - sigAt) / Math.max(1, polls);
-    await sleep(1000);
+    // Same observation window in every case: at least 2 s after the signal.
+    await sleep(Math.max(1000, 2000 - (performance.now() - sigAt)));
     const records = await load.stop();
     const after = counters(await A.metrics());
     result.load = classify(records.filter((r) => r.sentAt >= sigAt - 1000));
-    result.load.sentAroundSignal = records.filter((r) => r.sentAt >= sigAt - 1000).length;
+    const win = records.filter((r) => r.sentAt >= sigAt - 1000);
+    result.load.sentAroundSignal = win.length;
+    const lat = win.filter((r) => r.doneAt > 0).map((r) => r.doneAt - r.sentAt).sort((a, b) => a - b);
+    result.load.p99Ms = lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] : null;
+    result.load.maxMs = lat.length ? lat[lat.length - 1] : null;
+    result.load.rate = win.length / ((Math.max(...win.map((r) => r.sentAt)) - Math.min(...win.map((r) => r.sentAt))) / 1000);
     result.failedAll = classify(records).failedAccepted;
     result.counterDeltas = Object.fromEntries(
       Object.entries(after)
@@ -139,7 +145,7 @@ try {
       log(
         r.skipped
           ? `  ${c.label}: ${r.skipped}`
-          : `  ${c.label} #${i + 1}: A stopped routing to B after ${r.removedMs === null ? 'n/a' : r.removedMs.toFixed(1)} ms (${r.why}); failed requests ${r.load.failedAccepted} of ${r.load.sentAroundSignal}${r.proxyStatus !== 200 ? ` [proxy answered ${r.proxyStatus}]` : ''}`,
+          : `  ${c.label} #${i + 1}: A stopped routing to B after ${r.removedMs === null ? 'n/a' : r.removedMs.toFixed(1)} ms (${r.why}); failed requests ${r.load.failedAccepted} of ${r.load.sentAroundSignal}${Object.keys(r.load.errors).length ? ` ${JSON.stringify(r.load.errors)}` : ''} (${r.load.rate.toFixed(0)} req/s, p99 ${r.load.p99Ms?.toFixed(1)} ms, max ${r.load.maxMs?.toFixed(0)} ms)${r.proxyStatus !== 200 ? ` [proxy answered ${r.proxyStatus}]` : ''}`,
       );
       if (r.skipped) break;
     }

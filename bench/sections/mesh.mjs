@@ -69,18 +69,20 @@ export async function mesh(cfg, log, tools) {
 export function meshTables({ cases, note }) {
   const rows = Object.values(cases).map((c) => {
     const ok = c.runs.filter((r) => !r.skipped);
-    if (!ok.length) return [c.label, 'not measured', c.runs[0]?.skipped ?? '', '', ''];
+    if (!ok.length) return [c.label, 'not measured', c.runs[0]?.skipped ?? '', '', '', '', ''];
     return [
       c.label,
       fmt(c.medianRemovedMs, 1),
       ok.map((r) => (r.removedMs === null ? '>' + 10_000 : fmt(r.removedMs, 0))).join(', '),
       [...new Set(ok.map((r) => r.why))].join('; '),
       ok.map((r) => `${r.load.failedAccepted}/${r.load.sentAroundSignal}`).join(', '),
+      ok.map((r) => fmt(r.load.p99Ms, 1)).join(', '),
+      [...new Set(ok.flatMap((r) => Object.keys(r.load.errors)))].join(', ') || '-',
     ];
   });
   return (
-    'A stops routing to B (A\'s /state polled every ~3 ms; failed = non-2xx or connection errors seen by a keep-alive client of A, of the requests sent from 1 s before the signal on):\n' +
-    table(['case', 'median ms', 'runs ms', 'how A noticed', 'failed / sent per run'], rows) +
+    'A stops routing to B (A\'s /state polled every ~3 ms; failed = non-2xx or connection errors seen by a keep-alive client of A, of the requests sent from 1 s before to ≥ 2 s after the signal):\n' +
+    table(['case', 'median ms', 'runs ms', 'how A noticed', 'failed / sent per run', 'client p99 ms per run', 'failures'], rows) +
     (note ? `\n${note}` : '')
   );
 }

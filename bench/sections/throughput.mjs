@@ -6,6 +6,7 @@ import { startProxyNginx, startStaticOrigin } from '../lib/nginx.mjs';
 import { wrk } from '../lib/wrk.mjs';
 import { proxyWorks, startNode } from '../lib/graceful-edge.mjs';
 import { fmt, max, median, table } from '../lib/stats.mjs';
+import { loadAvg } from '../lib/machine.mjs';
 
 export const ENGINES = ['undici', 'http-proxy'];
 const SIZES = [
@@ -25,7 +26,10 @@ export async function throughput(cfg, log) {
   const skipped = {};
   for (const engine of ENGINES) {
     const node = await startNode({
-      args: ['--upstream', `http://127.0.0.1:${origin.port}`, '--proxy-engine', engine, '--no-mdns', '--mesh-port', '0'],
+      // The whole lifecycle on: mesh socket with a key, snapshots every 5 s;
+      // mDNS off because on the host it would multicast beyond loopback.
+      args: ['--upstream', `http://127.0.0.1:${origin.port}`, '--proxy-engine', engine, '--no-mdns', '--mesh-port', '0', '--snapshot-interval', '5'],
+      env: { GRACEFUL_EDGE_MESH_KEY: 'bench-throughput-key-0123456789' },
       cpus: sutCpu,
       name: `ge-${engine}`,
     });
@@ -65,8 +69,9 @@ export async function throughput(cfg, log) {
           rss[engine].loadMaxKiB = Math.max(rss[engine].loadMaxKiB ?? 0, max(samples));
         }
         delete r.raw;
+        r.loadAvg1 = loadAvg()[0];
         ((results[size.label] ??= {})[t.name] ??= []).push(r);
-        log(`  round ${round} ${size.label.padEnd(6)} ${t.name.padEnd(24)} ${fmt(r.rps, 0).padStart(8)} req/s  p99 ${fmt(r.p99, 2)} ms${r.non2xx || r.socketErrors ? `  (non-2xx ${r.non2xx}, socket errors ${r.socketErrors})` : ''}`);
+        log(`  round ${round} ${size.label.padEnd(6)} ${t.name.padEnd(24)} ${fmt(r.rps, 0).padStart(8)} req/s  p99 ${fmt(r.p99, 2)} ms  (load ${r.loadAvg1})${r.non2xx || r.socketErrors ? `  (non-2xx ${r.non2xx}, socket errors ${r.socketErrors})` : ''}`);
       }
     }
   }
@@ -94,7 +99,7 @@ export async function throughput(cfg, log) {
         p50: median(runs.map((r) => r.p50)),
         non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
         socketErrors: runs.reduce((a, r) => a + r.socketErrors, 0),
-        runs: runs.map((r) => ({ rps: r.rps, p99: r.p99 })),
+        runs: runs.map((r) => ({ rps: r.rps, p99: r.p99, loadAvg1: r.loadAvg1 })),
       };
     }
   }
