@@ -17,7 +17,8 @@ import { lifecycleMachine } from '../../machines/lifecycle.js';
 
 if (!haveChromium) console.warn(noChromiumReason);
 
-const SLOW_MS = 4_000;
+// Long enough that the drain is seen (and photographed) with the request still in flight, even on a busy machine.
+const SLOW_MS = 8_000;
 const nodes: NodeProcess[] = [];
 const closers: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
