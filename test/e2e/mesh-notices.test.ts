@@ -4,8 +4,11 @@
  * invalid removes a peer; each verdict is counted in /metrics and logged once.
  */
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startNode, stopAll } from '../helpers/daemon.js';
+import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
 import { MESH_KEY, frame, metric, parseFrame, peerStatus, peersOf, udpPeer, until } from '../mesh/support.js';
@@ -19,11 +22,11 @@ afterEach(async () => {
   await Promise.all(sockets.splice(0).map((s) => s.close()));
 });
 
-async function nodeWithFakePeer(env: NodeJS.ProcessEnv) {
+async function nodeWithFakePeer(env: NodeJS.ProcessEnv, args: string[] = []) {
   const b = await udpPeer();
   sockets.push(b);
   const bAddress = `127.0.0.1:${await freeTcpPort()}`;
-  const a = await startNode({ args: ['--node-id', 'node-a', '--peer', `${bAddress}/${b.port}`], env });
+  const a = await startNode({ args: ['--node-id', 'node-a', '--peer', `${bAddress}/${b.port}`, ...args], env });
   nodes.push(a);
   const meshLine = await a.waitForLog((l) => typeof l.mesh === 'number' && String(l.msg).startsWith('mesh listening'));
   return { a, b, bAddress, aMesh: Number(meshLine.mesh) };
@@ -116,5 +119,40 @@ describe('mesh notices', () => {
     expect(await a.exited).toEqual({ code: 0, signal: null });
     expect(a.logs.some((l) => /no leave notices sent: no mesh key/.test(String(l.msg)))).toBe(true);
     expect(b.received.filter((r) => r.buf[0] === 0x47 && parseFrame(r.buf).msg.k === 'leave')).toHaveLength(0);
+  });
+
+  it('--mesh-key-file: the key comes from a file (trailing newline ignored) and a notice signed with it is accepted', async () => {
+    const keyFile = path.join(tempDir(), 'mesh.key');
+    writeFileSync(keyFile, `${MESH_KEY}\n`, { mode: 0o600 });
+    const { a, b, bAddress, aMesh } = await nodeWithFakePeer({ GRACEFUL_EDGE_MESH_KEY: '' }, ['--mesh-key-file', keyFile]);
+    expect(a.logs.some((l) => /neither sent nor accepted/.test(String(l.msg)))).toBe(false);
+    const seq = Date.now() * 1000;
+    await b.send(frame({ k: 'leave', id: 'node-b', addr: bAddress, seq, ts: Date.now() }, KEY), aMesh);
+    await b.waitFor((m) => m.k === 'ack' && m.re === seq);
+    expect(await peerStatus(a.adminUrl, bAddress)).toBe('left');
+  });
+
+  it('IPv6: a node listening on [::1] binds its mesh socket there and accepts a notice over ::1', async () => {
+    const sock = dgram.createSocket('udp6');
+    await new Promise<void>((r) => sock.bind(0, '::1', r));
+    try {
+      const bAddress = '[::1]:1';
+      const a = await startNode({
+        args: ['--node-id', 'node-a', '--listen', '[::1]:0', '--peer', `${bAddress}/${sock.address().port}`],
+        env: { GRACEFUL_EDGE_MESH_KEY: MESH_KEY },
+      });
+      nodes.push(a);
+      const line = await a.waitForLog((l) => typeof l.mesh === 'number' && String(l.msg).startsWith('mesh listening'));
+      expect(String(line.msg)).toContain('udp [::1]:');
+      const acks: Buffer[] = [];
+      sock.on('message', (buf) => acks.push(buf));
+      const seq = Date.now() * 1000;
+      sock.send(frame({ k: 'leave', id: 'node-b', addr: bAddress, seq, ts: Date.now() }, KEY), Number(line.mesh), '::1');
+      await until(async () => acks.length > 0, 5_000, 'an ack over ::1');
+      expect(parseFrame(acks[0]!).msg).toMatchObject({ k: 'ack', id: 'node-a', re: seq });
+      expect(await peerStatus(a.adminUrl, bAddress)).toBe('left');
+    } finally {
+      sock.close();
+    }
   });
 });
