@@ -139,7 +139,7 @@ export async function waitForState(ns: Netns, admin: string, pred: (s: StateView
   throw new Error(`state condition not met in ${timeoutMs} ms; last /state:\n${JSON.stringify(last, null, 2)}`);
 }
 
-/** Why the mDNS tests cannot run here (printed when skipping), or null. */
+/** Why the mDNS tests cannot run here (they then fail with this reason), or null. */
 export async function mdnsTestsUnavailable(): Promise<string | null> {
   const why = await netnsUnavailable();
   if (why) return why;
