@@ -44,7 +44,8 @@ export function replayText(run: RunRecord, result: ReplayResult): string {
   const d = result.divergence;
   lines.push(
     d === null
-      ? `replay matches: ${result.steps.length} transitions reproduced, final state ${result.final}`
+      ? `replay matches: ${result.steps.length} transitions reproduced, final state ${result.final}` +
+          (result.final === 'stopped' ? '' : ' (the run never reached stopped: the node is still running, or was killed)')
       : `replay DIVERGES at ${d.message}`,
   );
   return `${lines.join('\n')}\n`;

@@ -161,6 +161,22 @@ describe('graceful-edge replay on a real run', () => {
   });
 });
 
+describe('graceful-edge replay of a run that did not stop', () => {
+  it('a SIGKILLed node replays up to where it was, and says it never stopped', async () => {
+    const n = await startNode();
+    nodes.push(n);
+    // The serving record is written in the same turn as its log line; an answer after it proves it is on disk.
+    expect((await fetch(`${n.adminUrl}/readyz`)).status).toBe(200);
+    n.kill('SIGKILL');
+    await n.exited;
+    const res = await replay(n.dataDir);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout.trim().split('\n').at(-1)).toBe(
+      'replay matches: 3 transitions reproduced, final state online.serving (the run never reached stopped: the node is still running, or was killed)',
+    );
+  });
+});
+
 describe('graceful-edge replay without a run', () => {
   it('a missing state.db: clear message, exit 1, nothing written', async () => {
     const dir = tempDir('ge-replay-empty-');
