@@ -73,4 +73,33 @@ describe('restored peers are probed before they get traffic', () => {
     await until(async () => (await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status === 'alive', 5_000, 'B alive after a TCP probe');
     await a.waitForLog((l) => l.peer === bProxy && /succeeded \(tcp connect\)/.test(String(l.msg)));
   });
+
+  it('a peer that left gracefully and restarts gets traffic again once it answers a probe; while draining it does not', async () => {
+    const env = { GRACEFUL_EDGE_MESH_KEY: MESH_KEY };
+    const [aProxy, bProxy] = [`127.0.0.1:${await freeTcpPort()}`, `127.0.0.1:${await freeTcpPort()}`];
+    const [aMesh, bMesh] = [await freeUdpPort(), await freeUdpPort()];
+    const a = await startNode({ args: ['--node-id', 'node-a', '--listen', aProxy, '--mesh-port', String(aMesh), '--peer', `${bProxy}/${bMesh}`], env });
+    nodes.push(a);
+    const bArgs = ['--node-id', 'node-b', '--listen', bProxy, '--mesh-port', String(bMesh), '--peer', `${aProxy}/${aMesh}`];
+    // B drains for a while (shutdown delay): its mesh socket is open but it must not answer pings.
+    const b1 = await startNode({ args: [...bArgs, '--shutdown-delay', '3', '--drain-timeout', '5'], env });
+    nodes.push(b1);
+    b1.kill('SIGTERM');
+    await until(async () => (await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status === 'left', 2_000, 'B left');
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect((await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status).toBe('left');
+    expect(b1.proc.exitCode).toBeNull();
+    // A did probe the draining B; B refused to look alive.
+    const draining = await (await fetch(`${b1.adminUrl}/metrics`)).text();
+    expect(draining).toMatch(/graceful_edge_mesh_notices_total\{kind="ping",verdict="not_serving"\} [1-9]/);
+    expect((await b1.exited).code).toBe(0);
+
+    const b2 = await startNode({ args: bArgs, env, dataDir: b1.dataDir });
+    nodes.push(b2);
+    const t0 = Date.now();
+    await until(async () => (await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status === 'alive', 6_000, 'B alive again');
+    console.log(`[mesh] restarted B routable again at A ${Date.now() - t0} ms after it served`);
+    const text = await (await fetch(`${b2.adminUrl}/metrics`)).text();
+    expect(text).toMatch(/graceful_edge_mesh_notices_total\{kind="ping",verdict="accepted"\} [1-9]/);
+  });
 });
