@@ -1,0 +1,79 @@
+/** The cockatiel-backed registry: open/close, export/restore, cool-down across a restart, bad records. */
+import { describe, expect, it } from 'vitest';
+import { CockatielBreakerRegistry } from '../../src/proxy/breaker-registry.js';
+import type { BreakerRecord } from '../../src/proxy/breaker-registry.js';
+
+const fail = () => Promise.reject(new Error('refused'));
+const ok = () => Promise.resolve('ok');
+
+function registry(invalid: Array<[string, string]> = []) {
+  return new CockatielBreakerRegistry({
+    threshold: 3,
+    halfOpenAfterMs: 1_000,
+    countsAsFailure: () => true,
+    onInvalidRecord: (t, r) => invalid.push([t, r]),
+  });
+}
+
+async function openIt(reg: CockatielBreakerRegistry, target: string) {
+  for (let i = 0; i < 3; i++) await reg.get(target).execute(fail).catch(() => undefined);
+}
+
+describe('CockatielBreakerRegistry', () => {
+  it('opens after the threshold and refuses traffic', async () => {
+    const reg = registry();
+    await openIt(reg, 'http://a');
+    expect(reg.list()).toEqual([{ target: 'http://a', state: 'open' }]);
+    expect(reg.admits('http://a')).toBe(false);
+    expect(reg.admits('http://never-used')).toBe(true);
+  });
+
+  it('a restored open breaker stays open, keeping its remaining cool-down', async () => {
+    const reg = registry();
+    await openIt(reg, 'http://a');
+    const saved = JSON.parse(JSON.stringify(reg.exportAll())) as BreakerRecord[];
+    const next = registry();
+    next.restoreAll(saved);
+    expect(next.list()).toEqual([{ target: 'http://a', state: 'open' }]);
+    await expect(next.get('http://a').execute(ok)).rejects.toThrow(/open/i);
+  });
+
+  it('an open breaker whose cool-down passed while down comes back half-open and closes on success', async () => {
+    const reg = registry();
+    await openIt(reg, 'http://a');
+    const [rec] = reg.exportAll();
+    const data = rec!.data as { ownState: { openedAt: number } };
+    data.ownState.openedAt -= 5_000;
+    const next = registry();
+    next.restoreAll([rec!]);
+    expect(next.list()).toEqual([{ target: 'http://a', state: 'half-open' }]);
+    expect(next.admits('http://a')).toBe(true);
+    await expect(next.get('http://a').execute(ok)).resolves.toBe('ok');
+    expect(next.stateOf('http://a')).toBe('closed');
+  });
+
+  it('a record it cannot use is reported and the breaker starts closed', () => {
+    const invalid: Array<[string, string]> = [];
+    const reg = registry(invalid);
+    reg.restoreAll([
+      { target: 'http://junk', state: 'open', data: 'garbage', updatedAt: 1 },
+      { target: 'http://no-time', state: 'open', data: { ownState: { value: 1 }, breakerState: 0 }, updatedAt: 1 },
+      { target: 'http://isolated', state: 'isolated', data: { ownState: { value: 3, counters: 1 }, breakerState: 0 }, updatedAt: 1 },
+    ]);
+    expect(invalid.map(([t]) => t)).toEqual(['http://junk', 'http://no-time', 'http://isolated']);
+    expect(reg.list()).toEqual([]);
+    expect(reg.admits('http://junk')).toBe(true);
+  });
+
+  it('exports every breaker with its library state', async () => {
+    const reg = registry();
+    await reg.get('http://b').execute(ok);
+    await openIt(reg, 'http://a');
+    const out = reg.exportAll();
+    expect(out.map((r) => [r.target, r.state])).toEqual([
+      ['http://b', 'closed'],
+      ['http://a', 'open'],
+    ]);
+    for (const r of out) expect(r.data).toMatchObject({ ownState: expect.any(Object) });
+  });
+});
