@@ -20,6 +20,13 @@ import type { BreakerRecord, BreakerStateName } from '../proxy/breaker-registry.
 import { LATEST_VERSION, assertOurs, migrate } from './migrations.js';
 import type { RunRecord, SavedState, ShutdownRecord, SnapshotInput, SnapshotResult, StateStore, TransitionRecord } from './state-store.js';
 
+/**
+ * How long a write waits for a lock another process holds. better-sqlite3 is
+ * synchronous, so this is time the event loop (the proxy) stands still; in WAL
+ * mode readers never hold it, so only a foreign writer can, and a snapshot
+ * that fails is retried by the timer anyway.
+ */
+const BUSY_TIMEOUT_MS = 250;
 /** Runs (and their transitions) kept for audit and replay; older ones are pruned. */
 const RUNS_KEPT = 50;
 /** Shutdown history kept. */
@@ -95,7 +102,7 @@ interface ShutdownRow {
  */
 export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   const readonly = opts.readonly ?? false;
-  const db = new Database(file, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 2_000 });
+  const db = new Database(file, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS });
   try {
     if (!readonly) {
       db.pragma('journal_mode = WAL');

@@ -1,0 +1,53 @@
+/**
+ * A periodic snapshot that fails is reported (one error line per attempt,
+ * counted in /metrics) and retried with a growing delay; once the file is
+ * writable again, saving resumes and the node still stops cleanly. The
+ * failure is real: another process holds the database's write lock.
+ */
+import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import type { NodeProcess } from '../helpers/daemon.js';
+
+const nodes: NodeProcess[] = [];
+const cleanups: Array<() => void> = [];
+afterEach(async () => {
+  await stopAll(nodes);
+  for (const c of cleanups.splice(0)) c();
+});
+
+describe('periodic snapshot failures', () => {
+  it('are reported, retried with backoff, and recover', async () => {
+    const dataDir = tempDir('ge-retry-');
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const n = await startNode({ dataDir, args: ['--snapshot-interval', '0.1', '--peer', '127.0.0.1:9', '--log-level', 'debug'] });
+    nodes.push(n);
+    await n.waitForLog((l) => l.msg === 'snapshot saved');
+
+    const locker = new Database(path.join(dataDir, 'state.db'));
+    cleanups.push(() => locker.open && locker.close());
+    locker.exec('BEGIN IMMEDIATE'); // holds the one write lock of a WAL database
+    const third = await n.waitForLog((l) => String(l.msg).startsWith('snapshot failed (attempt 3)'), 20_000);
+    expect(third.level).toBe(50);
+    expect(String(third.error)).toMatch(/locked|busy/i);
+    const failures = n.logs.filter((l) => String(l.msg).startsWith('snapshot failed'));
+    expect(failures.map((l) => l.attempt)).toEqual([1, 2, 3]);
+    // Retries back off (250 ms, then 500 ms, each plus the lock wait): timers never fire early.
+    const [t1, t2, t3] = failures.map((l) => Number(l.time));
+    expect(t2! - t1!).toBeGreaterThanOrEqual(240);
+    expect(t3! - t2!).toBeGreaterThanOrEqual(490);
+    const metrics = await (await fetch(`${n.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/graceful_edge_snapshots_total\{result="failed"\} [3-9]/);
+    const state = (await (await fetch(`${n.adminUrl}/state`)).json()) as { snapshots: { failed: number }; lastError: string };
+    expect(state.snapshots.failed).toBeGreaterThanOrEqual(3);
+
+    locker.exec('COMMIT');
+    locker.close();
+    const again = await n.waitForLog((l) => l.msg === 'snapshot saved again after failures', 20_000);
+    expect(again.attempts).toBeGreaterThanOrEqual(4);
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+  });
+});
