@@ -3,6 +3,8 @@
  * in /state and /metrics, traffic refused fast), and the open breaker is
  * still open after a restart with the same data dir.
  */
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
@@ -54,5 +56,31 @@ describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)',
     expect(await breakers(later)).toEqual([{ target: dead, state: 'half-open' }]);
     expect((await fetch(`${later.proxyUrl}/trial`)).status).toBe(502);
     expect(await breakers(later)).toEqual([{ target: dead, state: 'open' }]);
+  });
+});
+
+describe('circuit breakers: a saved record the registry cannot use', () => {
+  it('is named in one warning and the breaker starts closed', async () => {
+    const dead = `http://127.0.0.1:${await freeTcpPort()}`;
+    const dataDir = tempDir();
+    const n = await startNode({ args: ['--upstream', dead], dataDir });
+    nodes.push(n);
+    for (let i = 0; i < 5; i++) await fetch(`${n.proxyUrl}/try/${i}`);
+    expect(await breakers(n)).toEqual([{ target: dead, state: 'open' }]);
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+
+    const db = new Database(path.join(dataDir, 'state.db'));
+    const changed = db.prepare('UPDATE breakers SET data = ? WHERE target = ?').run('{"ownState":{"value":7},"breakerState":0}', dead);
+    db.close();
+    expect(changed.changes).toBe(1);
+
+    const again = await startNode({ args: ['--upstream', dead], dataDir });
+    nodes.push(again);
+    const warning = await again.waitForLog((l) => l.target === dead && /not restored/.test(String(l.msg)));
+    expect(warning.level).toBe(40);
+    expect(await breakers(again)).toEqual([]);
+    // Closed again: traffic is tried (and refused) instead of being turned away.
+    expect((await fetch(`${again.proxyUrl}/x`)).status).toBe(502);
   });
 });
