@@ -113,4 +113,31 @@ describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (e
     b.kill('SIGTERM');
     expect(await b.exited).toEqual({ code: 0, signal: null });
   });
+
+  it('during --shutdown-delay still serves, every answer with Connection: close', async () => {
+    const origin = await startOrigin();
+    origins.push(origin);
+    const n = await startNode({ args: ['--upstream', origin.url, '--shutdown-delay', '2', '--drain-timeout', '10', '--proxy-engine', engine] });
+    nodes.push(n);
+    const keep = await RawConnection.open(n.proxy);
+    raws.push(keep);
+    expect((await keep.request('GET', '/before')).headers.connection).not.toBe('close');
+    n.kill('SIGTERM');
+    await n.waitForLog((l) => l.phase === 'shutdown-started');
+    expect((await fetch(`${n.adminUrl}/readyz`)).status).toBe(503);
+    const during = await keep.request('GET', '/during-delay');
+    expect(during.status).toBe(200);
+    expect(during.headers.connection).toBe('close');
+    await keep.closed;
+    // New connections are still accepted until the delay is over.
+    const fresh = await RawConnection.open(n.proxy);
+    raws.push(fresh);
+    const r = await fresh.request('GET', '/fresh-during-delay');
+    expect(r.status).toBe(200);
+    expect(r.headers.connection).toBe('close');
+    expect(n.logs.some((l) => l.phase === 'stop-accepting')).toBe(false);
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    const stop = n.logs.find((l) => l.phase === 'stop-accepting');
+    expect(Number(stop?.sinceShutdownMs)).toBeGreaterThanOrEqual(1_900);
+  });
 });
