@@ -16,7 +16,7 @@ export function createMetrics() {
   });
   const meshNotices = new client.Counter({
     name: 'graceful_edge_mesh_notices_total',
-    help: 'Mesh notices received by verdict (accepted, bad_signature, stale, replay, malformed, oversized, unsigned, unknown_peer, no_key, not_serving, unsolicited).',
+    help: 'Mesh notices received by verdict (accepted, bad_signature, stale, replay, malformed, oversized, unsigned, unknown_peer, no_key, not_serving, unsolicited, superseded).',
     labelNames: ['kind', 'verdict'] as const,
     registers: [registry],
   });

@@ -26,7 +26,7 @@ export interface MeshTarget {
 }
 
 /** Verdicts beyond the verifier's: what the owner made of an authentic message. */
-export type HandledVerdict = 'accepted' | 'unknown_peer' | 'not_serving' | 'unsolicited';
+export type HandledVerdict = 'accepted' | 'unknown_peer' | 'not_serving' | 'unsolicited' | 'superseded';
 
 export interface MeshHandlers {
   /** An authentic leave; the ack is sent whatever this returns. */
@@ -56,6 +56,12 @@ export class MeshEndpoint {
   readonly #seq = new SequenceSource();
   readonly #waiting = new Map<number, Waiter>();
   readonly #limiter = new LogLimiter();
+  /**
+   * Per node id, the seq of its latest pong. Only a serving node answers pings,
+   * so a leave numbered below it is older than the node's last proof of life:
+   * a notice from before a restart, replayed to a node that had not seen it.
+   */
+  readonly #aliveSince = new Map<string, number>();
   #closed = false;
 
   constructor(
@@ -142,6 +148,16 @@ export class MeshEndpoint {
     const msg = v.message;
     switch (msg.k) {
       case 'leave': {
+        const alive = this.#aliveSince.get(msg.id);
+        if (alive !== undefined && msg.seq < alive) {
+          this.#count('leave', 'superseded');
+          this.#warn(
+            'reject:superseded',
+            { mesh: 'rejected', verdict: 'superseded', kind: 'leave', source, seq: msg.seq, aliveSince: alive },
+            `mesh leave from ${msg.id} (${source}) dropped (superseded): older than its last pong, which proved it serving`,
+          );
+          return;
+        }
         const verdict = this.opts.handlers.onLeave(msg, rinfo);
         this.#count('leave', verdict);
         // Ack even an unknown sender: it stops its retries, and we route nothing to it anyway.
@@ -167,6 +183,7 @@ export class MeshEndpoint {
         }
         this.#waiting.delete(msg.re!);
         this.#count(msg.k, 'accepted');
+        if (msg.k === 'pong') this.#aliveSince.set(msg.id, Math.max(msg.seq, this.#aliveSince.get(msg.id) ?? 0));
         waiter.onReply(msg, rinfo);
         return;
       }

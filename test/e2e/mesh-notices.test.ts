@@ -155,4 +155,20 @@ describe('mesh notices', () => {
       sock.close();
     }
   });
+
+  it('a leave older than the peer\'s last pong (say, from before a restart) is superseded and changes nothing', async () => {
+    const { a, b, bAddress, aMesh } = await nodeWithFakePeer({ GRACEFUL_EDGE_MESH_KEY: MESH_KEY });
+    let seq = Date.now() * 1000;
+    const old = frame({ k: 'leave', id: 'node-b', addr: bAddress, seq: ++seq, ts: Date.now() }, KEY);
+    // "node-b" (restarted since `old` was captured) answers A's pings.
+    b.onMessage((m, from) => {
+      if (m.k === 'ping') void b.send(frame({ k: 'pong', id: 'node-b', addr: bAddress, seq: ++seq, ts: Date.now(), re: m.seq }, KEY), from.port);
+    });
+    await until(async () => (await peersOf(a.adminUrl)).find((p) => p.address === bAddress)?.id === 'node-b', 8_000, 'A learns node-b from a pong');
+    await b.send(old, aMesh);
+    await until(async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind: 'leave', verdict: 'superseded' })) === 1, 5_000, 'superseded counted');
+    expect(await peerStatus(a.adminUrl, bAddress)).toBe('alive');
+    await b.send(frame({ k: 'leave', id: 'node-b', addr: bAddress, seq: ++seq, ts: Date.now() }, KEY), aMesh);
+    await until(async () => (await peerStatus(a.adminUrl, bAddress)) === 'left', 5_000, 'a current leave is accepted');
+  });
 });
