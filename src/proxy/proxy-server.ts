@@ -43,7 +43,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     const log = rt.logger.child({ component: 'proxy' });
     const send = (e: LifecycleEvent) => sendBack(e);
     const engine = opts.engine();
-    const picker = new TargetPicker(rt.config.upstreams, rt.peers, opts.breakers);
+    const picker = new TargetPicker(rt.config.upstreams, rt.peers, opts.breakers, () => rt.bound.proxy);
     const count = (outcome: string) => rt.metrics.requests.inc({ outcome });
 
     let phase: ProxyPhase = 'serving';

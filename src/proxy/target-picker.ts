@@ -36,6 +36,8 @@ export class TargetPicker {
     upstreams: readonly string[],
     private readonly peers: PeerTable,
     private readonly breakers: CockatielBreakerRegistry,
+    /** This node's bound proxy address: never a target of its own (port 0 in config hides it from the table). */
+    private readonly self: () => string | null = () => null,
   ) {
     this.#upstreams = upstreams.map(upstreamTarget);
   }
@@ -47,8 +49,10 @@ export class TargetPicker {
   #livePeers(): Target[] {
     if (this.peers.version !== this.#peerVersion) {
       this.#peerVersion = this.peers.version;
+      const self = this.self();
       this.#peerTargets = this.peers
         .alive()
+        .filter((p) => p.address !== self)
         .map((p) => ({ key: p.address, kind: 'peer' as const, url: new URL(`http://${p.address}/`) }));
     }
     return this.#peerTargets;
