@@ -8,7 +8,7 @@ import type { PersistInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
 import { openStateStore } from './open-store.js';
-import { restoreInto } from './restore.js';
+import { count, restoreInto } from './restore.js';
 import { snapshotOf } from './runtime-snapshot.js';
 import { createSnapshotTimer } from './snapshot-timer.js';
 import type { SavedState, ShutdownRecord } from './state-store.js';
@@ -71,8 +71,8 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
     rt.logger.info(
       { ...saved, shutdown, tookMs },
       shutdown
-        ? `state saved: ${saved.peers} peers, ${saved.breakers} breakers, shutdown record (drained ${shutdown.drained}, cut ${shutdown.cut})`
-        : `state saved: ${saved.peers} peers, ${saved.breakers} breakers (no graceful shutdown to record)`,
+        ? `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')}, shutdown record (drained ${shutdown.drained}, cut ${shutdown.cut})`
+        : `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')} (no graceful shutdown to record)`,
     );
   });
 

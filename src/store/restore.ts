@@ -8,6 +8,8 @@ import type { PeerInfo, RestoreSummary } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { SavedState } from './state-store.js';
 
+export const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 export function restoredPeer(saved: PeerInfo): PeerInfo | null {
   // A peer that said goodbye is not brought back to life by our memory of it.
   if (saved.status === 'left') return null;
@@ -37,7 +39,7 @@ export function restoreInto(rt: NodeRuntime, saved: SavedState | null, freshReas
     skippedLeft,
     breakers: saved.breakers.length,
   };
-  const what = `${peers} peers and ${saved.breakers.length} breakers restored`;
+  const what = `${count(peers, 'peer')} and ${count(saved.breakers.length, 'breaker')} restored`;
   if (saved.shutdownAt !== null) {
     log.info(fields, `last shutdown at ${new Date(saved.shutdownAt).toISOString()}; ${what}`);
   } else {

@@ -1,0 +1,97 @@
+/** The pure parts of restoring and persisting: what comes back, and what the shutdown record says. */
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { PeerTable } from '../../src/routing/peer-table.js';
+import { RecordBreakerRegistry } from '../../src/proxy/breaker-registry.js';
+import type { NodeRuntime } from '../../src/runtime.js';
+import { restoreInto, restoredPeer } from '../../src/store/restore.js';
+import { shutdownRecordOf } from '../../src/store/area.js';
+import { retryDelayMs } from '../../src/store/snapshot-timer.js';
+import type { PeerInfo } from '../../machines/events.js';
+
+const p = (address: string, over: Partial<PeerInfo> = {}): PeerInfo => ({
+  address,
+  meshPort: 7946,
+  id: null,
+  source: 'mdns',
+  status: 'alive',
+  lastSeen: 5,
+  ...over,
+});
+
+function runtime() {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as { level: number; msg: string }) });
+  const rt = {
+    config: { dataDir: '/d' },
+    logger,
+    peers: new PeerTable('127.0.0.1:8080'),
+    breakers: new RecordBreakerRegistry(),
+  } as unknown as NodeRuntime;
+  return { rt, lines };
+}
+
+describe('restore', () => {
+  it('saved peers come back restored + suspect; a peer that left does not; static ones keep their source', () => {
+    expect(restoredPeer(p('a:1', { status: 'left' }))).toBeNull();
+    const { rt, lines } = runtime();
+    rt.peers.upsert(p('s:1', { source: 'static' }));
+    const summary = restoreInto(
+      rt,
+      {
+        nodeId: 'n',
+        savedAt: 100,
+        shutdownAt: 90,
+        peers: [p('s:1', { source: 'static' }), p('m:1', { id: 'x' }), p('l:1', { status: 'left' })],
+        breakers: [{ target: 'http://o:1', state: 'open', data: {}, updatedAt: 1 }],
+        shutdowns: [],
+        transitions: 0,
+      },
+      null,
+    );
+    expect(summary).toEqual({ fresh: false, reason: null, peers: 2, breakers: 1, lastShutdownAt: 90, savedAt: 100 });
+    expect(rt.peers.get('s:1')).toMatchObject({ source: 'static', status: 'alive' });
+    expect(rt.peers.get('m:1')).toMatchObject({ source: 'restored', status: 'suspect', id: 'x', lastSeen: 5 });
+    expect(rt.peers.get('l:1')).toBeUndefined();
+    expect(rt.breakers.list()).toEqual([{ target: 'http://o:1', state: 'open' }]);
+    expect(lines.at(-1)!.msg).toBe(`last shutdown at ${new Date(90).toISOString()}; 2 peers and 1 breaker restored`);
+  });
+
+  it('says when the last run did not shut down gracefully, and why a fresh start is fresh', () => {
+    const { rt, lines } = runtime();
+    restoreInto(rt, { nodeId: 'n', savedAt: 100, shutdownAt: null, peers: [], breakers: [], shutdowns: [], transitions: 0 }, null);
+    expect(lines.at(-1)).toMatchObject({ level: 40, msg: expect.stringMatching(/^the last run did not shut down gracefully/) });
+    const fresh = restoreInto(rt, null, 'state file was corrupt; moved aside to /d/x');
+    expect(fresh).toMatchObject({ fresh: true, reason: 'state file was corrupt; moved aside to /d/x' });
+  });
+});
+
+describe('shutdown record', () => {
+  it('comes from the chart: drain, deregister, signals; none without a signal', () => {
+    expect(shutdownRecordOf({ shutdownAt: null, drain: null, deregister: null, signals: [] }, 0)).toBeNull();
+    expect(
+      shutdownRecordOf(
+        {
+          shutdownAt: 10,
+          drain: { drained: 4, cut: 1 },
+          deregister: { goodbyeSent: true, noticesSent: 3, acked: 2, leaseRevoked: null },
+          signals: ['SIGTERM', 'SIGINT'],
+        },
+        9,
+      ),
+    ).toEqual({ at: 10, drained: 4, cut: 1, noticesSent: 3, acked: 2, signals: ['SIGTERM', 'SIGINT'] });
+    // Cut grace ran out before the proxy answered: what the tracker saw finish.
+    expect(shutdownRecordOf({ shutdownAt: 10, drain: null, deregister: null, signals: ['SIGINT'] }, 7)).toMatchObject({
+      drained: 7,
+      cut: 0,
+      noticesSent: null,
+    });
+  });
+});
+
+describe('snapshot retry delay', () => {
+  it('doubles from 250 ms and is capped at 60 s', () => {
+    expect([1, 2, 3, 4].map(retryDelayMs)).toEqual([250, 500, 1000, 2000]);
+    expect(retryDelayMs(30)).toBe(60_000);
+  });
+});
