@@ -171,4 +171,17 @@ describe('mesh notices', () => {
     await b.send(frame({ k: 'leave', id: 'node-b', addr: bAddress, seq: ++seq, ts: Date.now() }, KEY), aMesh);
     await until(async () => (await peerStatus(a.adminUrl, bAddress)) === 'left', 5_000, 'a current leave is accepted');
   });
+
+  it('a mesh port in use: one precise error line, and the node still serves', async () => {
+    const taken = await udpPeer();
+    sockets.push(taken);
+    const a = await startNode({ args: ['--node-id', 'node-a', '--mesh-port', String(taken.port)], env: { GRACEFUL_EDGE_MESH_KEY: MESH_KEY } });
+    nodes.push(a);
+    const line = await a.waitForLog((l) => l.level === 50 && /mesh socket cannot bind/.test(String(l.msg)));
+    expect(String(line.msg)).toContain(`udp 127.0.0.1:${taken.port} (EADDRINUSE)`);
+    expect((await fetch(`${a.adminUrl}/readyz`)).status).toBe(200);
+    a.kill('SIGTERM');
+    expect((await a.exited).code).toBe(0);
+    expect(a.logs.some((l) => /no leave notices sent: the mesh socket is not bound/.test(String(l.msg)))).toBe(true);
+  });
 });
