@@ -16,7 +16,7 @@
  * without a leave step (the proxy failed), the cleanup revokes after a short
  * grace so the key never outlives the node by a TTL.
  */
-import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
+import { ExponentialBackoff, halfJitterGenerator, handleAll, retry } from 'cockatiel';
 import { EtcdLeaseInvalidError, GRPCNotFoundError } from 'etcd3';
 import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import type { LifecycleEvent } from '../../machines/events.js';
@@ -35,7 +35,8 @@ export const LEASE_META_KEY = 'etcd.leaseId';
 const WATCH_CONNECT_TIMEOUT_MS = 2_000;
 /** If `serving` ends and no leave step claims the lease within this, the cleanup revokes it. */
 const ORPHAN_GRACE_MS = 50;
-const REGISTER_BACKOFF = { initialDelay: 500, maxDelay: 10_000 };
+/** Doubling delays with half jitter (250-500 ms, 500-1000 ms, … capped at 10 s): growing, as the log shows. */
+const REGISTER_BACKOFF = { initialDelay: 500, maxDelay: 10_000, generator: halfJitterGenerator };
 const WATCH_BACKOFF = { initialDelay: 250, maxDelay: 5_000 };
 
 type Send = (event: LifecycleEvent) => void;
@@ -59,6 +60,8 @@ export class EtcdRegistration {
   /** Keys ignored, with the reason last logged (each reason is logged once per key). */
   readonly #rejected = new Map<string, string>();
   #leaving: Promise<LeaveResult> | null = null;
+  /** Set as the leave step begins (before its first await), read by the client's watch backoff. */
+  #closing = false;
   #orphanTimer: NodeJS.Timeout | null = null;
   #keepaliveFailing = false;
   #warnedNoStore = false;
@@ -91,7 +94,7 @@ export class EtcdRegistration {
     if (this.#leaving || this.#client) return;
     this.#send = send;
     this.#abort = new AbortController();
-    this.#client = createEtcdClient(this.#rt.config.etcd);
+    this.#client = createEtcdClient(this.#rt.config.etcd, { closing: () => this.#closing });
     this.#log.info({ endpoints: this.#rt.config.etcd, key: this.#key }, `registering in etcd as ${this.#key}`);
     void this.#keepRegistered(this.#abort.signal);
     void this.#keepWatching(this.#abort.signal);
@@ -118,6 +121,7 @@ export class EtcdRegistration {
   }
 
   async #leave(budgetMs: number): Promise<LeaveResult> {
+    this.#closing = true;
     this.#abort?.abort();
     this.#send = null;
     const client = this.#client;

@@ -81,6 +81,9 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
     console.log(`[etcd] key ${key} deleted ${tookMs.toFixed(1)} ms after SIGTERM (target: 100 ms)`);
     expect(tookMs).toBeLessThan(100);
     expect(await n.exited).toEqual({ code: 0, signal: null });
+    // Nothing of the etcd client (gRPC channels, keep-alive, watch timers) holds the process.
+    const stoppedLine = n.logs.find((l) => l.msg === 'stopped');
+    console.log(`[etcd] process exited ${(performance.now() - signalAt).toFixed(0)} ms after SIGTERM (its 'stopped' line at ${Number(stoppedLine?.tookMs)} ms)`);
     await watcher.cancel();
 
     expect(await etcd.client.get(key).string()).toBeNull();
@@ -89,6 +92,14 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
     const revokedLine = n.logs.find((l) => String(l.msg).startsWith(`etcd lease ${kv!.lease} revoked`));
     expect(revokedLine).toBeDefined();
     expect(n.logs.find((l) => l.msg === 'deregistered')).toMatchObject({ leaseRevoked: true });
+
+    // A clean stop cleared the saved lease id: the next start has nothing stale to revoke.
+    const again = await startNode({ dataDir: n.dataDir, args: etcdArgs('alpha', prefix) });
+    nodes.push(again);
+    await again.waitForLog(registered);
+    expect(again.logs.filter((l) => String(l.msg).includes('left by a previous run'))).toEqual([]);
+    again.kill('SIGTERM');
+    expect(await again.exited).toEqual({ code: 0, signal: null });
   });
 
   it('after SIGKILL, the next start revokes the stale lease before granting a new one', async () => {

@@ -41,6 +41,7 @@ describe.skipIf(unavailable)('etcd unreachable', () => {
     const delays = attempts.map((l) => Number(l.retryInMs));
     console.log(`[etcd] retry delays while unreachable: ${delays.join(', ')} ms`);
     expect(delays.every((d) => d > 0 && d <= 10_000)).toBe(true);
+    expect(delays).toEqual([...delays].sort((x, y) => x - y));
     const state = (await (await fetch(`${n.adminUrl}/state`)).json()) as { registry: { etcd: { registered: boolean; connected: boolean; failedAttempts: number; lastError: string } } };
     expect(state.registry.etcd).toMatchObject({ registered: false, connected: false });
     expect(state.registry.etcd.failedAttempts).toBeGreaterThanOrEqual(3);
