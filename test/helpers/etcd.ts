@@ -91,7 +91,13 @@ export async function startEtcd(opts: { clientPort?: number } = {}): Promise<Etc
     return { proc, exited };
   };
 
-  let current = await launch();
+  let current: Running;
+  try {
+    current = await launch();
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const client = new Etcd3({ hosts: url });
   const kill = async () => {
     if (isRunning(current.proc)) {
