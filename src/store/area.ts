@@ -37,6 +37,12 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
 
   const prepare = fromPromise<StartupOutput>(async () => {
     const opened = openStateStore(rt.config.dataDir);
+    if (opened.lock.tookOverFrom !== null) {
+      rt.logger.warn(
+        { lock: opened.lock.path, previousPid: opened.lock.tookOverFrom },
+        `data dir lock of pid ${opened.lock.tookOverFrom} (no longer running) taken over`,
+      );
+    }
     let freshReason: string | null = null;
     if (opened.movedAside) {
       freshReason = `state file was ${opened.reason}; moved aside to ${opened.movedAside}`;

@@ -9,6 +9,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSyn
 import path from 'node:path';
 import { ForeignDatabaseError, NewerSchemaError } from './migrations.js';
 import { SqliteStateStore, validateStateFile } from './sqlite-store.js';
+import { lockDataDir } from './data-dir-lock.js';
+import type { DataDirLock } from './data-dir-lock.js';
 
 export const STATE_FILE = 'state.db';
 /** SQLite's companion files, moved together with the database. */
@@ -109,6 +111,8 @@ export interface OpenedStore {
   movedAside: string | null;
   /** Why it was unusable. */
   reason: string | null;
+  /** Held until the process exits. */
+  lock: DataDirLock;
 }
 
 /**
@@ -118,6 +122,18 @@ export interface OpenedStore {
  */
 export function openStateStore(dataDir: string, now = Date.now()): OpenedStore {
   const dir = ensureWritableDataDir(dataDir);
+  // Before the file is looked at: a second node must not move aside or write
+  // the first one's state.
+  const lock = lockDataDir(dir);
+  try {
+    return { ...openLocked(dir, now), lock };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+function openLocked(dir: string, now: number): Omit<OpenedStore, 'lock'> {
   const file = path.join(dir, STATE_FILE);
   let movedAside: string | null = null;
   let reason: string | null = null;
