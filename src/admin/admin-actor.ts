@@ -9,7 +9,7 @@ import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
-import { bearerMatches } from './auth.js';
+import { bearerMatches, exchangeTokenForCookie } from './auth.js';
 import { endEventStreams } from './event-stream.js';
 import { coreRoutes, json, PUBLIC_PATHS } from './routes.js';
 import type { AdminRoute } from './routes.js';
@@ -21,6 +21,7 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
   const routes: Record<string, AdminRoute> = { ...coreRoutes, ...inspectorRoutes };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
+    if (rt.config.adminToken && exchangeTokenForCookie(req, res, path, rt.config.adminToken)) return;
     if (rt.config.adminToken && !PUBLIC_PATHS.has(path) && !bearerMatches(req, rt.config.adminToken)) {
       res.setHeader('www-authenticate', 'Bearer');
       return json(res, 401, { error: 'admin token required' });

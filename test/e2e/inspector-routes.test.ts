@@ -44,6 +44,23 @@ describe('inspector routes', () => {
     }
     const ok = await fetch(`${n.adminUrl}/inspect`, { headers: { authorization: `Bearer ${token}` } });
     expect(ok.status).toBe(200);
+
+    // A browser cannot send a bearer header from EventSource: the token in the
+    // address is exchanged once for an HttpOnly cookie, and the address loses it.
+    expect((await fetch(`${n.adminUrl}/inspect?token=wrong-token-0123456789`, { redirect: 'manual' })).status).toBe(401);
+    const exchange = await fetch(`${n.adminUrl}/inspect?token=${token}`, { redirect: 'manual' });
+    expect(exchange.status).toBe(303);
+    expect(exchange.headers.get('location')).toBe('/inspect');
+    const cookie = exchange.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const jar = cookie.split(';')[0]!;
+    for (const path of ['/inspect', '/inspect/client.js', '/state']) {
+      expect((await fetch(`${n.adminUrl}${path}`, { headers: { cookie: jar } })).status, path).toBe(200);
+    }
+    const events = await fetch(`${n.adminUrl}/events`, { headers: { cookie: jar } });
+    expect(events.status).toBe(200);
+    await events.body?.cancel();
     n.kill('SIGTERM');
     expect(await n.exited).toEqual({ code: 0, signal: null });
   });
