@@ -57,6 +57,7 @@ const cfg = {
   restoreReps: opt.quick ? 1 : 3,
   loadRate: 400,
   shutdownDelays: opt.quick ? [0] : [0, 1],
+  drainReps: opt.quick ? 1 : 3,
   restoreSizes: opt.quick ? [10, 1000] : [10, 1000, 10000],
   force: opt.force,
 };

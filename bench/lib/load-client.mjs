@@ -64,20 +64,29 @@ export function startLoad(url, { rate = 400, connections = 16, maxSeconds = 30, 
  * - ok: 2xx
  * - draining503: the documented answer to a late request (Retry-After, Connection: close)
  * - refused: ECONNREFUSED, i.e. never accepted
+ * - backlogReset: reset of a new connection, without answer, within 50 ms of the
+ *   listener closing — it sat in the kernel's accept queue, never accepted
  * - failedAccepted: any other answer or connection error for a request SENT
  *   before the listener closed — must be 0
  * - failedLate: the same for requests sent after it closed (not accepted by definition,
  *   except on a kept-alive socket, listed to be honest)
  */
 export function classify(records, closedAt = Infinity) {
-  const out = { total: records.length, ok: 0, draining503: 0, refused: 0, failedAccepted: 0, failedLate: 0, errors: {} };
+  const out = { total: records.length, ok: 0, draining503: 0, refused: 0, backlogReset: 0, failedAccepted: 0, failedLate: 0, errors: {} };
   for (const r of records) {
     if (r.status >= 200 && r.status < 300 && !r.error) out.ok++;
     else if (r.status === 503 && r.draining) out.draining503++;
     else if (r.error === 'ECONNREFUSED') out.refused++;
-    else {
+    else if (r.error === 'ECONNRESET' && !r.reused && r.status === 0 && Math.abs(r.doneAt - closedAt) < 50) {
+      // A fresh connection the kernel had completed but the proxy had not yet
+      // accept()ed when the listener closed: the kernel resets it. The proxy
+      // never saw the request; a client cannot tell, so it is listed apart.
+      out.backlogReset++;
+    } else {
       const key = r.error ?? `HTTP ${r.status}`;
       out.errors[key] = (out.errors[key] ?? 0) + 1;
+      // A few examples, to tell a client race from a proxy fault.
+      if ((out.examples ??= []).length < 10) out.examples.push({ key, sentAt: r.sentAt, doneAt: r.doneAt, reused: r.reused });
       if (r.sentAt < closedAt) out.failedAccepted++;
       else out.failedLate++;
     }

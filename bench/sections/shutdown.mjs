@@ -41,17 +41,22 @@ export async function idleExit(cfg, log) {
   return out;
 }
 
-/** Listener-close moment from the daemon's log (performance.now clock), else null. */
-function listenerClosedAt(node) {
-  const l = node.logs.find((x) => /stop(ped|s)? accepting|listener clos|closing the listener|no longer accepting/i.test(String(x.msg ?? '')));
-  return l ? l.seenAt : null;
+/**
+ * Listener-close moment from the daemon's own log line (its pino `time`,
+ * mapped onto this process's performance.now clock via the signal's wall
+ * time), else null.
+ */
+function listenerClosedAt(node, sigPerf, sigWall) {
+  const l = node.logs.find((x) => /listener clos|stop(ped|s)? accepting|no longer accepting/i.test(String(x.msg ?? '')));
+  if (!l) return null;
+  return typeof l.time === 'number' ? sigPerf + (l.time - sigWall) : l.seenAt;
 }
 
 export async function drainUnderLoad(cfg, log) {
   const origin = await startNodeOrigin({ cpus: cfg.loadCpu });
   const out = [];
   for (const engine of ENGINES) {
-    for (const delay of cfg.shutdownDelays) {
+    for (const delay of cfg.shutdownDelays) for (let rep = 1; rep <= cfg.drainReps; rep++) {
       const node = await startNode({
         args: ['--upstream', origin.url, '--proxy-engine', engine, '--no-mdns', '--mesh-port', '0', '--drain-timeout', '15', '--shutdown-delay', String(delay)],
         cpus: cfg.sutCpu,
@@ -69,19 +74,21 @@ export async function drainUnderLoad(cfg, log) {
       const fast = startLoad(node.proxyUrl, { rate: cfg.loadRate, connections: 16, maxSeconds: 20, path: '/100b' });
       const slow = startLoad(node.proxyUrl, { rate: 4, connections: 4, maxSeconds: 20, path: '/slow?ms=1500' });
       await sleep(2000);
+      const sigWall = Date.now();
       const sigAt = performance.now();
       node.child.proc.kill('SIGTERM');
       const exit = await Promise.race([node.child.exited, sleep(20_000).then(() => null)]);
       await sleep(1000);
       const records = [...(await fast.stop()), ...(await slow.stop())];
-      const closed = listenerClosedAt(node) ?? records.filter((r) => r.error === 'ECONNREFUSED').map((r) => r.sentAt).sort((a, b) => a - b)[0] ?? Infinity;
-      const before = classify(records.filter((r) => r.sentAt < sigAt));
-      const between = classify(records.filter((r) => r.sentAt >= sigAt && r.sentAt < closed));
-      const after = classify(records.filter((r) => r.sentAt >= closed), -Infinity);
+      const closed = listenerClosedAt(node, sigAt, sigWall) ?? records.filter((r) => r.error === 'ECONNREFUSED').map((r) => r.sentAt).sort((a, b) => a - b)[0] ?? Infinity;
+      const before = classify(records.filter((r) => r.sentAt < sigAt), closed);
+      const between = classify(records.filter((r) => r.sentAt >= sigAt && r.sentAt < closed), closed);
+      const after = classify(records.filter((r) => r.sentAt >= closed), closed);
       const slowOk = records.filter((r) => r.status === 200 && r.doneAt - r.sentAt > 1000 && r.sentAt < sigAt && r.doneAt > sigAt).length;
       const row = {
         engine,
         delay,
+        rep,
         exitMs: exit ? exit.at - sigAt : null,
         exitCode: exit?.code ?? null,
         listenerClosedMs: Number.isFinite(closed) ? closed - sigAt : null,
@@ -90,9 +97,12 @@ export async function drainUnderLoad(cfg, log) {
         after,
         slowCompletedAcrossSignal: slowOk,
         failedAccepted: before.failedAccepted + between.failedAccepted,
+        backlogReset: before.backlogReset + between.backlogReset + after.backlogReset,
       };
+      // Failure examples with times relative to the signal (ms).
+      row.failureExamples = [before, between, after].flatMap((c) => c.examples ?? []).map((e) => ({ ...e, sentAt: e.sentAt - sigAt, doneAt: e.doneAt - sigAt }));
       out.push(row);
-      log(`  ${engine} delay ${delay}s: ${records.length} requests; failed accepted ${row.failedAccepted}; slow requests completed across the signal ${slowOk}; exit ${row.exitCode} after ${fmt(row.exitMs, 0)} ms`);
+      log(`  ${engine} delay ${delay}s #${rep}: ${records.length} requests; failed accepted ${row.failedAccepted}, reset in accept queue ${row.backlogReset}${row.failureExamples.length ? ` ${JSON.stringify(row.failureExamples.map((e) => `${e.key} sent ${e.sentAt.toFixed(0)} ms after SIGTERM on a ${e.reused ? 'reused' : 'new'} socket`))}` : ''}; slow requests completed across the signal ${slowOk}; exit ${row.exitCode} after ${fmt(row.exitMs, 0)} ms`);
       if (node.child.alive()) await stop(node.child);
     }
   }
@@ -111,17 +121,19 @@ export function shutdownTables({ idle, drain }) {
     parts.push(
       'SIGTERM under steady keep-alive load (Node client, /100b at fixed rate on 16 sockets + 4 sockets of 1.5 s requests):\n' +
         table(
-          ['engine', 'shutdown-delay', 'sent before SIGTERM (ok / failed)', 'sent SIGTERM→listener close (ok / draining 503 / failed)', 'sent after close (ok / 503 / refused / reset)', 'failed accepted', 'slow done across signal', 'exit', 'SIGTERM→exit ms'],
+          ['engine', 'shutdown-delay', 'run', 'sent before SIGTERM (ok / failed)', 'sent SIGTERM→listener close (ok / draining 503 / failed)', 'sent after close (ok / 503 / refused / failed)', 'failed accepted', 'reset in accept queue at close', 'slow done across signal', 'exit', 'SIGTERM→exit ms'],
           drain.map((r) =>
             r.skipped
-              ? [r.engine, `${r.delay} s`, r.skipped, '', '', 'n/a', '', '', '']
+              ? [r.engine, `${r.delay} s`, r.rep ?? '', r.skipped, '', '', 'n/a', '', '', '', '']
               : [
                   r.engine,
                   `${r.delay} s`,
+                  r.rep,
                   `${r.before.ok} / ${r.before.failedAccepted}`,
                   `${r.between.ok} / ${r.between.draining503} / ${r.between.failedAccepted}`,
                   `${r.after.ok} / ${r.after.draining503} / ${r.after.refused} / ${r.after.failedLate}`,
                   r.failedAccepted,
+                  r.backlogReset,
                   r.slowCompletedAcrossSignal,
                   r.exitCode,
                   fmt(r.exitMs, 0),
