@@ -30,6 +30,8 @@ export interface DnsPacket {
   type?: string;
   answers?: DnsRecord[];
   additionals?: DnsRecord[];
+  /** In a probe (RFC 6762 §8.2): the records the sender proposes to own. */
+  authorities?: DnsRecord[];
   questions?: { name: string; type: string }[];
 }
 
@@ -38,6 +40,8 @@ export type SendCallback = (error?: Error | null) => void;
 export interface MulticastDns extends EventEmitter {
   respond(packet: { answers: DnsRecord[]; additionals?: DnsRecord[] }, cb?: SendCallback): void;
   query(name: string, type: string, cb?: SendCallback): void;
+  /** A whole query packet (questions plus, for a probe, authorities). */
+  query(packet: { questions: { name: string; type: string }[]; authorities?: DnsRecord[] }, cb?: SendCallback): void;
   destroy(cb?: () => void): void;
 }
 

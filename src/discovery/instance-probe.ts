@@ -3,11 +3,23 @@
  * probe only `console.log`s a conflict — and then sends a goodbye for the name
  * it does not own, which would make browsers drop the rightful owner. So the
  * node probes before it registers anything and picks the next free name.
+ *
+ * The probes are real probes: the question plus, in the Authority section,
+ * the records the node proposes (§8.2). Responders treat such a query as a
+ * probe and answer at once; a plain query would be answered after the
+ * responder's aggregation delay (python-zeroconf: 20–500 ms, and 1–1.2 s when
+ * it multicast the record within the last second), which can miss the window.
+ * A responder that is slower still is caught after announcing (§9, see
+ * mdns-session.ts).
  */
-import type { DnsPacket, MulticastDns } from './bonjour-transport.js';
+import type { DnsPacket, DnsRecord, MulticastDns } from './bonjour-transport.js';
+import { findConflict } from './name-conflict.js';
+import type { Conflict } from './name-conflict.js';
 
 const PROBES = 3;
 const PROBE_INTERVAL_MS = 250;
+/** RFC 6762 §8.1: wait at least 250 ms after the last probe. */
+const ANSWER_WAIT_MS = 250;
 const MAX_CANDIDATES = 16;
 
 /** `node-a` → `node-a`, `node-a-2`, `node-a-3`, … (dots are not allowed in a label here). */
@@ -20,27 +32,52 @@ export function fqdnOf(instance: string, serviceType: string): string {
   return `${instance}._${serviceType}._tcp.local`;
 }
 
-/** Resolves true when another responder answers for `fqdn` during the probe. */
-export function probeTaken(mdns: MulticastDns, fqdn: string, signal: AbortSignal, onSendError: (e: Error) => void): Promise<boolean> {
+/** The probe packet: ANY for the name, our proposed records as authorities. */
+export function probePacket(fqdn: string, proposed: DnsRecord[]): { questions: { name: string; type: string }[]; authorities: DnsRecord[] } {
   const wanted = fqdn.toLowerCase();
-  return new Promise<boolean>((resolve) => {
+  return {
+    questions: [{ name: fqdn, type: 'ANY' }],
+    authorities: proposed.filter((r) => r.name.toLowerCase() === wanted),
+  };
+}
+
+/**
+ * Probes `fqdn` three times, 250 ms apart. Resolves with the first answer
+ * whose SRV/TXT contradicts `proposed` (another responder owns the name), or
+ * null when none came by 250 ms after the last probe or the probe was aborted.
+ */
+export function probeConflict(
+  mdns: MulticastDns,
+  fqdn: string,
+  proposed: DnsRecord[],
+  signal: AbortSignal,
+  onSendError: (e: Error) => void,
+): Promise<Conflict | null> {
+  return new Promise<Conflict | null>((resolve) => {
     const timers: NodeJS.Timeout[] = [];
-    const finish = (taken: boolean) => {
+    let done = false;
+    const finish = (conflict: Conflict | null) => {
+      if (done) return;
+      done = true;
       mdns.off('response', onResponse);
       signal.removeEventListener('abort', onAbort);
       timers.forEach(clearTimeout);
-      resolve(taken);
+      resolve(conflict);
     };
     const onResponse = (packet: DnsPacket) => {
-      const records = [...(packet.answers ?? []), ...(packet.additionals ?? [])];
-      if (records.some((rr) => typeof rr.name === 'string' && rr.name.toLowerCase() === wanted && (rr.ttl ?? 0) > 0)) finish(true);
+      const conflict = findConflict([...(packet.answers ?? []), ...(packet.additionals ?? [])], proposed);
+      if (conflict) finish(conflict);
     };
-    const onAbort = () => finish(false);
+    const onAbort = () => finish(null);
+    if (signal.aborted) return finish(null);
     mdns.on('response', onResponse);
     signal.addEventListener('abort', onAbort);
+    const packet = probePacket(fqdn, proposed);
     for (let i = 0; i < PROBES; i++) {
-      timers.push(setTimeout(() => mdns.query(fqdn, 'ANY', (e) => e && onSendError(e)), i * PROBE_INTERVAL_MS));
+      timers.push(setTimeout(() => mdns.query(packet, (e) => e && onSendError(e)), i * PROBE_INTERVAL_MS));
     }
-    timers.push(setTimeout(() => finish(false), PROBES * PROBE_INTERVAL_MS));
+    // Under load the timer and an answer can be due in the same loop turn;
+    // timers run before pending I/O, so decide only after that I/O was read.
+    timers.push(setTimeout(() => setImmediate(() => finish(null)), (PROBES - 1) * PROBE_INTERVAL_MS + ANSWER_WAIT_MS));
   });
 }

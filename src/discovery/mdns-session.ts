@@ -17,7 +17,9 @@ import type { PeerInfo } from '../../machines/events.js';
 import { openTransport } from './bonjour-transport.js';
 import type { BonjourTransport, DnsPacket, DnsRecord } from './bonjour-transport.js';
 import { planGoodbye, sendGoodbye } from './goodbye.js';
-import { candidateNames, fqdnOf, probeTaken } from './instance-probe.js';
+import { candidateNames, probeConflict } from './instance-probe.js';
+import { ConflictRateLimit, SeenClaims, findConflict } from './name-conflict.js';
+import type { Conflict } from './name-conflict.js';
 import type { MdnsStatus } from './mdns-status.js';
 import { RecordLifetimes } from './record-lifetimes.js';
 import { addressRecords, serviceRecords } from './service-records.js';
@@ -44,6 +46,14 @@ interface Tracked {
   id: string;
 }
 
+/** What the node announces under one instance name. */
+interface Claim {
+  instance: string;
+  /** Lower-case `<instance>._graceful-edge._tcp.local`. */
+  fqdn: string;
+  records: DnsRecord[];
+}
+
 export class MdnsSession {
   readonly #log: Logger;
   readonly #status: MdnsStatus;
@@ -57,9 +67,17 @@ export class MdnsSession {
   /** SRV/TXT TTL (seconds) per service name, from the packet being processed. */
   readonly #packetTtls = new Map<string, number>();
   readonly #lastLogged = new Map<string, number>();
+  readonly #seenClaims = new SeenClaims();
+  readonly #conflictLimit = new ConflictRateLimit();
+  /** Pending announcements of the current name (cancelled when it is given up). */
+  readonly #announceTimers = new Set<NodeJS.Timeout>();
   #browser: Browser | null = null;
-  #records: DnsRecord[] = [];
-  #ownFqdn: string | null = null;
+  #advert: SelfAdvert | null = null;
+  /** The name held and answered for; null while probing or after giving one up. */
+  #claim: Claim | null = null;
+  /** Every candidate before this index was found taken. */
+  #nextCandidate = 0;
+  #announcedFqdn: string | null = null;
   #quiet = false;
   #goodbye: Promise<boolean> | null = null;
 
@@ -89,63 +107,140 @@ export class MdnsSession {
       return;
     }
     if (this.#quiet) return;
+    this.#advert = advert;
     this.#browse();
+    await this.#claimName();
+  }
 
-    status.phase = 'probing';
-    let instance: string | null = null;
-    for (const name of candidateNames(advert.nodeId)) {
-      const taken = await probeTaken(this.#transport.mdns, fqdnOf(name, SERVICE_TYPE), this.#abort.signal, (e) =>
-        this.#sendFailed('probe', e),
-      );
-      if (this.#quiet) return;
-      if (!taken) {
-        instance = name;
-        break;
-      }
-      status.conflicts.push(name);
-      this.#hooks.count('name_conflict');
-      this.#log.warn({ instance: name }, `mDNS name conflict: "${name}" is already in use on the network; trying another name`);
-    }
-    if (instance === null) {
-      status.phase = 'failed';
-      status.lastError = 'every candidate instance name is taken';
-      this.#log.error({ tried: status.conflicts }, 'mDNS: every candidate instance name is taken; not announcing');
-      return;
-    }
-
+  /** The records the node would announce as `instance`. */
+  #claimFor(instance: string, advert: SelfAdvert): Claim {
     const host = `${advert.nodeId}.local`;
+    const { host: proxyHost, port } = parseHostPort(advert.proxy);
     const service = new Bonjour.Service(
-      { name: instance, type: SERVICE_TYPE, protocol: 'tcp', port: parseHostPort(advert.proxy).port, host, txt: encodeTxt(advert) },
+      { name: instance, type: SERVICE_TYPE, protocol: 'tcp', port, host, txt: encodeTxt(advert) },
       () => undefined,
       () => undefined,
     ) as Service;
     const library = service.records() as DnsRecord[];
-    this.#records = serviceRecords(library, addressRecords(host, parseHostPort(advert.proxy).host, library, status.interface));
-    this.#ownFqdn = service.fqdn.toLowerCase();
-    this.#transport.server.register(this.#records);
-    status.instance = instance;
-    status.host = host;
-    status.phase = 'announcing';
-    if (status.conflicts.length > 0) {
-      this.#log.warn({ instance, conflicts: status.conflicts }, `mDNS: announcing as "${instance}" after a name conflict`);
-    }
-    for (const at of ANNOUNCE_AT_MS) this.#later(at, () => this.#announce());
+    return {
+      instance,
+      fqdn: service.fqdn.toLowerCase(),
+      records: serviceRecords(library, addressRecords(host, proxyHost, library, this.#status.interface)),
+    };
   }
 
-  #announce(): void {
-    if (this.#quiet) return;
-    this.#transport.mdns.respond({ answers: this.#records }, (error) => {
+  /**
+   * Probes the candidates from `#nextCandidate` on and announces the first
+   * free one. Used at start and again after a conflict while announced.
+   */
+  async #claimName(): Promise<void> {
+    const status = this.#status;
+    const advert = this.#advert;
+    if (advert === null) return;
+    const candidates = candidateNames(advert.nodeId);
+    status.phase = 'probing';
+    while (this.#nextCandidate < candidates.length) {
+      const name = candidates[this.#nextCandidate]!;
+      const wait = this.#conflictLimit.delayBeforeProbe(Date.now());
+      if (wait > 0) {
+        this.#complain('conflict-rate', 'warn', { waitMs: wait }, `mDNS: too many name conflicts (15 in 10 s); waiting ${wait} ms before probing "${name}"`);
+        if (!(await this.#sleep(wait))) return;
+      }
+      const claim = this.#claimFor(name, advert);
+      const conflict =
+        this.#seenClaims.conflictWith(claim.records, Date.now()) ??
+        (await probeConflict(this.#transport.mdns, claim.fqdn, claim.records, this.#abort.signal, (e) => this.#sendFailed('probe', e)));
+      if (this.#quiet) return;
+      if (conflict === null) return this.#hold(claim);
+      this.#nextCandidate++;
+      this.#noteConflict(name);
+      this.#log.warn(
+        { instance: name, from: this.#transport.lastSource(), record: conflict.detail },
+        `mDNS name conflict: "${name}" is already in use on the network (${conflict.detail}); trying another name`,
+      );
+    }
+    status.phase = 'failed';
+    status.lastError = 'every candidate instance name is taken';
+    this.#log.error({ tried: status.conflicts }, 'mDNS: every candidate instance name is taken; not announcing');
+  }
+
+  #noteConflict(name: string): void {
+    this.#status.conflicts.push(name);
+    this.#conflictLimit.record(Date.now());
+    this.#hooks.count('name_conflict');
+  }
+
+  /** Registers the records (so queries are answered) and schedules the announcements. */
+  #hold(claim: Claim): void {
+    const status = this.#status;
+    this.#claim = claim;
+    this.#transport.server.register(claim.records);
+    status.instance = claim.instance;
+    status.host = `${this.#advert?.nodeId}.local`;
+    status.phase = 'announcing';
+    if (status.conflicts.length > 0) {
+      this.#log.warn({ instance: claim.instance, conflicts: status.conflicts }, `mDNS: announcing as "${claim.instance}" after a name conflict`);
+    }
+    for (const at of ANNOUNCE_AT_MS) {
+      const timer = setTimeout(() => (this.#announceTimers.delete(timer), this.#announce(claim)), at);
+      this.#announceTimers.add(timer);
+    }
+  }
+
+  #announce(claim: Claim): void {
+    if (this.#quiet || this.#claim !== claim) return;
+    this.#transport.mdns.respond({ answers: claim.records }, (error) => {
       if (error) return this.#sendFailed('announcement', error);
-      const first = this.#status.announcements === 0;
       this.#status.announcements++;
       this.#hooks.count('announcement');
+      // A conflict may have taken the name while this datagram was queued.
+      if (this.#claim !== claim) return;
       if (this.#status.phase === 'announcing') this.#status.phase = 'announced';
-      if (first) {
-        this.#log.info(
-          { instance: this.#status.instance, host: this.#status.host, records: this.#records.length },
-          `mDNS: announced ${this.#ownFqdn}`,
-        );
+      if (this.#announcedFqdn !== claim.fqdn) {
+        this.#announcedFqdn = claim.fqdn;
+        this.#log.info({ instance: claim.instance, host: this.#status.host, records: claim.records.length }, `mDNS: announced ${claim.fqdn}`);
       }
+    });
+  }
+
+  /**
+   * RFC 6762 §9: another responder now answers for the name the node holds.
+   * The node gives the name up — stops answering for it and sends NO goodbye,
+   * since a TTL-0 record for that name would make browsers drop the other
+   * responder, who may be its rightful owner — then probes the next name.
+   */
+  #yieldName(claim: Claim, conflict: Conflict): void {
+    for (const t of this.#announceTimers) clearTimeout(t);
+    this.#announceTimers.clear();
+    this.#transport.server.unregister(claim.records);
+    this.#claim = null;
+    this.#status.instance = null;
+    this.#status.phase = 'probing';
+    this.#nextCandidate++;
+    this.#noteConflict(claim.instance);
+    this.#log.warn(
+      { instance: claim.instance, from: this.#transport.lastSource(), record: conflict.detail, after: 'announcing' },
+      `mDNS name conflict: "${claim.instance}" is now also claimed by another responder (${conflict.detail}); giving it up without a goodbye and trying another name`,
+    );
+    // Ask for the name: the other responder answers with its records (cache-
+    // flush bit set), so caches that took ours replace them with its own.
+    this.#transport.mdns.query(claim.fqdn, 'ANY', (e) => e && this.#sendFailed('query', e));
+    // With no name held (#claim is null) no further conflict is acted on
+    // until the next name is: one rename at a time.
+    void this.#claimName().catch((error: unknown) => {
+      this.#status.phase = 'failed';
+      this.#status.lastError = (error as Error).message;
+      this.#log.error({ err: error }, `mDNS rename failed: ${(error as Error).message}`);
+    });
+  }
+
+  /** Resolves true after `ms`, false if the session was quieted first. */
+  #sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.#quiet) return resolve(false);
+      const onAbort = () => (clearTimeout(timer), resolve(false));
+      const timer = setTimeout(() => (this.#abort.signal.removeEventListener('abort', onAbort), resolve(!this.#quiet)), ms);
+      this.#abort.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -162,7 +257,7 @@ export class MdnsSession {
   #seen(service: Service): void {
     if (this.#quiet || typeof service.fqdn !== 'string') return;
     const key = service.fqdn.toLowerCase();
-    if (key === this.#ownFqdn) return;
+    if (key === this.#claim?.fqdn) return;
     const advert = readAdvert(service.txt, service.port, service.referer?.address);
     if (!advert.ok) {
       this.#status.ignoredServices++;
@@ -205,7 +300,16 @@ export class MdnsSession {
     if (this.#quiet) return;
     this.#packetTtls.clear();
     const now = Date.now();
-    for (const rr of [...(packet.answers ?? []), ...(packet.additionals ?? [])]) {
+    const records = [...(packet.answers ?? []), ...(packet.additionals ?? [])];
+    this.#seenClaims.remember(records, now);
+    // RFC 6762 §9: conflicts are watched for as long as a name is held, not
+    // only while probing. Our own looped-back packets carry our exact rdata.
+    const claim = this.#claim;
+    if (claim !== null) {
+      const conflict = findConflict(records, claim.records);
+      if (conflict !== null) this.#yieldName(claim, conflict);
+    }
+    for (const rr of records) {
       if ((rr.type !== 'SRV' && rr.type !== 'TXT') || typeof rr.name !== 'string') continue;
       const key = rr.name.toLowerCase();
       const ttl = rr.ttl ?? 0;
@@ -268,6 +372,8 @@ export class MdnsSession {
     this.#abort.abort();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    for (const t of this.#announceTimers) clearTimeout(t);
+    this.#announceTimers.clear();
     this.#browser?.stop();
   }
 
@@ -282,8 +388,9 @@ export class MdnsSession {
 
   async #sayGoodbye(timeoutMs: number): Promise<boolean> {
     this.quiesce();
-    const records = this.#records;
-    this.#records = [];
+    const claim = this.#claim;
+    this.#claim = null;
+    const records = claim?.records ?? [];
     let sent = false;
     if (records.length > 0 && this.#status.phase !== 'failed') {
       this.#transport.server.unregister(records);
@@ -297,10 +404,10 @@ export class MdnsSession {
       if (result.lastError) this.#sendFailed('goodbye', result.lastError);
       this.#log[sent ? 'info' : 'warn'](
         { instance: this.#status.instance, sent: result.sent, failed: result.failed, spacingMs: plan.spacingMs, tookMs: Date.now() - started },
-        `mDNS goodbye sent ${result.sent}x (TTL 0) for ${this.#ownFqdn}`,
+        `mDNS goodbye sent ${result.sent}x (TTL 0) for ${claim?.fqdn}`,
       );
     } else {
-      this.#log.info({ phase: this.#status.phase }, 'mDNS: nothing was announced, no goodbye to send');
+      this.#log.info({ phase: this.#status.phase }, 'mDNS: no name is held, no goodbye to send');
     }
     await this.#transport.close();
     this.#status.phase = 'closed';

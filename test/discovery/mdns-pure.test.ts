@@ -4,7 +4,17 @@ import { RecordLifetimes } from '../../src/discovery/record-lifetimes.js';
 import { encodeTxt, readAdvert } from '../../src/discovery/service-txt.js';
 import { goodbyeRecords, planGoodbye } from '../../src/discovery/goodbye.js';
 import { addressRecords, serviceRecords } from '../../src/discovery/service-records.js';
-import { candidateNames, fqdnOf } from '../../src/discovery/instance-probe.js';
+import { candidateNames, fqdnOf, probePacket } from '../../src/discovery/instance-probe.js';
+import { ConflictRateLimit, SeenClaims, findConflict, sameRdata } from '../../src/discovery/name-conflict.js';
+import type { DnsRecord } from '../../src/discovery/bonjour-transport.js';
+import { createRequire } from 'node:module';
+import { Bonjour } from 'bonjour-service';
+
+// The codec multicast-dns uses: what the node's socket really decodes.
+const dnsPacket = createRequire(import.meta.url)('dns-packet') as {
+  encode(p: { type: string; answers: DnsRecord[] }): Buffer;
+  decode(b: Buffer): { answers: DnsRecord[] };
+};
 
 describe('TXT record', () => {
   const txt = encodeTxt({ nodeId: 'node-a', proxy: '127.0.0.1:8081', meshPort: 7947 });
@@ -107,5 +117,72 @@ describe('instance names', () => {
   it('dots become dashes and conflicts get a suffix', () => {
     expect(candidateNames('edge.eu-1').slice(0, 3)).toEqual(['edge-eu-1', 'edge-eu-1-2', 'edge-eu-1-3']);
     expect(fqdnOf('a', 'graceful-edge')).toBe('a._graceful-edge._tcp.local');
+  });
+});
+
+describe('name conflicts (RFC 6762 §9): rdata decides, not the sender', () => {
+  const fqdn = 'node-a._graceful-edge._tcp.local';
+  // The node's own records, built as the session builds them.
+  const service = new Bonjour.Service(
+    { name: 'node-a', type: 'graceful-edge', protocol: 'tcp', port: 8081, host: 'node-a.local', txt: encodeTxt({ nodeId: 'node-a', proxy: '127.0.0.1:8081', meshPort: 7947 }) },
+    () => undefined,
+    () => undefined,
+  );
+  const ours = service.records() as DnsRecord[];
+  const srv = (port: number, target = 'node-a.local'): DnsRecord => ({ name: fqdn, type: 'SRV', ttl: 120, data: { port, target, priority: 0, weight: 0 } });
+
+  it('our own records, after a trip through the wire codec (multicast loopback), are no conflict', () => {
+    const looped = dnsPacket.decode(dnsPacket.encode({ type: 'response', answers: ours })).answers;
+    expect(looped.some((r) => r.type === 'TXT')).toBe(true);
+    expect(findConflict(looped, ours)).toBeNull();
+  });
+
+  it('the same name with another port, target or TXT is a conflict; case and trailing dots do not matter', () => {
+    expect(findConflict([srv(9999)], ours)).toMatchObject({ record: { type: 'SRV' }, detail: 'SRV node-a.local:9999' });
+    expect(findConflict([srv(8081, 'other.local')], ours)).not.toBeNull();
+    expect(findConflict([{ name: fqdn.toUpperCase(), type: 'TXT', ttl: 4500, data: [Buffer.from('id=x')] }], ours)).toMatchObject({ detail: 'TXT of 5 bytes' });
+    expect(findConflict([srv(8081, 'NODE-A.local.')], ours)).toBeNull();
+    expect(findConflict([{ ...srv(8081), name: `${fqdn}.` }], ours)).toBeNull();
+  });
+
+  it('goodbyes, other names, shared and address records are never conflicts', () => {
+    expect(findConflict([{ ...srv(9999), ttl: 0 }], ours)).toBeNull();
+    expect(findConflict([{ ...srv(9999), name: 'node-b._graceful-edge._tcp.local' }], ours)).toBeNull();
+    expect(findConflict([{ name: '_graceful-edge._tcp.local', type: 'PTR', ttl: 4500, data: 'x._graceful-edge._tcp.local' }], ours)).toBeNull();
+    expect(findConflict([{ name: 'node-a.local', type: 'A', ttl: 120, data: '192.0.2.1' }], ours)).toBeNull();
+    expect(findConflict([srv(9999)], [])).toBeNull();
+  });
+
+  it('TXT rdata compares as wire bytes (strings and buffers alike)', () => {
+    expect(sameRdata('TXT', ['a=1', 'b=2'], [Buffer.from('a=1'), Buffer.from('b=2')])).toBe(true);
+    expect(sameRdata('TXT', ['a=1', 'b=2'], ['a=1b=2'])).toBe(false);
+    expect(sameRdata('TXT', ['a=1'], { bogus: true })).toBe(false);
+  });
+
+  it('a probe asks for the name and proposes only the records of that name', () => {
+    const packet = probePacket(fqdn, ours);
+    expect(packet.questions).toEqual([{ name: fqdn, type: 'ANY' }]);
+    expect(packet.authorities.map((r) => r.type).sort()).toEqual(['SRV', 'TXT']);
+  });
+
+  it('names heard in use are remembered for their TTL; a goodbye withdraws the claim', () => {
+    const seen = new SeenClaims();
+    seen.remember([srv(9999)], 0);
+    expect(seen.conflictWith(ours, 1_000)).not.toBeNull();
+    expect(seen.conflictWith(ours, 120_000)).toBeNull();
+    seen.remember([srv(9999)], 0);
+    seen.remember([{ ...srv(9999), ttl: 0 }], 10);
+    expect(seen.conflictWith(ours, 20)).toBeNull();
+    seen.remember(ours, 0);
+    expect(seen.conflictWith(ours, 10)).toBeNull();
+  });
+
+  it('fifteen conflicts within ten seconds mean five seconds between probes, until the window passes', () => {
+    const limit = new ConflictRateLimit();
+    for (let i = 0; i < 14; i++) limit.record(i * 100);
+    expect(limit.delayBeforeProbe(1_400)).toBe(0);
+    limit.record(1_400);
+    expect(limit.delayBeforeProbe(1_500)).toBe(5_000);
+    expect(limit.delayBeforeProbe(10_050)).toBe(0);
   });
 });

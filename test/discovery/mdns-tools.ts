@@ -166,9 +166,14 @@ export async function mdnsNetns(): Promise<Netns> {
   return ns;
 }
 
-/** A service registered by python3-zeroconf (another responder owning a name). */
-export async function startZeroconfService(ns: Netns, instance: string, port: number): Promise<JsonLines<ZeroconfEvent>> {
-  const owner = collect<ZeroconfEvent>(ns.spawn(PYTHON, ['-u', path.join(HERE, 'zeroconf-register.py'), instance, String(port)]), 'zeroconf register');
+/**
+ * A service registered by python3-zeroconf (another responder owning a name).
+ * `cooperating`: register without probing, i.e. claim a name someone else may
+ * already announce (see zeroconf-register.py).
+ */
+export async function startZeroconfService(ns: Netns, instance: string, port: number, opts: { cooperating?: boolean } = {}): Promise<JsonLines<ZeroconfEvent>> {
+  const args = [path.join(HERE, 'zeroconf-register.py'), instance, String(port), ...(opts.cooperating ? ['cooperating'] : [])];
+  const owner = collect<ZeroconfEvent>(ns.spawn(PYTHON, ['-u', ...args]), 'zeroconf register');
   await owner.waitFor((e) => (e.event as string) === 'registered', 15_000);
   return owner;
 }

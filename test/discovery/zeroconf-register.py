@@ -1,6 +1,12 @@
 """Registers one _graceful-edge._tcp instance with python3-zeroconf and keeps it
 until SIGTERM (then unregisters, which sends zeroconf's own goodbye).
-Usage: zeroconf-register.py INSTANCE PORT. Prints {"event": "registered"}."""
+Usage: zeroconf-register.py INSTANCE PORT [cooperating]. Prints {"event": "registered"}.
+
+With "cooperating", zeroconf skips its own probe (cooperating_responders=True)
+and announces at once: a responder that starts claiming a name another host
+already announced. Without it, zeroconf's probe only looks in its cache for a
+PTR naming the instance, so whether it noticed the other host would depend on
+timing; with allow_name_change=False it would raise instead of renaming."""
 import json
 import signal
 import socket
@@ -10,6 +16,7 @@ import time
 from zeroconf import ServiceInfo, Zeroconf
 
 instance, port = sys.argv[1], int(sys.argv[2])
+cooperating = len(sys.argv) > 3 and sys.argv[3] == "cooperating"
 TYPE = "_graceful-edge._tcp.local."
 info = ServiceInfo(
     TYPE,
@@ -20,7 +27,7 @@ info = ServiceInfo(
     server=f"python-{instance}.local.",
 )
 zc = Zeroconf()
-zc.register_service(info, allow_name_change=False)
+zc.register_service(info, allow_name_change=False, cooperating_responders=cooperating)
 sys.stdout.write(json.dumps({"event": "registered", "t": int(time.time() * 1000)}) + "\n")
 sys.stdout.flush()
 
