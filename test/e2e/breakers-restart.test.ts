@@ -6,17 +6,13 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { breakersOf, metricsText } from '../helpers/admin.js';
 import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
 
 const nodes: NodeProcess[] = [];
 afterEach(() => stopAll(nodes));
-
-async function breakers(n: NodeProcess) {
-  const state = (await (await fetch(`${n.adminUrl}/state`)).json()) as { circuitBreakers: Array<{ target: string; state: string }> };
-  return state.circuitBreakers;
-}
 
 describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)', (engine) => {
   it('a dead upstream opens its breaker, which stays open across a restart', async () => {
@@ -29,11 +25,11 @@ describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)',
     // 5 consecutive refused connections open it.
     for (let i = 0; i < 5; i++) expect((await fetch(`${n.proxyUrl}/try/${i}`)).status).toBe(502);
     const openedAt = Date.now();
-    expect(await breakers(n)).toEqual([{ target: dead, state: 'open' }]);
+    expect(await breakersOf(n)).toEqual([{ target: dead, state: 'open' }]);
     const refused = await fetch(`${n.proxyUrl}/after-open`);
     expect(refused.status).toBe(503);
     expect(await refused.json()).toMatchObject({ error: expect.stringMatching(/circuit breaker is open/) });
-    const metrics = await (await fetch(`${n.adminUrl}/metrics`)).text();
+    const metrics = await metricsText(n);
     expect(metrics).toContain(`graceful_edge_circuit_breaker_open{target="${dead}"} 1`);
 
     n.kill('SIGTERM');
@@ -42,7 +38,7 @@ describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)',
     const again = await startNode({ args, dataDir });
     nodes.push(again);
     // Well within the 10 s cool-down: still open, before any traffic.
-    expect(await breakers(again)).toEqual([{ target: dead, state: 'open' }]);
+    expect(await breakersOf(again)).toEqual([{ target: dead, state: 'open' }]);
     expect((await fetch(`${again.proxyUrl}/after-restart`)).status).toBe(503);
     if (engine !== 'undici') return; // the rest is the registry's, not the engine's
 
@@ -53,9 +49,9 @@ describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)',
     await new Promise((r) => setTimeout(r, Math.max(0, openedAt + 10_500 - Date.now())));
     const later = await startNode({ args, dataDir });
     nodes.push(later);
-    expect(await breakers(later)).toEqual([{ target: dead, state: 'half-open' }]);
+    expect(await breakersOf(later)).toEqual([{ target: dead, state: 'half-open' }]);
     expect((await fetch(`${later.proxyUrl}/trial`)).status).toBe(502);
-    expect(await breakers(later)).toEqual([{ target: dead, state: 'open' }]);
+    expect(await breakersOf(later)).toEqual([{ target: dead, state: 'open' }]);
   });
 });
 
@@ -66,7 +62,7 @@ describe('circuit breakers: a saved record the registry cannot use', () => {
     const n = await startNode({ args: ['--upstream', dead], dataDir });
     nodes.push(n);
     for (let i = 0; i < 5; i++) await fetch(`${n.proxyUrl}/try/${i}`);
-    expect(await breakers(n)).toEqual([{ target: dead, state: 'open' }]);
+    expect(await breakersOf(n)).toEqual([{ target: dead, state: 'open' }]);
     n.kill('SIGTERM');
     expect(await n.exited).toEqual({ code: 0, signal: null });
 
@@ -79,7 +75,7 @@ describe('circuit breakers: a saved record the registry cannot use', () => {
     nodes.push(again);
     const warning = await again.waitForLog((l) => l.target === dead && /not restored/.test(String(l.msg)));
     expect(warning.level).toBe(40);
-    expect(await breakers(again)).toEqual([]);
+    expect(await breakersOf(again)).toEqual([]);
     // Closed again: traffic is tried (and refused) instead of being turned away.
     expect((await fetch(`${again.proxyUrl}/x`)).status).toBe(502);
   });

@@ -7,10 +7,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
+import { adminState } from '../helpers/admin.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
 import type { LogLine, NodeProcess } from '../helpers/daemon.js';
 import { etcdUnavailableReason, startEtcd } from '../helpers/etcd.js';
 import type { EtcdServer } from '../helpers/etcd.js';
+import { until } from '../helpers/wait.js';
 
 const unavailable = etcdUnavailableReason();
 if (unavailable) console.warn(`SKIPPING etcd registry tests: ${unavailable}`);
@@ -18,29 +20,6 @@ if (unavailable) console.warn(`SKIPPING etcd registry tests: ${unavailable}`);
 let prefixes = 0;
 const uniquePrefix = () => `/ge-test-${process.pid}-${++prefixes}/nodes/`;
 const registered = (l: LogLine) => String(l.msg).startsWith('registered in etcd');
-
-interface PeerView {
-  address: string;
-  id: string | null;
-  source: string;
-  status: string;
-}
-interface StateView {
-  peers: PeerView[];
-  registry: { etcd: { registered: boolean; leaseId: string | null; key: string; watching: boolean; rejectedKeys: number } } | null;
-}
-async function state(n: NodeProcess): Promise<StateView> {
-  return (await (await fetch(`${n.adminUrl}/state`)).json()) as StateView;
-}
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, everyMs = 10): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
   let etcd: EtcdServer;
@@ -70,7 +49,7 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
     const ttl = await etcd.client.leaseClient.leaseTimeToLive({ ID: kv!.lease });
     expect(Number(ttl.TTL)).toBeGreaterThan(0);
     expect(Number(ttl.grantedTTL)).toBe(10);
-    const s = await state(n);
+    const s = await adminState(n);
     expect(s.registry?.etcd).toMatchObject({ registered: true, leaseId: kv!.lease, key, watching: true });
 
     const watcher = await etcd.client.watch().key(key).create();
@@ -133,14 +112,14 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
     expect((await etcd.client.leaseClient.leaseTimeToLive({ ID: oldLease })).TTL).toBe('-1');
     const newLease = (await etcd.client.get(key).exec()).kvs[0]!.lease;
     expect(newLease).not.toBe(oldLease);
-    await until('delete then put seen by the watch', async () => events.length >= 2, 5_000);
+    await until('delete then put seen by the watch', async () => events.length >= 2, { timeoutMs: 5_000 });
     expect(events.slice(0, 2)).toEqual(['delete', 'put']);
     await watcher.cancel();
 
     // The revoke happened before granting: the log order says so.
     const idx = (pred: (l: LogLine) => boolean) => second.logs.findIndex(pred);
     expect(idx((l) => String(l.msg).startsWith('revoked the etcd lease'))).toBeLessThan(idx(registered));
-    expect((await state(second)).registry?.etcd).toMatchObject({ leaseId: newLease, staleLease: { id: oldLease, outcome: 'revoked' } });
+    expect((await adminState(second)).registry?.etcd).toMatchObject({ leaseId: newLease, staleLease: { id: oldLease, outcome: 'revoked' } });
 
     second.kill('SIGTERM');
     expect(await second.exited).toEqual({ code: 0, signal: null });
@@ -154,19 +133,19 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
     nodes.push(b);
     await Promise.all([a.waitForLog(registered), b.waitForLog(registered)]);
 
-    const seenByB = await until('B to list A from etcd', async () => (await state(b)).peers.find((p) => p.address === a.proxy));
+    const seenByB = await until('B to list A from etcd', async () => (await adminState(b)).peers.find((p) => p.address === a.proxy));
     expect(seenByB).toMatchObject({ address: a.proxy, id: 'node-a', source: 'etcd', status: 'alive' });
-    const seenByA = await until('A to list B from etcd', async () => (await state(a)).peers.find((p) => p.address === b.proxy));
+    const seenByA = await until('A to list B from etcd', async () => (await adminState(a)).peers.find((p) => p.address === b.proxy));
     expect(seenByA).toMatchObject({ id: 'node-b', source: 'etcd', status: 'alive' });
     // Never itself.
-    expect((await state(a)).peers.filter((p) => p.address === a.proxy)).toEqual([]);
+    expect((await adminState(a)).peers.filter((p) => p.address === a.proxy)).toEqual([]);
 
     const signalAt = performance.now();
     a.kill('SIGTERM');
     const left = await until('B to mark A left', async () => {
-      const p = (await state(b)).peers.find((x) => x.address === a.proxy);
+      const p = (await adminState(b)).peers.find((x) => x.address === a.proxy);
       return p?.status === 'left' ? p : null;
-    }, 5_000, 5);
+    }, { timeoutMs: 5_000, everyMs: 5 });
     console.log(`[etcd] B marked A left ${(performance.now() - signalAt).toFixed(1)} ms after A's SIGTERM (polled /state every 5 ms)`);
     expect(left).toMatchObject({ source: 'etcd', status: 'left' });
     expect(await a.exited).toEqual({ code: 0, signal: null });
@@ -201,19 +180,19 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
 
     // A well-formed record written by hand is a peer; deleting it is a leave.
     await etcd.client.put(`${prefix}hand-made`).value(JSON.stringify({ id: 'hand-made', address: '127.0.0.1:9', meshPort: 7946, startedAt: 1 }));
-    await until('the hand-made peer', async () => (await state(n)).peers.find((p) => p.address === '127.0.0.1:9' && p.status === 'alive'));
-    const s = await state(n);
+    await until('the hand-made peer', async () => (await adminState(n)).peers.find((p) => p.address === '127.0.0.1:9' && p.status === 'alive'));
+    const s = await adminState(n);
     expect(s.peers.map((p) => p.address)).toEqual(['127.0.0.1:9']);
     expect(s.registry?.etcd.rejectedKeys).toBe(3);
     expect(n.logs.filter((l) => l.key === `${prefix}garbage` && l.level === 40)).toHaveLength(1);
 
     await etcd.client.delete().key(`${prefix}hand-made`);
-    await until('the hand-made peer to be left', async () => (await state(n)).peers.find((p) => p.address === '127.0.0.1:9' && p.status === 'left'));
+    await until('the hand-made peer to be left', async () => (await adminState(n)).peers.find((p) => p.address === '127.0.0.1:9' && p.status === 'left'));
 
     // Its own key deleted by someone else is put back under the same lease.
     const lease = (await etcd.client.get(`${prefix}gamma`).exec()).kvs[0]!.lease;
     await etcd.client.delete().key(`${prefix}gamma`);
-    const back = await until('own key put back', async () => (await etcd.client.get(`${prefix}gamma`).exec()).kvs[0], 5_000);
+    const back = await until('own key put back', async () => (await etcd.client.get(`${prefix}gamma`).exec()).kvs[0], { timeoutMs: 5_000 });
     expect(back.lease).toBe(lease);
 
     n.kill('SIGTERM');
@@ -231,11 +210,11 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
     await etcd.client.leaseClient.leaseRevoke({ ID: oldLease });
     await n.waitForLog((l) => String(l.msg).startsWith(`etcd lease ${oldLease} lost`), 10_000);
     await n.waitForLog((l) => registered(l) && l.leaseId !== oldLease, 10_000);
-    const kv = await until('the key back under a new lease', async () => (await etcd.client.get(key).exec()).kvs[0], 5_000);
+    const kv = await until('the key back under a new lease', async () => (await etcd.client.get(key).exec()).kvs[0], { timeoutMs: 5_000 });
     expect(kv.lease).not.toBe(oldLease);
-    expect((await state(n)).registry?.etcd).toMatchObject({ registered: true, leaseId: kv.lease });
+    expect((await adminState(n)).registry?.etcd).toMatchObject({ registered: true, leaseId: kv.lease });
     // This run's own lost lease is not reported as a crashed run's.
-    expect((await state(n)).registry?.etcd).toMatchObject({ staleLease: null });
+    expect((await adminState(n)).registry?.etcd).toMatchObject({ staleLease: null });
 
     n.kill('SIGTERM');
     expect(await n.exited).toEqual({ code: 0, signal: null });

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
+import { adminState, peersOf } from '../helpers/admin.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
 import type { LogLine, NodeProcess } from '../helpers/daemon.js';
 import { etcdUnavailableReason, startEtcd } from '../helpers/etcd.js';
@@ -42,9 +43,9 @@ describe.skipIf(unavailable)('etcd unreachable', () => {
     console.log(`[etcd] retry delays while unreachable: ${delays.join(', ')} ms`);
     expect(delays.every((d) => d > 0 && d <= 10_000)).toBe(true);
     expect(delays).toEqual([...delays].sort((x, y) => x - y));
-    const state = (await (await fetch(`${n.adminUrl}/state`)).json()) as { registry: { etcd: { registered: boolean; connected: boolean; failedAttempts: number; lastError: string } } };
-    expect(state.registry.etcd).toMatchObject({ registered: false, connected: false });
-    expect(state.registry.etcd.failedAttempts).toBeGreaterThanOrEqual(3);
+    const etcdStatus = (await adminState(n)).registry?.etcd;
+    expect(etcdStatus).toMatchObject({ registered: false, connected: false });
+    expect(etcdStatus?.failedAttempts).toBeGreaterThanOrEqual(3);
     expect((await fetch(`${n.adminUrl}/readyz`)).status).toBe(200);
 
     // etcd arrives on that port: the next attempt registers.
@@ -126,9 +127,9 @@ describe.skipIf(unavailable)('etcd unreachable', () => {
     await n.waitForLog((l) => l.msg === 'etcd keep-alive works again', 15_000);
     await n.waitForLog((l) => l.peer === '127.0.0.1:11' && l.reason === 'etcd key deleted', 5_000);
     await n.waitForLog((l) => l.peer === '127.0.0.1:12' && String(l.msg).includes('found'), 5_000);
-    const state = (await (await fetch(`${n.adminUrl}/state`)).json()) as { peers: { address: string; status: string }[] };
-    expect(state.peers.find((p) => p.address === '127.0.0.1:11')?.status).toBe('left');
-    expect(state.peers.find((p) => p.address === '127.0.0.1:12')?.status).toBe('alive');
+    const peers = await peersOf(n);
+    expect(peers.find((p) => p.address === '127.0.0.1:11')?.status).toBe('left');
+    expect(peers.find((p) => p.address === '127.0.0.1:12')?.status).toBe('alive');
     // The lease outlived the short outage: same lease, same key.
     expect((await etcd.client.get(`${prefix}steady`).exec()).kvs[0]?.lease).toBe(leaseId);
 

@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { adminState } from '../helpers/admin.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { artifactPath, haveChromium, LABEL_RECORDER, launchChromium, noChromiumReason } from '../inspector/chromium.js';
@@ -59,10 +60,6 @@ const shownLabels = (page: Page) =>
 /** States highlighted as current in the chart, sorted. */
 const chartCurrent = (page: Page) =>
   page.$$eval('#chart .state.current', (els) => els.map((e) => (e as HTMLElement).dataset.state ?? '?').sort());
-
-async function adminState(n: NodeProcess): Promise<{ inFlight: number; lifecycle: string }> {
-  return (await (await fetch(`${n.adminUrl}/state`)).json()) as { inFlight: number; lifecycle: string };
-}
 
 describe('inspector page', () => {
   it.skipIf(!haveChromium)('shows serving, then draining with the in-flight request and a countdown, then stopped and that the node is gone', async () => {

@@ -1,5 +1,6 @@
 /** The daemon from outside: starts, serves, answers, exits 0 on SIGTERM. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminState } from '../helpers/admin.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 
@@ -15,8 +16,7 @@ describe('daemon basics', () => {
     expect(await r.json()).toMatchObject({ error: expect.stringContaining('no target') });
     expect((await fetch(`${n.adminUrl}/readyz`)).status).toBe(200);
     expect((await fetch(`${n.adminUrl}/healthz`)).status).toBe(200);
-    const state = (await (await fetch(`${n.adminUrl}/state`)).json()) as Record<string, unknown>;
-    expect(state).toMatchObject({ lifecycle: 'serving', inFlight: 0, peers: [], circuitBreakers: [] });
+    expect(await adminState(n)).toMatchObject({ lifecycle: 'serving', inFlight: 0, peers: [], circuitBreakers: [] });
     n.kill('SIGTERM');
     expect(await n.exited).toEqual({ code: 0, signal: null });
     const entered = n.logs.filter((l) => l.lifecycle).map((l) => l.lifecycle);

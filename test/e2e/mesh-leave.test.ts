@@ -11,7 +11,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
-import { MESH_KEY, metric, peerStatus, until } from '../mesh/support.js';
+import { breakersOf, metric, peerStatus } from '../helpers/admin.js';
+import { until } from '../helpers/wait.js';
+import { MESH_KEY } from '../mesh/support.js';
 
 const nodes: NodeProcess[] = [];
 const servers: http.Server[] = [];
@@ -110,7 +112,7 @@ describe('three nodes, leave notices under load', () => {
 
     const traffic = noRouting ? null : load(a.proxyUrl);
     if (traffic) {
-      await until(async () => traffic.ok() > 200, 10_000, 'some load through A');
+      await until('some load through A', async () => traffic.ok() > 200, { timeoutMs: 10_000 });
       const viaB = await metric(b.adminUrl, 'graceful_edge_requests_total', { outcome: 'ok' });
       const viaC = await metric(c.adminUrl, 'graceful_edge_requests_total', { outcome: 'ok' });
       console.log(`[mesh] before SIGTERM: ${traffic.ok()} requests through A; B forwarded ${viaB}, C forwarded ${viaC}`);
@@ -122,7 +124,7 @@ describe('three nodes, leave notices under load', () => {
     const t0 = performance.now();
     b.kill('SIGTERM');
     let polls = 0;
-    await until(async () => (polls++, (await peerStatus(a.adminUrl, bSpec.proxy)) === 'left'), 5_000, "B 'left' in A's /state", 5);
+    await until("B 'left' in A's /state", async () => (polls++, (await peerStatus(a.adminUrl, bSpec.proxy)) === 'left'), { timeoutMs: 5_000, everyMs: 5 });
     const dropMs = performance.now() - t0;
     const bSignal = await b.waitForLog((l) => /SIGTERM received/.test(String(l.msg)));
     const aLeft = await a.waitForLog((l) => l.peer === bSpec.proxy && /left: leave notice/.test(String(l.msg)));
@@ -140,7 +142,7 @@ describe('three nodes, leave notices under load', () => {
     if (traffic) {
       // Keep the load on a while after B is gone: C takes it all.
       const okAtExit = traffic.ok();
-      await until(async () => traffic.ok() > okAtExit + 200, 10_000, 'load after B left');
+      await until('load after B left', async () => traffic.ok() > okAtExit + 200, { timeoutMs: 10_000 });
       const result = await traffic.stop();
       console.log(`[mesh] SIGTERM case: ${result.ok} ok, ${result.failed} failed${result.failed ? `: ${result.failures.slice(0, 5).join(' | ')}` : ''}`);
       expect(result.failed).toBe(0);
@@ -168,25 +170,24 @@ describe('three nodes, leave notices under load', () => {
       return;
     }
     const traffic = load(a.proxyUrl);
-    await until(async () => traffic.ok() > 200, 10_000, 'some load through A');
+    await until('some load through A', async () => traffic.ok() > 200, { timeoutMs: 10_000 });
     const retriedBefore = await metric(a.adminUrl, 'graceful_edge_requests_total', { outcome: 'retried' });
     const t0 = performance.now();
     b.kill('SIGKILL');
     await b.exited;
     // B stays 'alive' in A's table (nobody told A); the breaker for B must open.
     const breakerOpen = async () => {
-      const state = (await (await fetch(`${a.adminUrl}/state`)).json()) as { circuitBreakers: Array<{ target: string; state: string }> };
-      return state.circuitBreakers.some((cb) => cb.target.includes(bSpec.proxy) && cb.state !== 'closed');
+      return (await breakersOf(a)).some((cb) => cb.target.includes(bSpec.proxy) && cb.state !== 'closed');
     };
     let breakerMs: number | null = null;
     try {
-      await until(breakerOpen, 10_000, "A's breaker for B to open", 2);
+      await until("A's breaker for B to open", breakerOpen, { timeoutMs: 10_000, everyMs: 2 });
       breakerMs = performance.now() - t0;
     } catch {
       breakerMs = null;
     }
     const okAtOpen = traffic.ok();
-    await until(async () => traffic.ok() > okAtOpen + 200, 10_000, 'load after the breaker opened');
+    await until('load after the breaker opened', async () => traffic.ok() > okAtOpen + 200, { timeoutMs: 10_000 });
     const result = await traffic.stop();
     const retried = (await metric(a.adminUrl, 'graceful_edge_requests_total', { outcome: 'retried' })) - retriedBefore;
     console.log(

@@ -11,7 +11,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
-import { MESH_KEY, frame, metric, parseFrame, peerStatus, peersOf, udpPeer, until } from '../mesh/support.js';
+import { metric, peerStatus, peersOf } from '../helpers/admin.js';
+import { until } from '../helpers/wait.js';
+import { MESH_KEY, frame, parseFrame, udpPeer } from '../mesh/support.js';
 import type { UdpPeer } from '../mesh/support.js';
 
 const KEY = Buffer.from(MESH_KEY);
@@ -53,7 +55,7 @@ describe('mesh notices', () => {
     for (const [kind, verdict] of bad) expected.set(`${kind}/${verdict}`, (expected.get(`${kind}/${verdict}`) ?? 0) + 1);
     for (const [kv, n] of expected) {
       const [kind, verdict] = kv.split('/') as [string, string];
-      await until(async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind, verdict })) === n, 5_000, `${kv} = ${n}`);
+      await until(`${kv} = ${n}`, async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind, verdict })) === n, { timeoutMs: 5_000 });
     }
     expect(await peerStatus(a.adminUrl, bAddress)).toBe('alive');
     for (const verdict of ['bad_signature', 'stale', 'malformed', 'oversized', 'unsigned']) {
@@ -78,12 +80,12 @@ describe('mesh notices', () => {
     b.onMessage((m, from) => {
       if (m.k === 'ping') void b.send(frame({ k: 'pong', id: 'node-b', addr: bAddress, seq: ++seq, ts: Date.now(), re: m.seq }, KEY), from.port);
     });
-    await until(async () => (await peerStatus(a.adminUrl, bAddress)) === 'alive', 6_000, 'node-b alive again after a pong');
+    await until('node-b alive again after a pong', async () => (await peerStatus(a.adminUrl, bAddress)) === 'alive', { timeoutMs: 6_000 });
     expect((await peersOf(a.adminUrl)).find((p) => p.address === bAddress)?.id).toBe('node-b');
 
     // The genuine notice, sent again: a replay, dropped.
     await b.send(genuine, aMesh);
-    await until(async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind: 'leave', verdict: 'replay' })) === 1, 5_000, 'replay counted');
+    await until('replay counted', async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind: 'leave', verdict: 'replay' })) === 1, { timeoutMs: 5_000 });
     expect(await peerStatus(a.adminUrl, bAddress)).toBe('alive');
     expect(await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind: 'leave', verdict: 'accepted' })).toBe(1);
     await a.waitForLog((l) => l.verdict === 'replay');
@@ -99,7 +101,7 @@ describe('mesh notices', () => {
       for (let i = 0; i < 50; i++, sent++) await b.send(randomBytes(100), aMesh);
       const want = sent;
       // In batches, so the kernel's receive buffer never drops any and the count is exact.
-      await until(async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind: 'unknown', verdict: 'malformed' })) === want, 5_000, `${want} malformed counted`);
+      await until(`${want} malformed counted`, async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind: 'unknown', verdict: 'malformed' })) === want, { timeoutMs: 5_000 });
     }
     const lines = a.logs.filter((l) => l.verdict === 'malformed').length;
     console.log(`[mesh] ${N} garbage datagrams → ${lines} log line(s)`);
@@ -113,7 +115,7 @@ describe('mesh notices', () => {
     const warning = await a.waitForLog((l) => l.level === 40 && /neither sent nor accepted/.test(String(l.msg)));
     console.log(`[mesh] startup warning: ${warning.msg}`);
     await b.send(frame({ k: 'leave', id: 'node-b', addr: bAddress, seq: 1, ts: Date.now() }, KEY), aMesh);
-    await until(async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind: 'leave', verdict: 'no_key' })) === 1, 5_000, 'no_key counted');
+    await until('no_key counted', async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind: 'leave', verdict: 'no_key' })) === 1, { timeoutMs: 5_000 });
     expect(await peerStatus(a.adminUrl, bAddress)).toBe('alive');
     a.kill('SIGTERM');
     expect(await a.exited).toEqual({ code: 0, signal: null });
@@ -148,7 +150,7 @@ describe('mesh notices', () => {
       sock.on('message', (buf) => acks.push(buf));
       const seq = Date.now() * 1000;
       sock.send(frame({ k: 'leave', id: 'node-b', addr: bAddress, seq, ts: Date.now() }, KEY), Number(line.mesh), '::1');
-      await until(async () => acks.length > 0, 5_000, 'an ack over ::1');
+      await until('an ack over ::1', async () => acks.length > 0, { timeoutMs: 5_000 });
       expect(parseFrame(acks[0]!).msg).toMatchObject({ k: 'ack', id: 'node-a', re: seq });
       expect(await peerStatus(a.adminUrl, bAddress)).toBe('left');
     } finally {
@@ -164,12 +166,12 @@ describe('mesh notices', () => {
     b.onMessage((m, from) => {
       if (m.k === 'ping') void b.send(frame({ k: 'pong', id: 'node-b', addr: bAddress, seq: ++seq, ts: Date.now(), re: m.seq }, KEY), from.port);
     });
-    await until(async () => (await peersOf(a.adminUrl)).find((p) => p.address === bAddress)?.id === 'node-b', 8_000, 'A learns node-b from a pong');
+    await until('A learns node-b from a pong', async () => (await peersOf(a.adminUrl)).find((p) => p.address === bAddress)?.id === 'node-b', { timeoutMs: 8_000 });
     await b.send(old, aMesh);
-    await until(async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind: 'leave', verdict: 'superseded' })) === 1, 5_000, 'superseded counted');
+    await until('superseded counted', async () => (await metric(a.adminUrl, 'graceful_edge_mesh_notices_total', { kind: 'leave', verdict: 'superseded' })) === 1, { timeoutMs: 5_000 });
     expect(await peerStatus(a.adminUrl, bAddress)).toBe('alive');
     await b.send(frame({ k: 'leave', id: 'node-b', addr: bAddress, seq: ++seq, ts: Date.now() }, KEY), aMesh);
-    await until(async () => (await peerStatus(a.adminUrl, bAddress)) === 'left', 5_000, 'a current leave is accepted');
+    await until('a current leave is accepted', async () => (await peerStatus(a.adminUrl, bAddress)) === 'left', { timeoutMs: 5_000 });
   });
 
   it('a mesh port in use: one precise error line, and the node still serves', async () => {

@@ -7,7 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
-import { MESH_KEY, peersOf, until } from '../mesh/support.js';
+import { metricsText, peerStatus, peersOf } from '../helpers/admin.js';
+import { until } from '../helpers/wait.js';
+import { MESH_KEY } from '../mesh/support.js';
 
 const nodes: NodeProcess[] = [];
 afterEach(() => stopAll(nodes));
@@ -40,7 +42,7 @@ describe('restored peers are probed before they get traffic', () => {
     expect(peer).toMatchObject({ source: 'restored', status: 'suspect' });
     // Several probe rounds go unanswered: it stays suspect and gets no traffic.
     await new Promise((r) => setTimeout(r, 1_000));
-    expect((await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status).toBe('suspect');
+    expect(await peerStatus(a, bProxy)).toBe('suspect');
     const r = await fetch(`${a.proxyUrl}/x`);
     expect(r.status).toBe(503);
     await r.text();
@@ -48,12 +50,12 @@ describe('restored peers are probed before they get traffic', () => {
     const started = Date.now();
     const b = await startNode({ args: ['--node-id', 'node-b', '--listen', bProxy, '--mesh-port', String(bMesh)], env });
     nodes.push(b);
-    await until(async () => (await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status === 'alive', 5_000, 'B alive after a probe');
+    await until('B alive after a probe', async () => (await peerStatus(a, bProxy)) === 'alive', { timeoutMs: 5_000 });
     const line = await a.waitForLog((l) => l.peer === bProxy && /probe of .* succeeded \(mesh ping\)/.test(String(l.msg)));
     console.log(`[mesh] restored suspect → alive ${Date.now() - started} ms after B started: ${line.msg}`);
     expect((await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.id).toBe('node-b');
     // B answered a ping: it counted one accepted ping.
-    const text = await (await fetch(`${b.adminUrl}/metrics`)).text();
+    const text = await metricsText(b);
     expect(text).toMatch(/graceful_edge_mesh_notices_total\{kind="ping",verdict="accepted"\} [1-9]/);
   });
 
@@ -67,10 +69,10 @@ describe('restored peers are probed before they get traffic', () => {
     }
     expect(peer.status).toBe('suspect');
     await new Promise((r) => setTimeout(r, 600));
-    expect((await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status).toBe('suspect');
+    expect(await peerStatus(a, bProxy)).toBe('suspect');
     const b = await startNode({ args: ['--node-id', 'node-b', '--listen', bProxy, '--mesh-port', String(bMesh)], env });
     nodes.push(b);
-    await until(async () => (await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status === 'alive', 5_000, 'B alive after a TCP probe');
+    await until('B alive after a TCP probe', async () => (await peerStatus(a, bProxy)) === 'alive', { timeoutMs: 5_000 });
     await a.waitForLog((l) => l.peer === bProxy && /succeeded \(tcp connect\)/.test(String(l.msg)));
   });
 
@@ -85,21 +87,21 @@ describe('restored peers are probed before they get traffic', () => {
     const b1 = await startNode({ args: [...bArgs, '--shutdown-delay', '3', '--drain-timeout', '5'], env });
     nodes.push(b1);
     b1.kill('SIGTERM');
-    await until(async () => (await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status === 'left', 2_000, 'B left');
+    await until('B left', async () => (await peerStatus(a, bProxy)) === 'left', { timeoutMs: 2_000 });
     await new Promise((r) => setTimeout(r, 2_500));
-    expect((await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status).toBe('left');
+    expect(await peerStatus(a, bProxy)).toBe('left');
     expect(b1.proc.exitCode).toBeNull();
     // A did probe the draining B; B refused to look alive.
-    const draining = await (await fetch(`${b1.adminUrl}/metrics`)).text();
+    const draining = await metricsText(b1);
     expect(draining).toMatch(/graceful_edge_mesh_notices_total\{kind="ping",verdict="not_serving"\} [1-9]/);
     expect((await b1.exited).code).toBe(0);
 
     const b2 = await startNode({ args: bArgs, env, dataDir: b1.dataDir });
     nodes.push(b2);
     const t0 = Date.now();
-    await until(async () => (await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.status === 'alive', 6_000, 'B alive again');
+    await until('B alive again', async () => (await peerStatus(a, bProxy)) === 'alive', { timeoutMs: 6_000 });
     console.log(`[mesh] restarted B routable again at A ${Date.now() - t0} ms after it served`);
-    const text = await (await fetch(`${b2.adminUrl}/metrics`)).text();
+    const text = await metricsText(b2);
     expect(text).toMatch(/graceful_edge_mesh_notices_total\{kind="ping",verdict="accepted"\} [1-9]/);
   });
 });

@@ -4,6 +4,7 @@
  * JSON, and a request another node forwarded never goes to a peer again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { metricBy } from '../helpers/admin.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
@@ -29,12 +30,7 @@ async function post(url: string, body: string) {
   return { status: r.status, json: (await r.json()) as Record<string, unknown> };
 }
 
-async function outcomes(n: NodeProcess): Promise<Record<string, number>> {
-  const text = await (await fetch(`${n.adminUrl}/metrics`)).text();
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^graceful_edge_requests_total\{outcome="([^"]+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
-  return out;
-}
+const outcomes = (n: NodeProcess) => metricBy(n, 'graceful_edge_requests_total', 'outcome');
 
 describe.each(['undici', 'http-proxy'] as const)('routing (engine %s)', (engine) => {
   it('retries a refused upstream once on another target, POST body included', async () => {

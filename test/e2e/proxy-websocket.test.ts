@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { adminState, metricsText } from '../helpers/admin.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { startOrigin } from '../proxy/support/origin.js';
@@ -35,9 +36,8 @@ describe.each(['undici', 'http-proxy'] as const)('websocket (engine %s)', (engin
     ws.send('ping through the proxy');
     expect(await echoed).toBe('ping through the proxy');
 
-    const state = (await (await fetch(`${n.adminUrl}/state`)).json()) as Record<string, unknown>;
-    expect(state).toMatchObject({ inFlight: 1, inFlightWebSockets: 1 });
-    const metrics = await (await fetch(`${n.adminUrl}/metrics`)).text();
+    expect(await adminState(n)).toMatchObject({ inFlight: 1, inFlightWebSockets: 1 });
+    const metrics = await metricsText(n);
     expect(metrics).toMatch(/graceful_edge_in_flight\{kind="websocket"\} 1/);
 
     const t0 = Date.now();

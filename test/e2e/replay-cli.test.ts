@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminState } from '../helpers/admin.js';
 import { runCli, startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { expectReplayMatches, exportLastRun, loadExportedRun } from '../helpers/replay.js';
@@ -146,7 +147,7 @@ describe('graceful-edge replay on a real run', () => {
       (r) => r.status,
       () => 'cut',
     );
-    await expect.poll(async () => ((await (await fetch(`${n.adminUrl}/state`)).json()) as { inFlight: number }).inFlight, { timeout: 5_000 }).toBe(1);
+    await expect.poll(async () => (await adminState(n)).inFlight, { timeout: 5_000 }).toBe(1);
     n.kill('SIGTERM');
     expect(await n.exited).toEqual({ code: 0, signal: null });
     await inFlight;

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminState } from '../helpers/admin.js';
 import { runCli, startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { LogLine, NodeProcess } from '../helpers/daemon.js';
 import { checkStateDb, sha256 } from '../store/db-inspect.js';
@@ -58,9 +59,9 @@ async function expectStartsFreshAndKeepsFile(dataDir: string, reason: RegExp): P
   expect(path.basename(aside)).toMatch(/^state\.db\.corrupt-\d{4}-\d\d-\d\dT[\d-]+Z$/);
   expect(existsSync(aside)).toBe(true);
   expect(sha256(aside)).toBe(before);
-  const live = (await (await fetch(`${n.adminUrl}/state`)).json()) as { restored: { fresh: boolean; reason: string } };
-  expect(live.restored.fresh).toBe(true);
-  expect(live.restored.reason).toContain(aside);
+  const { restored } = await adminState(n);
+  expect(restored?.fresh).toBe(true);
+  expect(restored?.reason).toContain(aside);
   n.kill('SIGTERM');
   expect(await n.exited).toEqual({ code: 0, signal: null });
   // The fresh file is good and the bad one is still there, unchanged.

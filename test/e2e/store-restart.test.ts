@@ -7,6 +7,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminState } from '../helpers/admin.js';
 import { runCli, startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
@@ -28,17 +29,12 @@ type StateJson = {
   shutdowns: Array<{ at: number; drained: number; cut: number; signals: string[] }>;
   transitions: number;
 };
-type LiveState = { peers: Array<{ address: string; source: string; status: string; meshPort: number }>; circuitBreakers: Array<{ target: string; state: string }>; restored: { fresh: boolean; peers: number; lastShutdownAt: number | null } };
 
 async function stateJson(dataDir: string): Promise<StateJson> {
   const r = await runCli(['state', '--data-dir', dataDir, '--json']);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout) as StateJson;
-}
-
-async function liveState(n: NodeProcess): Promise<LiveState> {
-  return (await (await fetch(`${n.adminUrl}/state`)).json()) as LiveState;
 }
 
 function data(): string {
@@ -81,7 +77,7 @@ describe('state across restarts', () => {
     const line = await n2.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('last shutdown at'));
     expect(line.msg).toContain(new Date(saved.shutdownAt!).toISOString());
     expect(line.lastShutdownAt).toBe(saved.shutdownAt);
-    const live = await liveState(n2);
+    const live = await adminState(n2);
     expect(live.restored).toMatchObject({ fresh: false, lastShutdownAt: saved.shutdownAt });
     const byAddress = new Map(live.peers.map((p) => [p.address, p]));
     expect(byAddress.get(a)).toMatchObject({ source: 'static', status: 'alive', meshPort: 7101 });
@@ -164,7 +160,7 @@ describe('state across restarts', () => {
 
     const n = await startNode({ dataDir, args: ['--node-id', 'breaker-node'] });
     nodes.push(n);
-    const live = await liveState(n);
+    const live = await adminState(n);
     const states = Object.fromEntries(live.circuitBreakers.map((b) => [b.target, b.state]));
     expect(states).toEqual({ 'http://127.0.0.1:1': 'open', 'http://127.0.0.1:2': 'half-open', 'http://127.0.0.1:3': 'closed' });
     n.kill('SIGTERM');

@@ -6,8 +6,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminState } from '../helpers/admin.js';
 import { runCli, startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
+import { until } from '../helpers/wait.js';
 
 const nodes: NodeProcess[] = [];
 const cleanups: Array<() => void> = [];
@@ -76,11 +78,7 @@ describe('second SIGINT', () => {
     const slow = fetch(`${n.proxyUrl}/slow`)
       .then((r) => r.text())
       .catch((e: Error) => `aborted: ${e.message}`);
-    const deadline = Date.now() + 10_000;
-    while (((await (await fetch(`${n.adminUrl}/state`)).json()) as { inFlight: number }).inFlight < 1) {
-      if (Date.now() > deadline) throw new Error('the slow request never became in-flight');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until('the slow request to be in flight', async () => (await adminState(n)).inFlight >= 1, { timeoutMs: 10_000, everyMs: 50 });
 
     n.kill('SIGINT');
     await n.waitForLog((l) => l.lifecycle === 'draining');

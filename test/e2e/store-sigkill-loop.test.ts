@@ -12,6 +12,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminState } from '../helpers/admin.js';
 import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { checkStateDb } from '../store/db-inspect.js';
@@ -38,11 +39,11 @@ describe('SIGKILL during snapshot writes', () => {
     for (let i = 0; i < KILLS; i++) {
       const n = await startNode({ dataDir, args: ['--config', config] });
       nodes.push(n);
-      const live = (await (await fetch(`${n.adminUrl}/state`)).json()) as { peers: unknown[]; restored: { fresh: boolean; peers: number } };
+      const live = await adminState(n);
       if (i > 0) {
         // What the previous kill left is what this start restored.
-        expect(live.restored.fresh).toBe(false);
-        expect(live.restored.peers).toBe(PEERS);
+        expect(live.restored?.fresh).toBe(false);
+        expect(live.restored?.peers).toBe(PEERS);
       }
       expect(live.peers).toHaveLength(PEERS);
       // Let a few snapshots start, then kill somewhere in a 0-300 ms window.

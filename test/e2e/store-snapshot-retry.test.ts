@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminState, metricsText } from '../helpers/admin.js';
 import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 
@@ -38,10 +39,9 @@ describe('periodic snapshot failures', () => {
     const [t1, t2, t3] = failures.map((l) => Number(l.time));
     expect(t2! - t1!).toBeGreaterThanOrEqual(240);
     expect(t3! - t2!).toBeGreaterThanOrEqual(490);
-    const metrics = await (await fetch(`${n.adminUrl}/metrics`)).text();
+    const metrics = await metricsText(n);
     expect(metrics).toMatch(/graceful_edge_snapshots_total\{result="failed"\} [3-9]/);
-    const state = (await (await fetch(`${n.adminUrl}/state`)).json()) as { snapshots: { failed: number }; lastError: string };
-    expect(state.snapshots.failed).toBeGreaterThanOrEqual(3);
+    expect((await adminState(n)).snapshots?.failed).toBeGreaterThanOrEqual(3);
 
     locker.exec('COMMIT');
     locker.close();

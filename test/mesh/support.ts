@@ -88,47 +88,4 @@ export async function udpPeer(port = 0): Promise<UdpPeer> {
   };
 }
 
-export interface PeerView {
-  address: string;
-  meshPort: number;
-  id: string | null;
-  source: string;
-  status: 'alive' | 'suspect' | 'left';
-  lastSeen: number | null;
-}
-
-export async function peersOf(adminUrl: string): Promise<PeerView[]> {
-  const state = (await (await fetch(`${adminUrl}/state`)).json()) as { peers: PeerView[] };
-  return state.peers;
-}
-
-export async function peerStatus(adminUrl: string, address: string): Promise<string | undefined> {
-  return (await peersOf(adminUrl)).find((p) => p.address === address)?.status;
-}
-
-/** Value of one Prometheus sample, 0 when absent. */
-export async function metric(adminUrl: string, name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inner = line.slice(name.length + 1, line.indexOf('}'));
-    const got = Object.fromEntries(inner.split(',').map((kv) => {
-      const [k, v] = kv.split('=');
-      return [k, v!.replace(/^"|"$/g, '')];
-    }));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(line.slice(line.indexOf('}') + 1));
-  }
-  return 0;
-}
-
-export async function until<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs: number, what: string, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 export const MESH_KEY = 'test-mesh-key-0123456789abcdef';
