@@ -1,24 +1,21 @@
 /** `graceful-edge state [--data-dir DIR] [--json]` from outside. */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { sha256 } from '../store/db-inspect.js';
 
 const nodes: NodeProcess[] = [];
-const cleanups: Array<() => void> = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  for (const c of cleanups.splice(0)) c();
+  await cleanups.run();
 });
-function data(): string {
-  const d = tempDir('ge-statecmd-');
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+const data = () => cleanups.tempDir('ge-statecmd-');
 
 describe('graceful-edge state', () => {
   it('prints the spec JSON and a readable text form, without touching the file', async () => {
@@ -72,9 +69,8 @@ describe('graceful-edge state', () => {
 
   it('when the proxy cannot bind, the state is saved without a shutdown record (exit 2)', async () => {
     const dataDir = data();
-    const blocker = net.createServer();
+    const blocker = cleanups.closing(net.createServer());
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    cleanups.push(() => blocker.close());
     const taken = `127.0.0.1:${(blocker.address() as AddressInfo).port}`;
     const n = await startNode({ dataDir, args: ['--peer', '127.0.0.1:9', '--listen', taken], waitFor: 'spawned' });
     nodes.push(n);

@@ -6,26 +6,22 @@
  */
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
-import { runCli, startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { LogLine, NodeProcess } from '../helpers/daemon.js';
 import { checkStateDb, sha256 } from '../store/db-inspect.js';
 
 const nodes: NodeProcess[] = [];
-const dirs: string[] = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  await cleanups.run();
 });
-
-function data(): string {
-  const d = tempDir('ge-store-bad-');
-  dirs.push(d);
-  return d;
-}
+const data = () => cleanups.tempDir('ge-store-bad-');
 
 /** A real state.db written by the daemon itself, with enough peers to span many pages. */
 async function realStateFile(dataDir: string): Promise<string> {

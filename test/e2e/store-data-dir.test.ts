@@ -5,24 +5,19 @@
  * and an immutable (chattr +i) directory. Both are always undone.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { sha256 } from '../store/db-inspect.js';
 
 const nodes: NodeProcess[] = [];
-const cleanups: Array<() => void> = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  for (const undo of cleanups.splice(0).reverse()) {
-    try {
-      undo();
-    } catch (error) {
-      console.warn(`cleanup failed: ${(error as Error).message}`);
-    }
-  }
+  await cleanups.run();
 });
 
 const isRoot = process.getuid?.() === 0;
@@ -53,14 +48,13 @@ async function expectRefused(dataDir: string, reason: RegExp) {
 
 describe('unusable data dir', () => {
   it.skipIf(!canMount)('read-only mount: exit 2 naming the dir (EROFS); prior data intact', async () => {
-    const mnt = tempDir('ge-ro-');
-    cleanups.push(() => rmSync(mnt, { recursive: true, force: true }));
+    const mnt = cleanups.tempDir('ge-ro-');
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
-    cleanups.push(() => execFileSync('umount', [mnt]));
+    cleanups.defer(() => execFileSync('umount', [mnt]));
     const dataDir = path.join(mnt, 'data');
     const before = await withSavedState(dataDir);
     execFileSync('mount', ['-o', 'remount,ro', mnt]);
-    cleanups.push(() => execFileSync('mount', ['-o', 'remount,rw', mnt]));
+    cleanups.defer(() => execFileSync('mount', ['-o', 'remount,rw', mnt]));
 
     await expectRefused(dataDir, new RegExp(`^cannot start: data dir ${dataDir} is not writable \\(EROFS\\)$`));
     expect(sha256(path.join(dataDir, 'state.db'))).toBe(before);
@@ -72,18 +66,16 @@ describe('unusable data dir', () => {
   });
 
   it.skipIf(!canChattr)('immutable dir (chattr +i): exit 2 naming the dir (EPERM); prior data intact', async () => {
-    const dataDir = tempDir('ge-immutable-');
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const dataDir = cleanups.tempDir('ge-immutable-');
     const before = await withSavedState(dataDir);
     execFileSync('chattr', ['+i', dataDir]);
-    cleanups.push(() => execFileSync('chattr', ['-i', dataDir]));
+    cleanups.defer(() => execFileSync('chattr', ['-i', dataDir]));
     await expectRefused(dataDir, new RegExp(`^cannot start: data dir ${dataDir} is not writable \\(EPERM\\)$`));
     expect(sha256(path.join(dataDir, 'state.db'))).toBe(before);
   });
 
   it('a data dir that is a file, or lies under one: exit 2 naming it', async () => {
-    const dir = tempDir('ge-notdir-');
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = cleanups.tempDir('ge-notdir-');
     const file = path.join(dir, 'not-a-dir');
     writeFileSync(file, 'x');
     await expectRefused(file, new RegExp(`data dir ${file} is not a directory`));
@@ -91,8 +83,7 @@ describe('unusable data dir', () => {
   });
 
   it('a state.db that is a directory is moved aside, not fatal', async () => {
-    const dataDir = tempDir('ge-dirdb-');
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const dataDir = cleanups.tempDir('ge-dirdb-');
     mkdirSync(path.join(dataDir, 'state.db'));
     writeFileSync(path.join(dataDir, 'state.db', 'keep.txt'), 'keep');
     const n = await startNode({ dataDir });

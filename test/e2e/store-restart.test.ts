@@ -4,20 +4,20 @@
  * back; a SIGKILL leaves `shutdownAt` null. Observed from outside only: the
  * daemon's logs and HTTP answers, `graceful-edge state --json`, the file.
  */
-import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
-import { runCli, startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
 import { SqliteStateStore } from '../../src/store/sqlite-store.js';
 
 const nodes: NodeProcess[] = [];
-const dirs: string[] = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  await cleanups.run();
 });
 
 type StateJson = {
@@ -37,11 +37,7 @@ async function stateJson(dataDir: string): Promise<StateJson> {
   return JSON.parse(r.stdout) as StateJson;
 }
 
-function data(): string {
-  const d = tempDir('ge-store-e2e-');
-  dirs.push(d);
-  return d;
-}
+const data = () => cleanups.tempDir('ge-store-e2e-');
 
 describe('state across restarts', () => {
   it('SIGTERM saves peers, shutdown record and transitions; a restart restores them', async () => {

@@ -4,25 +4,20 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
-import { runCli, startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { until } from '../helpers/wait.js';
 
 const nodes: NodeProcess[] = [];
-const cleanups: Array<() => void> = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  for (const c of cleanups.splice(0)) c();
+  await cleanups.run();
 });
-
-function data(): string {
-  const d = tempDir('ge-second-');
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+const data = () => cleanups.tempDir('ge-second-');
 
 async function savedShutdowns(dataDir: string) {
   const r = await runCli(['state', '--data-dir', dataDir, '--json']);
@@ -61,7 +56,7 @@ describe('second SIGINT', () => {
       } else res.end('fast');
     });
     await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
-    cleanups.push(() => {
+    cleanups.defer(() => {
       for (const res of held) res.destroy();
       origin.close();
     });

@@ -9,19 +9,20 @@
  *  - the next start restores exactly that snapshot (seen on /state).
  * Bounded: 25 kills.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
-import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { checkStateDb } from '../store/db-inspect.js';
 
 const nodes: NodeProcess[] = [];
-let dataDir = '';
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await cleanups.run();
 });
 
 const PEERS = 10_000;
@@ -29,7 +30,7 @@ const KILLS = 25;
 
 describe('SIGKILL during snapshot writes', () => {
   it(`${KILLS} random kills: every next start restores one whole snapshot`, { timeout: 240_000 }, async () => {
-    dataDir = tempDir('ge-sigkill-');
+    const dataDir = cleanups.tempDir('ge-sigkill-');
     const peers = Array.from({ length: PEERS }, (_, i) => `127.0.${3 + Math.floor(i / 250)}.${1 + (i % 250)}:${40_000 + (i % 7)}/7946`);
     const config = path.join(dataDir, 'peers.json');
     writeFileSync(config, JSON.stringify({ peer: peers, 'snapshot-interval': 0.05, 'log-level': 'debug' }));

@@ -5,30 +5,29 @@
  * failure is real: another process holds the database's write lock.
  */
 import Database from 'better-sqlite3';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminState, metricsText } from '../helpers/admin.js';
-import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 
 const nodes: NodeProcess[] = [];
-const cleanups: Array<() => void> = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  for (const c of cleanups.splice(0)) c();
+  await cleanups.run();
 });
 
 describe('periodic snapshot failures', () => {
   it('are reported, retried with backoff, and recover', async () => {
-    const dataDir = tempDir('ge-retry-');
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const dataDir = cleanups.tempDir('ge-retry-');
     const n = await startNode({ dataDir, args: ['--snapshot-interval', '0.1', '--peer', '127.0.0.1:9', '--log-level', 'debug'] });
     nodes.push(n);
     await n.waitForLog((l) => l.msg === 'snapshot saved');
 
     const locker = new Database(path.join(dataDir, 'state.db'));
-    cleanups.push(() => locker.open && locker.close());
+    cleanups.defer(() => locker.open && locker.close());
     locker.exec('BEGIN IMMEDIATE'); // holds the one write lock of a WAL database
     const third = await n.waitForLog((l) => String(l.msg).startsWith('snapshot failed (attempt 3)'), 20_000);
     expect(third.level).toBe(50);

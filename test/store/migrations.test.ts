@@ -2,7 +2,6 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
 import {
   APPLICATION_ID,
   ForeignDatabaseError,
@@ -12,17 +11,11 @@ import {
   migrate,
   schemaVersion,
 } from '../../src/store/migrations.js';
-import { tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir('ge-mig-');
-  dirs.push(d);
-  return new Database(path.join(d, 'state.db'));
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
+const fresh = () => new Database(path.join(cleanups.tempDir('ge-mig-'), 'state.db'));
 
 const tables = (db: Database.Database) =>
   (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);

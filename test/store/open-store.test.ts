@@ -1,23 +1,17 @@
 /** Start-up of the store: unusable files moved aside, unusable data dirs refused. */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DataDirError, ensureWritableDataDir, openStateStore } from '../../src/store/open-store.js';
 import { SqliteStateStore } from '../../src/store/sqlite-store.js';
 import { LATEST_VERSION } from '../../src/store/migrations.js';
 import { readState } from '../../src/store/state-command.js';
-import { tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
 
-const dirs: string[] = [];
-const dir = () => {
-  const d = tempDir('ge-open-');
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
+const dir = () => cleanups.tempDir('ge-open-');
 
 /** A real state file with a few peers, closed cleanly. */
 function realStateFile(d: string, peers = 200): string {

@@ -1,26 +1,19 @@
 /** The state store against a real temp SQLite file. */
 import Database from 'better-sqlite3';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PeerInfo } from '../../machines/events.js';
 import type { BreakerRecord } from '../../src/proxy/breaker-registry.js';
 import { SqliteStateStore } from '../../src/store/sqlite-store.js';
 import { readState } from '../../src/store/state-command.js';
-import { tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
 
-const dirs: string[] = [];
-const stores: SqliteStateStore[] = [];
-function open(dir = tempDir('ge-store-')): SqliteStateStore {
-  if (!dirs.includes(dir)) dirs.push(dir);
-  const s = SqliteStateStore.open(path.join(dir, 'state.db'));
-  stores.push(s);
-  return s;
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
+function open(dir = cleanups.tempDir('ge-store-')): SqliteStateStore {
+  return cleanups.closing(SqliteStateStore.open(path.join(dir, 'state.db')));
 }
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 const peer = (i: number, over: Partial<PeerInfo> = {}): PeerInfo => ({
   address: `10.0.${Math.floor(i / 250)}.${i % 250}:8080`,
@@ -113,7 +106,7 @@ describe('SqliteStateStore', () => {
   });
 
   it('continues the sequence of a run after reopening', () => {
-    const dir = tempDir('ge-store-');
+    const dir = cleanups.tempDir('ge-store-');
     const a = open(dir);
     const run = a.beginRun(input, 1);
     a.recordTransition(run, { at: 2, event: { type: 'A' }, from: '', to: 'x' });
@@ -178,8 +171,7 @@ describe('SqliteStateStore', () => {
   });
 
   it('a closed store leaves state.db alone, which the state command reads without creating files', () => {
-    const dir = tempDir('ge-store-');
-    dirs.push(dir);
+    const dir = cleanups.tempDir('ge-store-');
     const s = SqliteStateStore.open(path.join(dir, 'state.db'));
     s.saveSnapshot({ nodeId: 'n1', peers: [peer(1)], breakers: [] });
     s.close();
@@ -188,13 +180,12 @@ describe('SqliteStateStore', () => {
     expect(readState(dir).peers).toHaveLength(1);
     expect(readdirSync(dir)).toEqual(['state.db']);
     expect(readFileSync(path.join(dir, 'state.db')).equals(before)).toBe(true);
-    const again = SqliteStateStore.open(path.join(dir, 'state.db'));
-    stores.push(again);
+    const again = cleanups.closing(SqliteStateStore.open(path.join(dir, 'state.db')));
     expect(again.db.pragma('journal_mode', { simple: true })).toBe('wal');
   });
 
   it('can be read read-only while a writer has it open (the state command)', () => {
-    const dir = tempDir('ge-store-');
+    const dir = cleanups.tempDir('ge-store-');
     const w = open(dir);
     w.beginRun(input, 1);
     w.saveSnapshot({ nodeId: 'live', peers: [peer(1)], breakers: [], savedAt: 42 });
