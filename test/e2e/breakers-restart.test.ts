@@ -7,17 +7,22 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { breakersOf, metricsText } from '../helpers/admin.js';
-import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
 
 const nodes: NodeProcess[] = [];
-afterEach(() => stopAll(nodes));
+const cleanups = new Cleanups();
+afterEach(async () => {
+  await stopAll(nodes);
+  await cleanups.run();
+});
 
 describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)', (engine) => {
   it('a dead upstream opens its breaker, which stays open across a restart', async () => {
     const dead = `http://127.0.0.1:${await freeTcpPort()}`;
-    const dataDir = tempDir();
+    const dataDir = cleanups.tempDir();
     const args = ['--upstream', dead, '--proxy-engine', engine];
     const n = await startNode({ args, dataDir });
     nodes.push(n);
@@ -58,7 +63,7 @@ describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)',
 describe('circuit breakers: a saved record the registry cannot use', () => {
   it('is named in one warning and the breaker starts closed', async () => {
     const dead = `http://127.0.0.1:${await freeTcpPort()}`;
-    const dataDir = tempDir();
+    const dataDir = cleanups.tempDir();
     const n = await startNode({ args: ['--upstream', dead], dataDir });
     nodes.push(n);
     for (let i = 0; i < 5; i++) await fetch(`${n.proxyUrl}/try/${i}`);

@@ -4,23 +4,22 @@
  * the rest of the drain at once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { Cleanups } from '../helpers/cleanups.js';
 import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { startOrigin } from '../proxy/support/origin.js';
-import type { Origin } from '../proxy/support/origin.js';
 import { slowGet } from '../proxy/support/slow-client.js';
 
 const nodes: NodeProcess[] = [];
-const origins: Origin[] = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  await Promise.all(origins.splice(0).map((o) => o.close()));
+  await cleanups.run();
 });
 
 describe.each(['undici', 'http-proxy'] as const)('drain deadline (engine %s)', (engine) => {
   it('--drain-timeout 2 with a 20 s request in flight: cut 1, exit 0 within the budget', async () => {
-    const origin = await startOrigin();
-    origins.push(origin);
+    const origin = cleanups.closing(await startOrigin());
     const n = await startNode({ args: ['--upstream', origin.url, '--drain-timeout', '2', '--proxy-engine', engine] });
     nodes.push(n);
     const slow = slowGet(`${n.proxyUrl}/slow?ms=20000&chunks=20`);
@@ -43,8 +42,7 @@ describe.each(['undici', 'http-proxy'] as const)('drain deadline (engine %s)', (
   });
 
   it('a second SIGINT during a long drain exits at once, still 0', async () => {
-    const origin = await startOrigin();
-    origins.push(origin);
+    const origin = cleanups.closing(await startOrigin());
     const n = await startNode({ args: ['--upstream', origin.url, '--drain-timeout', '30', '--proxy-engine', engine] });
     nodes.push(n);
     const slow = slowGet(`${n.proxyUrl}/slow?ms=20000&chunks=20`);

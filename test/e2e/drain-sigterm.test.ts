@@ -5,34 +5,30 @@
  * live peer), and the node exits 0 as soon as the work is done.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { Cleanups } from '../helpers/cleanups.js';
 import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeUdpPort } from '../helpers/ports.js';
 import { startOrigin, slowBody } from '../proxy/support/origin.js';
-import type { Origin } from '../proxy/support/origin.js';
 import { RawConnection, tryConnect } from '../proxy/support/raw-http.js';
 import { slowGet } from '../proxy/support/slow-client.js';
 
 const nodes: NodeProcess[] = [];
-const origins: Origin[] = [];
-const raws: RawConnection[] = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
-  for (const r of raws.splice(0)) r.close();
   await stopAll(nodes);
-  await Promise.all(origins.splice(0).map((o) => o.close()));
+  await cleanups.run();
 });
 
 describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (engine) => {
   it('completes the slow request, refuses new connections and answers a late request with the draining 503', async () => {
-    const origin = await startOrigin();
-    origins.push(origin);
+    const origin = cleanups.closing(await startOrigin());
     const n = await startNode({
       args: ['--upstream', origin.url, '--shutdown-delay', '0', '--drain-timeout', '15', '--proxy-engine', engine],
     });
     nodes.push(n);
 
-    const keep = await RawConnection.open(n.proxy);
-    raws.push(keep);
+    const keep = cleanups.closing(await RawConnection.open(n.proxy));
     const warm = await keep.request('GET', '/warm');
     expect(warm.status).toBe(200);
     expect(warm.headers.connection).not.toBe('close');
@@ -79,8 +75,7 @@ describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (e
   });
 
   it('forwards a late request to a live peer instead', async () => {
-    const origin = await startOrigin();
-    origins.push(origin);
+    const origin = cleanups.closing(await startOrigin());
     const bMesh = await freeUdpPort();
     const b = await startNode({ args: ['--node-id', 'peer-b', '--upstream', origin.url, '--mesh-port', String(bMesh), '--proxy-engine', engine] });
     nodes.push(b);
@@ -89,8 +84,7 @@ describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (e
     });
     nodes.push(a);
 
-    const keep = await RawConnection.open(a.proxy);
-    raws.push(keep);
+    const keep = cleanups.closing(await RawConnection.open(a.proxy));
     expect((await keep.request('GET', '/warm')).status).toBe(200);
     const slow = slowGet(`${a.proxyUrl}/slow?ms=2000&chunks=5`);
     await slow.started;
@@ -115,12 +109,10 @@ describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (e
   });
 
   it('during --shutdown-delay still serves, every answer with Connection: close', async () => {
-    const origin = await startOrigin();
-    origins.push(origin);
+    const origin = cleanups.closing(await startOrigin());
     const n = await startNode({ args: ['--upstream', origin.url, '--shutdown-delay', '2', '--drain-timeout', '10', '--proxy-engine', engine] });
     nodes.push(n);
-    const keep = await RawConnection.open(n.proxy);
-    raws.push(keep);
+    const keep = cleanups.closing(await RawConnection.open(n.proxy));
     expect((await keep.request('GET', '/before')).headers.connection).not.toBe('close');
     n.kill('SIGTERM');
     await n.waitForLog((l) => l.phase === 'shutdown-started');
@@ -130,8 +122,7 @@ describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (e
     expect(during.headers.connection).toBe('close');
     await keep.closed;
     // New connections are still accepted until the delay is over.
-    const fresh = await RawConnection.open(n.proxy);
-    raws.push(fresh);
+    const fresh = cleanups.closing(await RawConnection.open(n.proxy));
     const r = await fresh.request('GET', '/fresh-during-delay');
     expect(r.status).toBe(200);
     expect(r.headers.connection).toBe('close');

@@ -5,15 +5,15 @@
  * `lifecycle` log lines), the in-flight request and the countdown while
  * draining, and say the node is gone at the end.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { adminState } from '../helpers/admin.js';
+import { Cleanups } from '../helpers/cleanups.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { artifactPath, haveChromium, LABEL_RECORDER, launchChromium, noChromiumReason } from '../inspector/chromium.js';
 import { checkShownLabels, labelNames } from '../inspector/label-truth.js';
+import { delayedBody, startOrigin } from '../proxy/support/origin.js';
 import { lifecycleMachine } from '../../machines/lifecycle.js';
 
 if (!haveChromium) console.warn(noChromiumReason);
@@ -21,38 +21,13 @@ if (!haveChromium) console.warn(noChromiumReason);
 // Long enough that the drain is seen (and photographed) with the request still in flight, even on a busy machine.
 const SLOW_MS = 8_000;
 const nodes: NodeProcess[] = [];
-const closers: Array<() => Promise<unknown>> = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  while (closers.length) await closers.pop()!().catch(() => undefined);
+  await cleanups.run();
 });
 
-/** An origin on loopback whose `/slow` answers after SLOW_MS. */
-async function startOrigin(): Promise<{ url: string; slowServed: () => number }> {
-  let slowServed = 0;
-  const server = http.createServer((req, res) => {
-    if (req.url?.startsWith('/slow')) {
-      setTimeout(() => {
-        slowServed++;
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('slow done');
-      }, SLOW_MS);
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end('fast');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, slowServed: () => slowServed };
-}
-
-async function openBrowser(): Promise<Browser> {
-  const browser = await launchChromium();
-  closers.push(() => browser.close());
-  return browser;
-}
+const openBrowser = async (): Promise<Browser> => cleanups.closing(await launchChromium());
 
 const label = (page: Page) => page.textContent('#lifecycle-state');
 const shownLabels = (page: Page) =>
@@ -63,7 +38,7 @@ const chartCurrent = (page: Page) =>
 
 describe('inspector page', () => {
   it.skipIf(!haveChromium)('shows serving, then draining with the in-flight request and a countdown, then stopped and that the node is gone', async () => {
-    const origin = await startOrigin();
+    const origin = cleanups.closing(await startOrigin());
     const n = await startNode({ args: ['--upstream', origin.url, '--drain-timeout', '20'] });
     nodes.push(n);
     const browser = await openBrowser();
@@ -81,7 +56,8 @@ describe('inspector page', () => {
     await page.screenshot({ path: artifactPath('inspector-serving.png'), fullPage: true });
 
     // A slow request through the proxy, then the signal while it is in flight.
-    const slow = fetch(`${n.proxyUrl}/slow`).then(async (r) => ({ status: r.status, body: await r.text() }));
+    // Answered in one piece after SLOW_MS.
+    const slow = fetch(`${n.proxyUrl}/delay?ms=${SLOW_MS}`).then(async (r) => ({ status: r.status, body: await r.text() }));
     await expect.poll(async () => (await adminState(n)).inFlight, { timeout: 5_000 }).toBe(1);
     await page.waitForFunction(() => document.getElementById('in-flight')?.textContent === '1', undefined, { timeout: 5_000 });
     n.kill('SIGTERM');
@@ -112,7 +88,7 @@ describe('inspector page', () => {
     expect((await adminState(n)).inFlight).toBe(1);
 
     // The slow request completes normally; the node saves and exits 0.
-    expect(await slow).toEqual({ status: 200, body: 'slow done' });
+    expect(await slow).toEqual({ status: 200, body: delayedBody(SLOW_MS) });
     expect(await n.exited).toEqual({ code: 0, signal: null });
 
     await page.waitForFunction(() => document.getElementById('node-gone')?.classList.contains('visible'), undefined, { timeout: 5_000 });

@@ -5,31 +5,28 @@
  * no client request fails. SIGKILL on B: only A's breakers can take it out;
  * the test prints what that costs.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Cleanups } from '../helpers/cleanups.js';
 import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { breakersOf, metric, peerStatus } from '../helpers/admin.js';
 import { until } from '../helpers/wait.js';
 import { MESH_KEY } from '../mesh/support.js';
+import { delayedBody, startOrigin } from '../proxy/support/origin.js';
 
 const nodes: NodeProcess[] = [];
-const servers: http.Server[] = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
+  await cleanups.run();
 });
 
+/** A few ms of work per request, so requests are in flight at B when the signal comes. */
+const WORK = '/delay?ms=5';
+
 async function origin(): Promise<string> {
-  const server = http.createServer((req, res) => {
-    // A few ms of work, so requests are in flight at B when the signal comes.
-    setTimeout(() => res.end('origin ok'), 5);
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return cleanups.closing(await startOrigin()).url;
 }
 
 interface Spec {
@@ -76,7 +73,7 @@ function load(url: string): Load {
   const worker = async () => {
     while (!stopped && Date.now() < deadline && ok + failures.length < 20_000) {
       try {
-        const r = await fetch(`${url}/work`);
+        const r = await fetch(`${url}${WORK}`);
         const body = await r.text();
         if (r.status === 200) ok++;
         else failures.push(`${r.status} ${body.slice(0, 120)}`);
@@ -98,9 +95,9 @@ function load(url: string): Load {
 
 /** Whether A forwards to its peers yet (the proxy's routing lands separately). */
 async function routesThroughPeers(a: NodeProcess): Promise<string | null> {
-  const r = await fetch(`${a.proxyUrl}/probe`);
+  const r = await fetch(`${a.proxyUrl}${WORK}`);
   const body = await r.text();
-  return r.status === 200 && body === 'origin ok' ? null : `A answered ${r.status} ${body.slice(0, 100)}`;
+  return r.status === 200 && body === delayedBody(5) ? null : `A answered ${r.status} ${body.slice(0, 100)}`;
 }
 
 describe('three nodes, leave notices under load', () => {

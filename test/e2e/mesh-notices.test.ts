@@ -8,25 +8,24 @@ import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
 import { metric, peerStatus, peersOf } from '../helpers/admin.js';
 import { until } from '../helpers/wait.js';
 import { MESH_KEY, frame, parseFrame, udpPeer } from '../mesh/support.js';
-import type { UdpPeer } from '../mesh/support.js';
 
 const KEY = Buffer.from(MESH_KEY);
 const nodes: NodeProcess[] = [];
-const sockets: UdpPeer[] = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  await Promise.all(sockets.splice(0).map((s) => s.close()));
+  await cleanups.run();
 });
 
 async function nodeWithFakePeer(env: NodeJS.ProcessEnv, args: string[] = []) {
-  const b = await udpPeer();
-  sockets.push(b);
+  const b = cleanups.closing(await udpPeer());
   const bAddress = `127.0.0.1:${await freeTcpPort()}`;
   const a = await startNode({ args: ['--node-id', 'node-a', '--peer', `${bAddress}/${b.port}`, ...args], env });
   nodes.push(a);
@@ -124,7 +123,7 @@ describe('mesh notices', () => {
   });
 
   it('--mesh-key-file: the key comes from a file (trailing newline ignored) and a notice signed with it is accepted', async () => {
-    const keyFile = path.join(tempDir(), 'mesh.key');
+    const keyFile = path.join(cleanups.tempDir(), 'mesh.key');
     writeFileSync(keyFile, `${MESH_KEY}\n`, { mode: 0o600 });
     const { a, b, bAddress, aMesh } = await nodeWithFakePeer({ GRACEFUL_EDGE_MESH_KEY: '' }, ['--mesh-key-file', keyFile]);
     expect(a.logs.some((l) => /neither sent nor accepted/.test(String(l.msg)))).toBe(false);
@@ -175,8 +174,7 @@ describe('mesh notices', () => {
   });
 
   it('a mesh port in use: one precise error line, and the node still serves', async () => {
-    const taken = await udpPeer();
-    sockets.push(taken);
+    const taken = cleanups.closing(await udpPeer());
     const a = await startNode({ args: ['--node-id', 'node-a', '--mesh-port', String(taken.port)], env: { GRACEFUL_EDGE_MESH_KEY: MESH_KEY } });
     nodes.push(a);
     const line = await a.waitForLog((l) => l.level === 50 && /mesh socket cannot bind/.test(String(l.msg)));

@@ -4,7 +4,8 @@
  * (or, without a key, a TCP connect to its proxy).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { metricsText, peerStatus, peersOf } from '../helpers/admin.js';
@@ -12,12 +13,16 @@ import { until } from '../helpers/wait.js';
 import { MESH_KEY } from '../mesh/support.js';
 
 const nodes: NodeProcess[] = [];
-afterEach(() => stopAll(nodes));
+const cleanups = new Cleanups();
+afterEach(async () => {
+  await stopAll(nodes);
+  await cleanups.run();
+});
 
 async function restoredSuspect(env: NodeJS.ProcessEnv) {
   const bProxy = `127.0.0.1:${await freeTcpPort()}`;
   const bMesh = await freeUdpPort();
-  const dataDir = tempDir();
+  const dataDir = cleanups.tempDir();
   // First run: A knows B as a static peer (B is not running) and saves it at shutdown.
   const first = await startNode({ dataDir, args: ['--node-id', 'node-a', '--drain-timeout', '1', '--peer', `${bProxy}/${bMesh}`], env });
   nodes.push(first);

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { metricBy } from '../helpers/admin.js';
+import { Cleanups } from '../helpers/cleanups.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
@@ -13,17 +14,14 @@ import type { Origin } from '../proxy/support/origin.js';
 import { startDrainingPeer } from '../proxy/support/fake-peer.js';
 
 const nodes: NodeProcess[] = [];
-const closers: Array<() => Promise<void>> = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  await Promise.all(closers.splice(0).map((c) => c()));
+  await cleanups.run();
 });
 
-async function origin(): Promise<Origin> {
-  const o = await startOrigin();
-  closers.push(() => o.close());
-  return o;
-}
+const origin = async (): Promise<Origin> => cleanups.closing(await startOrigin());
+const drainingPeer = async () => cleanups.closing(await startDrainingPeer());
 
 async function post(url: string, body: string) {
   const r = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'text/plain' } });
@@ -50,8 +48,7 @@ describe.each(['undici', 'http-proxy'] as const)('routing (engine %s)', (engine)
 
   it('retries a peer that answered its draining 503 on another target', async () => {
     const o = await origin();
-    const peer = await startDrainingPeer();
-    closers.push(() => peer.close());
+    const peer = await drainingPeer();
     const n = await startNode({ args: ['--node-id', 'node-r', '--upstream', o.url, '--peer', peer.address, '--proxy-engine', engine] });
     nodes.push(n);
     for (let i = 0; i < 4; i++) {
@@ -67,8 +64,7 @@ describe.each(['undici', 'http-proxy'] as const)('routing (engine %s)', (engine)
 
   it('does not retry when more than the replay copy (64 KiB) was already sent: 502 JSON', async () => {
     const o = await origin();
-    const peer = await startDrainingPeer();
-    closers.push(() => peer.close());
+    const peer = await drainingPeer();
     const n = await startNode({ args: ['--upstream', o.url, '--peer', peer.address, '--proxy-engine', engine] });
     nodes.push(n);
     const big = 'x'.repeat(200 * 1024);

@@ -5,29 +5,26 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { adminState, metricsText } from '../helpers/admin.js';
+import { Cleanups } from '../helpers/cleanups.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { startOrigin } from '../proxy/support/origin.js';
-import type { Origin } from '../proxy/support/origin.js';
 
 const nodes: NodeProcess[] = [];
-const origins: Origin[] = [];
-const sockets: WebSocket[] = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.terminate();
   await stopAll(nodes);
-  await Promise.all(origins.splice(0).map((o) => o.close()));
+  await cleanups.run();
 });
 
 describe.each(['undici', 'http-proxy'] as const)('websocket (engine %s)', (engine) => {
   it('is counted in flight and closed with 1001 at the drain deadline', async () => {
-    const origin = await startOrigin();
-    origins.push(origin);
+    const origin = cleanups.closing(await startOrigin());
     const n = await startNode({ args: ['--upstream', origin.url, '--drain-timeout', '2', '--proxy-engine', engine] });
     nodes.push(n);
 
     const ws = new WebSocket(`ws://${n.proxy}/live`);
-    sockets.push(ws);
+    cleanups.defer(() => ws.terminate());
     const closed = new Promise<{ code: number; reason: string }>((resolve) =>
       ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
     );

@@ -2,24 +2,24 @@
  * `graceful-edge replay` on the data dir of real daemon runs: a clean run,
  * a tampered recording, and a run with a second signal / a drain-deadline cut.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
-import { runCli, startNode, stopAll, tempDir } from '../helpers/daemon.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { expectReplayMatches, exportLastRun, loadExportedRun } from '../helpers/replay.js';
+import { startOrigin } from '../proxy/support/origin.js';
 import type { ReplayJson } from '../../src/replay/replay-report.js';
 import { SqliteStateStore } from '../../src/store/sqlite-store.js';
 
 const nodes: NodeProcess[] = [];
-const servers: http.Server[] = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await stopAll(nodes);
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
+  await cleanups.run();
 });
 
 /** Starts a node, lets it serve one request, stops it with `signals`, waits for exit 0. */
@@ -83,7 +83,7 @@ describe('graceful-edge replay on a real run', () => {
     db.prepare('UPDATE transitions SET to_state = ? WHERE seq = ? AND run_id = (SELECT max(run_id) FROM runs)').run('persisting', shutdown.seq);
     db.close();
 
-    const exportFile = path.join(tempDir('ge-replay-'), 'run.json');
+    const exportFile = path.join(cleanups.tempDir('ge-replay-'), 'run.json');
     const res = await replay(n.dataDir, '--export', exportFile);
     expect(res.code).toBe(1);
     const named = `transition #${index} (SHUTDOWN): recorded 'persisting', replay is in 'online.leaving.{deregistering.announcing,draining.delaying}'`;
@@ -133,17 +133,11 @@ describe('graceful-edge replay on a real run', () => {
   });
 
   it('a run cut at the drain deadline (slow request) replays to exit 0', async () => {
-    const slow = http.createServer((_req, res) => {
-      // Answers long after the 1 s budget: the node must cut it.
-      const t = setTimeout(() => res.end('late'), 15_000);
-      res.on('close', () => clearTimeout(t));
-    });
-    servers.push(slow);
-    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
-    const upstream = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
-    const n = await startNode({ args: ['--upstream', upstream, '--drain-timeout', '1'] });
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startNode({ args: ['--upstream', origin.url, '--drain-timeout', '1'] });
     nodes.push(n);
-    const inFlight = fetch(`${n.proxyUrl}/slow`).then(
+    // Answered long after the 1 s budget (15 s): the node must cut it.
+    const inFlight = fetch(`${n.proxyUrl}/delay?ms=15000`).then(
       (r) => r.status,
       () => 'cut',
     );
@@ -180,8 +174,8 @@ describe('graceful-edge replay of a run that did not stop', () => {
 
 describe('graceful-edge replay without a run', () => {
   it('a missing state.db: clear message, exit 1, nothing written', async () => {
-    const dir = tempDir('ge-replay-empty-');
-    const exportFile = path.join(tempDir('ge-replay-'), 'run.json');
+    const dir = cleanups.tempDir('ge-replay-empty-');
+    const exportFile = path.join(cleanups.tempDir('ge-replay-'), 'run.json');
     const res = await replay(dir, '--export', exportFile);
     expect(res.code).toBe(1);
     expect(res.stderr.trim()).toBe(`graceful-edge: nothing to replay: ${path.join(dir, 'state.db')} does not exist`);
@@ -191,7 +185,7 @@ describe('graceful-edge replay without a run', () => {
   });
 
   it('a state.db with no recorded run: clear message, exit 1', async () => {
-    const dir = tempDir('ge-replay-norun-');
+    const dir = cleanups.tempDir('ge-replay-norun-');
     SqliteStateStore.open(path.join(dir, 'state.db')).close();
     const res = await replay(dir);
     expect(res.code).toBe(1);
@@ -199,7 +193,7 @@ describe('graceful-edge replay without a run', () => {
   });
 
   it('a file that is not a database: clear message, exit 1, file untouched', async () => {
-    const dir = tempDir('ge-replay-junk-');
+    const dir = cleanups.tempDir('ge-replay-junk-');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(path.join(dir, 'state.db'), 'not a database at all, just text '.repeat(200));
     const before = readFileSync(path.join(dir, 'state.db'));

@@ -2,14 +2,13 @@
  * A second SIGINT during a long drain skips what is left of it, but the
  * state is still saved: exit 0, fast, and the file holds the shutdown record.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
 import { Cleanups } from '../helpers/cleanups.js';
 import { runCli, startNode, stopAll } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { until } from '../helpers/wait.js';
+import { slowBody, startOrigin } from '../proxy/support/origin.js';
 
 const nodes: NodeProcess[] = [];
 const cleanups = new Cleanups();
@@ -45,24 +44,8 @@ describe('second SIGINT', () => {
 
   it('during a drain that waits on a 20 s request: the request is cut, counted and saved', async () => {
     const dataDir = data();
-    const held = new Set<http.ServerResponse>();
-    const origin = http.createServer((req, res) => {
-      if (req.url === '/slow') {
-        held.add(res);
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.write('started ');
-        const t = setTimeout(() => res.end('done'), 20_000);
-        res.on('close', () => clearTimeout(t));
-      } else res.end('fast');
-    });
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
-    cleanups.defer(() => {
-      for (const res of held) res.destroy();
-      origin.close();
-    });
-    const upstream = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
-
-    const n = await startNode({ dataDir, args: ['--upstream', upstream, '--drain-timeout', '30'] });
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startNode({ dataDir, args: ['--upstream', origin.url, '--drain-timeout', '30'] });
     nodes.push(n);
     const probe = await fetch(`${n.proxyUrl}/fast`).catch(() => null);
     if (!probe || probe.status !== 200) {
@@ -70,7 +53,8 @@ describe('second SIGINT', () => {
       return;
     }
     await probe.text();
-    const slow = fetch(`${n.proxyUrl}/slow`)
+    // Its first chunk comes at once, the second and the end after 20 s.
+    const slow = fetch(`${n.proxyUrl}/slow?ms=40000&chunks=2`)
       .then((r) => r.text())
       .catch((e: Error) => `aborted: ${e.message}`);
     await until('the slow request to be in flight', async () => (await adminState(n)).inFlight >= 1, { timeoutMs: 10_000, everyMs: 50 });
@@ -82,7 +66,7 @@ describe('second SIGINT', () => {
     n.kill('SIGINT');
     expect(await n.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - second).toBeLessThan(10_000);
-    expect(await slow).not.toBe('started done');
+    expect(await slow).not.toBe(slowBody(2));
     const s = await savedShutdowns(dataDir);
     expect(s.shutdowns).toEqual([expect.objectContaining({ at: s.shutdownAt, cut: 1, signals: ['SIGINT', 'SIGINT'] })]);
   });

@@ -20,9 +20,11 @@ export interface Origin {
 }
 
 /**
- * Routes: `/slow?ms=&chunks=` streams a known body over `ms`; `/hang` never
- * answers; `/reset` drops the connection; anything else echoes the request
- * as JSON. WebSocket upgrades echo messages.
+ * Routes: `/slow?ms=&chunks=` streams a known body over `ms` (the first chunk
+ * at once); `/delay?ms=` answers in one piece after `ms`, headers included;
+ * `/hang` never answers; `/reset` drops the connection; anything else echoes
+ * the request as JSON. WebSocket upgrades echo messages. A slow or delayed
+ * answer whose client went away stops there.
  */
 export async function startOrigin(opts: { status?: number; headers?: Record<string, string> } = {}): Promise<Origin> {
   const seen: Seen[] = [];
@@ -39,12 +41,23 @@ export async function startOrigin(opts: { status?: number; headers?: Record<stri
         const n = Number(u.searchParams.get('chunks') ?? 10);
         res.writeHead(200, { 'content-type': 'text/plain' });
         let i = 0;
+        let timer: NodeJS.Timeout | undefined;
         const tick = () => {
           res.write(`chunk-${i}\n`);
           if (++i === n) return res.end('end\n');
-          setTimeout(tick, ms / n);
+          timer = setTimeout(tick, ms / n);
         };
+        res.on('close', () => clearTimeout(timer));
         tick();
+        return;
+      }
+      if (u.pathname === '/delay') {
+        const ms = Number(u.searchParams.get('ms') ?? 3000);
+        const timer = setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end(delayedBody(ms));
+        }, ms);
+        res.on('close', () => clearTimeout(timer));
         return;
       }
       if (u.pathname === '/hang') return;
@@ -79,6 +92,11 @@ export async function startOrigin(opts: { status?: number; headers?: Record<stri
         server.close(() => resolve());
       }),
   };
+}
+
+/** The delay route's body. */
+export function delayedBody(ms: number): string {
+  return `answered after ${ms} ms\n`;
 }
 
 /** The slow route's full body, for comparing what a client received. */
