@@ -13,7 +13,7 @@
  * mdns-session.ts).
  */
 import type { DnsPacket, DnsRecord, MulticastDns } from './bonjour-transport.js';
-import { findConflict } from './name-conflict.js';
+import { findConflict, tiebreak } from './name-conflict.js';
 import type { Conflict } from './name-conflict.js';
 
 const PROBES = 3;
@@ -41,10 +41,20 @@ export function probePacket(fqdn: string, proposed: DnsRecord[]): { questions: {
   };
 }
 
+/** RFC 6762 §8.2: the loser of a simultaneous probe waits this long, then probes again. */
+const TIEBREAK_DEFER_MS = 1_000;
+/** Losing the tie-break this often for one name counts as the name being taken. */
+const MAX_DEFERRALS = 3;
+
 /**
  * Probes `fqdn` three times, 250 ms apart. Resolves with the first answer
  * whose SRV/TXT contradicts `proposed` (another responder owns the name), or
  * null when none came by 250 ms after the last probe or the probe was aborted.
+ *
+ * Another host probing for the same name at the same time (§8.2): the host
+ * whose proposed records compare lower defers — waits one second and probes
+ * again, by when the winner answers for the name. Our own probe, looped back,
+ * compares equal and is ignored.
  */
 export function probeConflict(
   mdns: MulticastDns,
@@ -54,12 +64,18 @@ export function probeConflict(
   onSendError: (e: Error) => void,
 ): Promise<Conflict | null> {
   return new Promise<Conflict | null>((resolve) => {
-    const timers: NodeJS.Timeout[] = [];
+    let timers: NodeJS.Timeout[] = [];
     let done = false;
+    let deferrals = 0;
+    /** Bumped by a deferral, so a decision already queued for the old round is void. */
+    let round = 0;
+    /** Waiting out a lost tie-break: the winner's further probes change nothing. */
+    let deferring = false;
     const finish = (conflict: Conflict | null) => {
       if (done) return;
       done = true;
       mdns.off('response', onResponse);
+      mdns.off('query', onQuery);
       signal.removeEventListener('abort', onAbort);
       timers.forEach(clearTimeout);
       resolve(conflict);
@@ -68,16 +84,33 @@ export function probeConflict(
       const conflict = findConflict([...(packet.answers ?? []), ...(packet.additionals ?? [])], proposed);
       if (conflict) finish(conflict);
     };
+    const onQuery = (packet: DnsPacket) => {
+      const theirs = (packet.authorities ?? []).filter((r) => typeof r.name === 'string' && r.name.toLowerCase() === wanted);
+      if (deferring || theirs.length === 0 || tiebreak(proposed, theirs, fqdn) >= 0) return;
+      if (++deferrals > MAX_DEFERRALS) return finish({ record: theirs[0]!, detail: `lost the simultaneous probe tie-break ${MAX_DEFERRALS} times` });
+      timers.forEach(clearTimeout);
+      round++;
+      deferring = true;
+      timers = [setTimeout(probe, TIEBREAK_DEFER_MS)];
+    };
     const onAbort = () => finish(null);
+    const wanted = fqdn.toLowerCase();
+    const packet = probePacket(fqdn, proposed);
+    const probe = () => {
+      const mine = round;
+      deferring = false;
+      timers = [];
+      for (let i = 0; i < PROBES; i++) {
+        timers.push(setTimeout(() => mdns.query(packet, (e) => e && onSendError(e)), i * PROBE_INTERVAL_MS));
+      }
+      // Under load the timer and an answer can be due in the same loop turn;
+      // timers run before pending I/O, so decide only after that I/O was read.
+      timers.push(setTimeout(() => setImmediate(() => mine === round && finish(null)), (PROBES - 1) * PROBE_INTERVAL_MS + ANSWER_WAIT_MS));
+    };
     if (signal.aborted) return finish(null);
     mdns.on('response', onResponse);
+    mdns.on('query', onQuery);
     signal.addEventListener('abort', onAbort);
-    const packet = probePacket(fqdn, proposed);
-    for (let i = 0; i < PROBES; i++) {
-      timers.push(setTimeout(() => mdns.query(packet, (e) => e && onSendError(e)), i * PROBE_INTERVAL_MS));
-    }
-    // Under load the timer and an answer can be due in the same loop turn;
-    // timers run before pending I/O, so decide only after that I/O was read.
-    timers.push(setTimeout(() => setImmediate(() => finish(null)), (PROBES - 1) * PROBE_INTERVAL_MS + ANSWER_WAIT_MS));
+    probe();
   });
 }

@@ -156,3 +156,43 @@ export class SeenClaims {
     return findConflict(live, proposed);
   }
 }
+
+const TYPE_CODES: Record<string, number> = { TXT: 16, SRV: 33 };
+
+function nameWire(name: string): Buffer {
+  const labels = name.replace(/\.$/, '').split('.').filter((l) => l.length > 0);
+  return Buffer.concat([...labels.flatMap((l) => [Buffer.from([Buffer.byteLength(l)]), Buffer.from(l)]), Buffer.from([0])]);
+}
+
+/** Raw uncompressed rdata (RFC 6762 §8.2 compares these bytes). */
+function rdataWire(rr: DnsRecord): Buffer {
+  if (rr.type === 'TXT') return txtWire(rr.data) ?? Buffer.alloc(0);
+  const d = (rr.data ?? {}) as SrvData;
+  const head = Buffer.alloc(6);
+  head.writeUInt16BE(Number(d.priority ?? 0) & 0xffff, 0);
+  head.writeUInt16BE(Number(d.weight ?? 0) & 0xffff, 2);
+  head.writeUInt16BE(Number(d.port ?? 0) & 0xffff, 4);
+  return Buffer.concat([head, nameWire(typeof d.target === 'string' ? d.target : '')]);
+}
+
+/**
+ * Simultaneous probe tie-break (RFC 6762 §8.2): both hosts' proposed records
+ * for the name, sorted by type then rdata bytes, compared in turn; the first
+ * difference decides, and a host with records left over wins. Returns < 0
+ * when ours lose (we must wait one second and probe again), > 0 when they win
+ * for us, 0 when identical (our own probe, looped back).
+ */
+export function tiebreak(ours: DnsRecord[], theirs: DnsRecord[], name: string): number {
+  const relevant = (records: DnsRecord[]) =>
+    records
+      .filter((r) => UNIQUE_TYPES.has(r.type) && typeof r.name === 'string' && bareName(r.name) === bareName(name))
+      .map((r) => ({ type: TYPE_CODES[r.type] ?? 0, rdata: rdataWire(r) }))
+      .sort((a, b) => a.type - b.type || Buffer.compare(a.rdata, b.rdata));
+  const a = relevant(ours);
+  const b = relevant(theirs);
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const diff = a[i]!.type - b[i]!.type || Buffer.compare(a[i]!.rdata, b[i]!.rdata);
+    if (diff !== 0) return Math.sign(diff);
+  }
+  return Math.sign(a.length - b.length);
+}

@@ -5,7 +5,7 @@ import { encodeTxt, readAdvert } from '../../src/discovery/service-txt.js';
 import { goodbyeRecords, planGoodbye } from '../../src/discovery/goodbye.js';
 import { addressRecords, serviceRecords } from '../../src/discovery/service-records.js';
 import { candidateNames, fqdnOf, probePacket } from '../../src/discovery/instance-probe.js';
-import { ConflictRateLimit, SeenClaims, findConflict, sameRdata } from '../../src/discovery/name-conflict.js';
+import { ConflictRateLimit, SeenClaims, findConflict, sameRdata, tiebreak } from '../../src/discovery/name-conflict.js';
 import type { DnsRecord } from '../../src/discovery/bonjour-transport.js';
 import { createRequire } from 'node:module';
 import { Bonjour } from 'bonjour-service';
@@ -175,6 +175,23 @@ describe('name conflicts (RFC 6762 §9): rdata decides, not the sender', () => {
     expect(seen.conflictWith(ours, 20)).toBeNull();
     seen.remember(ours, 0);
     expect(seen.conflictWith(ours, 10)).toBeNull();
+  });
+
+  it('simultaneous probes (RFC 6762 §8.2): records compare by type, then rdata bytes; identical is a tie', () => {
+    const probe = (port: number, txt = 'id=a'): DnsRecord[] => [srv(port), { name: fqdn, type: 'TXT', ttl: 4500, data: [Buffer.from(txt)] }];
+    // TXT (16) sorts before SRV (33): the TXT bytes decide first.
+    expect(tiebreak(probe(8081, 'id=a'), probe(1, 'id=b'), fqdn)).toBe(-1);
+    expect(tiebreak(probe(8081, 'id=b'), probe(9999, 'id=a'), fqdn)).toBe(1);
+    // Same TXT: the SRV port (before the target in the rdata) decides.
+    expect(tiebreak(probe(8081), probe(8082), fqdn)).toBe(-1);
+    expect(tiebreak(probe(8082), probe(8081), fqdn)).toBe(1);
+    expect(tiebreak(probe(8081), probe(8081), fqdn)).toBe(0);
+    // Records left over win; records of other names do not count.
+    expect(tiebreak(probe(8081), probe(8081).slice(1), fqdn)).toBe(1);
+    expect(tiebreak(probe(8081), [...probe(8081), { ...srv(1), name: 'other.local' }], fqdn)).toBe(0);
+    // The node's own probe, looped back through the codec, ties with itself.
+    const looped = dnsPacket.decode(dnsPacket.encode({ type: 'response', answers: ours })).answers;
+    expect(tiebreak(ours, looped, fqdn)).toBe(0);
   });
 
   it('fifteen conflicts within ten seconds mean five seconds between probes, until the window passes', () => {

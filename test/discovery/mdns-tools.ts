@@ -101,8 +101,8 @@ export async function startCapture(ns: Netns): Promise<JsonLines<CapturedPacket>
 }
 
 /** Sends hand-made mDNS packets from inside the namespace (see mdns-send.mjs). */
-export async function sendMdns(ns: Netns, args: string[]): Promise<void> {
-  const r = await ns.run(process.execPath, [path.join(HERE, 'mdns-send.mjs'), ...args]);
+export async function sendMdns(ns: Netns, args: string[], timeoutMs?: number): Promise<void> {
+  const r = await ns.run(process.execPath, [path.join(HERE, 'mdns-send.mjs'), ...args], { timeoutMs });
   if (r.code !== 0) throw new Error(`mdns-send ${args.join(' ')} failed: ${r.stderr}`);
 }
 

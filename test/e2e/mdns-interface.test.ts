@@ -20,7 +20,7 @@ import {
   startZeroconfService,
   waitForState,
 } from '../discovery/mdns-tools.js';
-import type { CapturedPacket, CapturedRecord, JsonLines } from '../discovery/mdns-tools.js';
+import type { CapturedPacket, CapturedRecord, JsonLines, StateView } from '../discovery/mdns-tools.js';
 
 // Multicast is a requirement, not an option: without it these tests fail and say why.
 const unavailable = await mdnsTestsUnavailable();
@@ -172,6 +172,45 @@ describe('mDNS interface choice, send errors, name conflicts, --no-mdns', () => 
     expect(conflict).toMatchObject({ after: 'announcing', record: 'SRV copy-node.local:45004' });
     await browser.waitFor((e) => e.event === 'added' && e.name === `copy-node-2.${TYPE}.`);
     await waitForState(ns, n.admin, (s) => s.discovery?.mdns?.instance === 'copy-node-2');
+  });
+
+  it('two nodes started at once with the same id end up with two names, both announced (probe tie-break, RFC 6762 §8.2)', async () => {
+    const ns = await netns(mdnsNetns);
+    const browser = track(await startZeroconfBrowser(ns));
+    const [a, b] = await Promise.all([node(ns, 'twin', ['--mdns']), node(ns, 'twin', ['--mdns'])]);
+    const announced = (s: StateView) => s.discovery?.mdns?.phase === 'announced' && typeof s.discovery.mdns.instance === 'string';
+    const [sa, sb] = await Promise.all([waitForState(ns, a.admin, announced), waitForState(ns, b.admin, announced)]);
+    const names = [sa.state.discovery?.mdns?.instance, sb.state.discovery?.mdns?.instance] as string[];
+    console.log(`same id, started together: instances ${names.join(' and ')}`);
+    expect(new Set(names).size).toBe(2);
+    for (const name of names) await browser.waitFor((e) => e.event === 'added' && e.name === `${name}.${TYPE}.`);
+    // Each keeps its name: no further conflict once both are announced.
+    const conflictsSoFar = [...a.logs, ...b.logs].filter((l) => String(l.msg).startsWith('mDNS name conflict')).length;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect([...a.logs, ...b.logs].filter((l) => String(l.msg).startsWith('mDNS name conflict')).length).toBe(conflictsSoFar);
+    expect((await readState(ns, a.admin)).discovery?.mdns?.instance).toBe(names[0]);
+    expect((await readState(ns, b.admin)).discovery?.mdns?.instance).toBe(names[1]);
+  });
+
+  it('another host probing for the same name at the same time: the node defers to a higher proposal, ignores a lower one (RFC 6762 §8.2)', async () => {
+    const ns = await netns(mdnsNetns);
+    // Proposals compare TXT first; the node's TXT starts with the length byte 3 ("v=1").
+    // A lower proposal ("a", length 1) loses to the node: it keeps its name.
+    const low = await node(ns, 'tie-low', ['--mdns']);
+    const lowProber = sendMdns(ns, ['probe', 'tie-low', 'a', '15', '200'], 20_000);
+    await waitForState(ns, low.admin, (s) => s.discovery?.mdns?.phase === 'announced');
+    await lowProber;
+    expect((await readState(ns, low.admin)).discovery?.mdns).toMatchObject({ instance: 'tie-low', conflicts: [] });
+
+    // A higher proposal (length 40) wins: the node waits a second and probes
+    // again, each time; a prober that never announces yet keeps winning ends
+    // up counted as the owner after three rounds, and the node moves on.
+    const high = await node(ns, 'tie-high', ['--mdns']);
+    const highProber = sendMdns(ns, ['probe', 'tie-high', 'z'.repeat(40), '45', '200'], 20_000);
+    const conflict = await high.waitForLog(isConflictLog('tie-high'));
+    expect(String(conflict.record)).toMatch(/tie-break/);
+    await waitForState(ns, high.admin, (s) => s.discovery?.mdns?.instance === 'tie-high-2' && s.discovery.mdns.phase === 'announced');
+    await highProber;
   });
 
   it('--no-mdns sends nothing and says so in /state', async () => {
