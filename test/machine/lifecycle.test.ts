@@ -1,27 +1,23 @@
 /** The pure chart: events in, states out, no I/O. */
 import { describe, expect, it } from 'vitest';
-import { initialTransition, transition } from 'xstate';
-import { lifecycleMachine } from '../../machines/lifecycle.js';
 import { lifecycleLabel } from '../../machines/lifecycle-names.js';
 import { planShutdown } from '../../machines/budget.js';
-
-const input = { nodeId: 'n1', drainTimeoutMs: 30_000, shutdownDelayMs: 0 };
-type Snap = ReturnType<typeof initialTransition<typeof lifecycleMachine>>[0];
-
-function run(events: Array<{ type: string; [k: string]: unknown }>): Snap[] {
-  let [s] = initialTransition(lifecycleMachine, input);
-  const out = [s];
-  for (const e of events) {
-    [s] = transition(lifecycleMachine, s, e as never);
-    out.push(s);
-  }
-  return out;
-}
-
-const toServing = [
-  { type: 'xstate.done.actor.prepare', output: { movedAside: null } },
-  { type: 'xstate.done.actor.restore', output: { fresh: true, reason: null, peers: 0, breakers: 0, lastShutdownAt: null, savedAt: null } },
-];
+import {
+  CLEAN_SHUTDOWN_LABELS,
+  cutDone,
+  cutGraceOver,
+  delayOver,
+  deregistered,
+  deregisterTimeout,
+  drainDeadline,
+  drained,
+  persisted,
+  prepared,
+  runChart as run,
+  sigint,
+  sigterm,
+  toServing,
+} from '../helpers/chart.js';
 
 describe('lifecycle chart', () => {
   it('goes starting → restoring → serving', () => {
@@ -32,22 +28,13 @@ describe('lifecycle chart', () => {
   it('shuts down through deregistering + draining and persisting to stopped', () => {
     const states = run([
       ...toServing,
-      { type: 'SHUTDOWN', signal: 'SIGTERM', at: 1000 },
-      { type: 'xstate.done.actor.deregister', output: { goodbyeSent: true, noticesSent: 2, acked: 2, leaseRevoked: null } },
-      { type: 'xstate.after.shutdownDelay.lifecycle.online.leaving.draining.delaying' },
-      { type: 'PROXY.DRAINED', drained: 3 },
-      { type: 'xstate.done.actor.persistFinal' },
+      sigterm,
+      { ...deregistered, output: { goodbyeSent: true, noticesSent: 2, acked: 2, leaseRevoked: null } },
+      delayOver,
+      drained(3),
+      persisted,
     ]);
-    expect(states.map((s) => lifecycleLabel(s.value))).toEqual([
-      'starting',
-      'restoring',
-      'serving',
-      'deregistering + draining',
-      'draining',
-      'draining',
-      'persisting',
-      'stopped',
-    ]);
+    expect(states.map((s) => lifecycleLabel(s.value))).toEqual(CLEAN_SHUTDOWN_LABELS);
     const last = states.at(-1)!;
     expect(last.status).toBe('done');
     expect(last.context.drain).toEqual({ drained: 3, cut: 0 });
@@ -57,10 +44,10 @@ describe('lifecycle chart', () => {
   it('a second signal skips the drain but never persisting', () => {
     const states = run([
       ...toServing,
-      { type: 'SHUTDOWN', signal: 'SIGTERM', at: 1000 },
-      { type: 'SHUTDOWN', signal: 'SIGINT', at: 1100 },
-      { type: 'xstate.done.actor.deregister', output: { goodbyeSent: true, noticesSent: 0, acked: 0, leaseRevoked: null } },
-      { type: 'PROXY.CUT_DONE', drained: 0, cut: 1 },
+      sigterm,
+      sigint,
+      { ...deregistered, output: { goodbyeSent: true, noticesSent: 0, acked: 0, leaseRevoked: null } },
+      cutDone(0, 1),
     ]);
     expect(states.map((s) => lifecycleLabel(s.value)).slice(-3)).toEqual(['deregistering + draining', 'draining', 'persisting']);
     expect(states.at(-1)!.context.drainSkipped).toBe(true);
@@ -70,11 +57,11 @@ describe('lifecycle chart', () => {
   it('the drain deadline cuts what is left', () => {
     const states = run([
       ...toServing,
-      { type: 'SHUTDOWN', signal: 'SIGTERM', at: 1000 },
-      { type: 'xstate.after.shutdownDelay.lifecycle.online.leaving.draining.delaying' },
-      { type: 'xstate.after.drainDeadline.lifecycle.online.leaving.draining' },
-      { type: 'xstate.after.deregisterTimeout.lifecycle.online.leaving.deregistering.announcing' },
-      { type: 'xstate.after.cutGrace.lifecycle.online.leaving.draining.cutting' },
+      sigterm,
+      delayOver,
+      drainDeadline,
+      deregisterTimeout,
+      cutGraceOver,
     ]);
     expect(lifecycleLabel(states.at(-1)!.value)).toBe('persisting');
   });
@@ -87,7 +74,7 @@ describe('lifecycle chart', () => {
   });
 
   it('a failed restore starts fresh and serves', () => {
-    const [s] = run([toServing[0]!, { type: 'xstate.error.actor.restore', error: 'file is not a database' }]).slice(-1);
+    const [s] = run([prepared, { type: 'xstate.error.actor.restore', error: 'file is not a database' }]).slice(-1);
     expect(lifecycleLabel(s!.value)).toBe('serving');
     expect(s!.context.restored).toMatchObject({ fresh: true, reason: 'file is not a database' });
   });
@@ -95,10 +82,10 @@ describe('lifecycle chart', () => {
   it('a failed final snapshot is retried once, then reported with exit 1', () => {
     const states = run([
       ...toServing,
-      { type: 'SHUTDOWN', signal: 'SIGTERM', at: 1000 },
-      { type: 'xstate.done.actor.deregister', output: { goodbyeSent: false, noticesSent: 0, acked: 0, leaseRevoked: null } },
-      { type: 'xstate.after.shutdownDelay.lifecycle.online.leaving.draining.delaying' },
-      { type: 'PROXY.DRAINED', drained: 0 },
+      sigterm,
+      deregistered,
+      delayOver,
+      drained(0),
       { type: 'xstate.error.actor.persistFinal', error: 'disk full' },
       { type: 'xstate.error.actor.persistFinal', error: 'disk full' },
     ]);

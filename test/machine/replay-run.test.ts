@@ -2,19 +2,23 @@
 import { describe, expect, it } from 'vitest';
 import { replayRun } from '../../src/replay/replay-run.js';
 import type { RecordedRun } from '../../src/replay/replay-run.js';
+import {
+  CLEAN_SHUTDOWN_LABELS,
+  chartInput as input,
+  cutDone,
+  cutGraceOver,
+  delayOver,
+  deregistered,
+  deregisterTimeout,
+  drainDeadline,
+  drained,
+  persisted,
+  prepared,
+  restoredFresh as restored,
+  sigint,
+  sigterm,
+} from '../helpers/chart.js';
 import { expectReplayMatches, recordWithDaemonRule } from '../helpers/replay.js';
-
-const input = { nodeId: 'n1', drainTimeoutMs: 30_000, shutdownDelayMs: 0 };
-const prepared = { type: 'xstate.done.actor.prepare', output: { movedAside: null } };
-const restored = {
-  type: 'xstate.done.actor.restore',
-  output: { fresh: true, reason: 'no state file', peers: 0, breakers: 0, lastShutdownAt: null, savedAt: null },
-};
-const sigterm = { type: 'SHUTDOWN', signal: 'SIGTERM', at: 1_000 };
-const sigint = { type: 'SHUTDOWN', signal: 'SIGINT', at: 1_100 };
-const deregistered = { type: 'xstate.done.actor.deregister', output: { goodbyeSent: false, noticesSent: 0, acked: 0, leaseRevoked: null } };
-const delayOver = { type: 'xstate.after.shutdownDelay.lifecycle.online.leaving.draining.delaying' };
-const persisted = { type: 'xstate.done.actor.persistFinal' };
 const chatter = [
   { type: 'PROXY.LISTENING', address: '127.0.0.1:8080' },
   { type: 'PEER.FOUND', peer: { address: '127.0.0.1:8081', meshPort: 7946, id: null, source: 'static', status: 'alive', lastSeen: null } },
@@ -23,7 +27,7 @@ const chatter = [
 
 /** A clean SIGTERM shutdown, recorded as the daemon records it (chatter is not recorded). */
 function cleanRun(): RecordedRun {
-  return recordWithDaemonRule(input, [prepared, restored, ...chatter, sigterm, deregistered, delayOver, { type: 'PROXY.DRAINED', drained: 2 }, persisted]).run;
+  return recordWithDaemonRule(input, [prepared, restored, ...chatter, sigterm, deregistered, delayOver, drained(2), persisted]).run;
 }
 
 describe('replayRun', () => {
@@ -35,29 +39,20 @@ describe('replayRun', () => {
     const result = expectReplayMatches(run);
     expect(result.final).toBe('stopped');
     expect(result.status).toBe('done');
-    expect(result.steps.map((s) => s.lifecycle)).toEqual([
-      'starting',
-      'restoring',
-      'serving',
-      'deregistering + draining',
-      'draining',
-      'draining',
-      'persisting',
-      'stopped',
-    ]);
+    expect(result.steps.map((s) => s.lifecycle)).toEqual(CLEAN_SHUTDOWN_LABELS);
   });
 
   it('replays a second signal and a drain-deadline cut', () => {
-    const second = recordWithDaemonRule(input, [prepared, restored, sigterm, sigint, deregistered, { type: 'PROXY.CUT_DONE', drained: 0, cut: 1 }, sigint, persisted]).run;
+    const second = recordWithDaemonRule(input, [prepared, restored, sigterm, sigint, deregistered, cutDone(0, 1), sigint, persisted]).run;
     expect(expectReplayMatches(second).final).toBe('stopped');
     const deadline = recordWithDaemonRule(input, [
       prepared,
       restored,
       sigterm,
       delayOver,
-      { type: 'xstate.after.drainDeadline.lifecycle.online.leaving.draining' },
-      { type: 'xstate.after.deregisterTimeout.lifecycle.online.leaving.deregistering.announcing' },
-      { type: 'xstate.after.cutGrace.lifecycle.online.leaving.draining.cutting' },
+      drainDeadline,
+      deregisterTimeout,
+      cutGraceOver,
       persisted,
     ]).run;
     expect(expectReplayMatches(deadline).final).toBe('stopped');
@@ -65,7 +60,7 @@ describe('replayRun', () => {
 
   it('replays a retried final snapshot: the re-entry of persisting is recorded', () => {
     const fail = { type: 'xstate.error.actor.persistFinal', error: new Error('disk full') };
-    const { run } = recordWithDaemonRule(input, [prepared, restored, sigterm, deregistered, delayOver, { type: 'PROXY.DRAINED', drained: 0 }, fail, fail]);
+    const { run } = recordWithDaemonRule(input, [prepared, restored, sigterm, deregistered, delayOver, drained(0), fail, fail]);
     const reentry = run.transitions.filter((t) => t.from === 'persisting' && t.to === 'persisting');
     expect(reentry).toHaveLength(1);
     expect(reentry[0]!.event).toEqual({ type: 'xstate.error.actor.persistFinal', error: 'disk full' });
