@@ -5,19 +5,13 @@
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { breakersOf, metricsText } from '../helpers/admin.js';
-import { Cleanups } from '../helpers/cleanups.js';
-import { startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)', (engine) => {
   it('a dead upstream opens its breaker, which stays open across a restart', async () => {

@@ -3,19 +3,13 @@
  * counted, the node still exits 0 within the budget; a second signal skips
  * the rest of the drain at once.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanups } from '../helpers/cleanups.js';
-import { runCli, startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { testScope } from '../helpers/cleanups.js';
+import { runCli, startNode } from '../helpers/daemon.js';
 import { startOrigin } from '../proxy/support/origin.js';
 import { slowGet } from '../proxy/support/slow-client.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 describe.each(['undici', 'http-proxy'] as const)('drain deadline (engine %s)', (engine) => {
   it('--drain-timeout 2 with a 20 s request in flight: cut 1, exit 0 within the budget', async () => {

@@ -4,21 +4,15 @@
  * late request on the open connection gets the draining 503 (or reaches a
  * live peer), and the node exits 0 as soon as the work is done.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanups } from '../helpers/cleanups.js';
-import { runCli, startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { testScope } from '../helpers/cleanups.js';
+import { runCli, startNode } from '../helpers/daemon.js';
 import { freeUdpPort } from '../helpers/ports.js';
 import { startOrigin, slowBody } from '../proxy/support/origin.js';
 import { RawConnection, tryConnect } from '../proxy/support/raw-http.js';
 import { slowGet } from '../proxy/support/slow-client.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (engine) => {
   it('completes the slow request, refuses new connections and answers a late request with the draining 503', async () => {

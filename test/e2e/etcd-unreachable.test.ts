@@ -4,13 +4,13 @@
  * the next delay) until etcd is there; at shutdown the lease revoke gives up
  * after its short timeout, says so, and the node exits 0 well within budget.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { adminState, peersOf } from '../helpers/admin.js';
-import { startNode, stopAll } from '../helpers/daemon.js';
-import type { LogLine, NodeProcess } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
+import type { LogLine } from '../helpers/daemon.js';
 import { etcdUnavailableReason, startEtcd } from '../helpers/etcd.js';
-import type { EtcdServer } from '../helpers/etcd.js';
 import { freeTcpPort } from '../helpers/ports.js';
 
 const unavailable = etcdUnavailableReason();
@@ -20,12 +20,7 @@ const registered = (l: LogLine) => String(l.msg).startsWith('registered in etcd'
 const failedAttempt = (l: LogLine) => String(l.msg).startsWith('etcd registration failed');
 
 describe.skipIf(unavailable)('etcd unreachable', () => {
-  const nodes: NodeProcess[] = [];
-  const servers: EtcdServer[] = [];
-  afterEach(async () => {
-    await stopAll(nodes);
-    await Promise.all(servers.splice(0).map((s) => s.stop()));
-  });
+  const { nodes, cleanups } = testScope();
 
   it('at start: the node serves, warns once per attempt with the next delay, and registers once etcd is up', async () => {
     const port = await freeTcpPort(); // nothing listens here yet
@@ -50,7 +45,7 @@ describe.skipIf(unavailable)('etcd unreachable', () => {
 
     // etcd arrives on that port: the next attempt registers.
     const etcd = await startEtcd({ clientPort: port });
-    servers.push(etcd);
+    cleanups.defer(() => etcd.stop());
     const upAt = Date.now();
     const ok = await n.waitForLog(registered, 20_000);
     console.log(`[etcd] registered ${Number(ok.time) - upAt} ms after etcd came up`);
@@ -76,7 +71,7 @@ describe.skipIf(unavailable)('etcd unreachable', () => {
 
   it('at shutdown: etcd killed mid-run, SIGTERM exits 0 well within the budget and logs the failed revoke', async () => {
     const etcd = await startEtcd();
-    servers.push(etcd);
+    cleanups.defer(() => etcd.stop());
     const budgetSec = 10;
     const n = await startNode({ args: ['--node-id', 'late', '--etcd', etcd.url, '--etcd-prefix', '/ge-late/', '--drain-timeout', String(budgetSec)] });
     nodes.push(n);
@@ -98,7 +93,7 @@ describe.skipIf(unavailable)('etcd unreachable', () => {
 
   it('mid-run outage: keep-alive and watch recover, and what changed meanwhile is read again', async () => {
     const etcd = await startEtcd();
-    servers.push(etcd);
+    cleanups.defer(() => etcd.stop());
     const prefix = '/ge-outage/';
     const n = await startNode({ args: ['--node-id', 'steady', '--etcd', etcd.url, '--etcd-prefix', prefix] });
     nodes.push(n);

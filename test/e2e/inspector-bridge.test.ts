@@ -4,33 +4,39 @@
  * server on loopback standing in for Stately's. An inspector that is down or
  * goes away is logged once and never touches the node.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
 
 type Msg = { type: string; name?: string; definition?: string; snapshot?: { value?: unknown; status?: string }; event?: { type: string }; _version?: string };
 
-const nodes: NodeProcess[] = [];
-const servers: WebSocketServer[] = [];
-afterEach(async () => {
-  await stopAll(nodes);
-  for (const s of servers.splice(0)) {
-    for (const c of s.clients) c.terminate();
-    await new Promise((resolve) => s.close(resolve));
-  }
-});
+const { nodes, cleanups } = testScope();
 
-async function startInspector(port = 0): Promise<{ url: string; port: number; messages: Msg[]; server: WebSocketServer }> {
+interface Inspector {
+  url: string;
+  port: number;
+  messages: Msg[];
+  /** Drops its connections and closes (once; also after the test). */
+  stop(): Promise<unknown>;
+}
+
+async function startInspector(port = 0): Promise<Inspector> {
   const messages: Msg[] = [];
   const server = new WebSocketServer({ host: '127.0.0.1', port });
-  servers.push(server);
+  let stopped: Promise<unknown> | null = null;
+  const stop = () =>
+    (stopped ??= new Promise((resolve) => {
+      for (const c of server.clients) c.terminate();
+      server.close(resolve);
+    }));
+  cleanups.defer(stop);
   await new Promise<void>((resolve, reject) => (server.once('listening', resolve), server.once('error', reject)));
   server.on('connection', (ws) => ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as Msg)));
   const bound = (server.address() as AddressInfo).port;
-  return { url: `ws://127.0.0.1:${bound}`, port: bound, messages, server };
+  return { url: `ws://127.0.0.1:${bound}`, port: bound, messages, stop };
 }
 
 const isRootSnapshot = (value: unknown) => (m: Msg) => m.type === '@xstate.snapshot' && JSON.stringify(m.snapshot?.value) === JSON.stringify(value);
@@ -82,9 +88,7 @@ describe('Stately inspector bridge', () => {
     const n = await startNode({ args: ['--inspector-url', first.url] });
     nodes.push(n);
     await n.waitForLog((l) => String(l.msg).startsWith('inspection events go to'));
-    for (const c of first.server.clients) c.terminate();
-    await new Promise((resolve) => first.server.close(resolve));
-    servers.splice(servers.indexOf(first.server), 1);
+    await first.stop();
     await n.waitForLog((l) => /closed the connection/.test(String(l.msg)));
     expect((await fetch(`${n.adminUrl}/readyz`)).status).toBe(200);
 

@@ -5,12 +5,11 @@
  * `lifecycle` log lines), the in-flight request and the countdown while
  * draining, and say the node is gone at the end.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { adminState } from '../helpers/admin.js';
-import { Cleanups } from '../helpers/cleanups.js';
-import { startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
 import { artifactPath, haveChromium, LABEL_RECORDER, launchChromium, noChromiumReason } from '../inspector/chromium.js';
 import { checkShownLabels, labelNames } from '../inspector/label-truth.js';
 import { delayedBody, startOrigin } from '../proxy/support/origin.js';
@@ -20,12 +19,7 @@ if (!haveChromium) console.warn(noChromiumReason);
 
 // Long enough that the drain is seen (and photographed) with the request still in flight, even on a busy machine.
 const SLOW_MS = 8_000;
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 const openBrowser = async (): Promise<Browser> => cleanups.closing(await launchChromium());
 

@@ -1,10 +1,9 @@
 /** The inspector's routes over plain HTTP: offline-only page, chart JSON, token. */
-import { afterEach, describe, expect, it } from 'vitest';
-import { startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
 
-const nodes: NodeProcess[] = [];
-afterEach(() => stopAll(nodes));
+const { nodes } = testScope();
 
 describe('inspector routes', () => {
   it('serve the page with the true state, its bundled script and the chart; nothing external is referenced', async () => {

@@ -1,11 +1,10 @@
 /** The daemon from outside: starts, serves, answers, exits 0 on SIGTERM. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
-import { startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
 
-const nodes: NodeProcess[] = [];
-afterEach(() => stopAll(nodes));
+const { nodes } = testScope();
 
 describe('daemon basics', () => {
   it('with no target answers 503 with a JSON body, is ready, and exits 0 on SIGTERM', async () => {

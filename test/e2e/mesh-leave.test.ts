@@ -5,9 +5,9 @@
  * no client request fails. SIGKILL on B: only A's breakers can take it out;
  * the test prints what that costs.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanups } from '../helpers/cleanups.js';
-import { runCli, startNode, stopAll } from '../helpers/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { testScope } from '../helpers/cleanups.js';
+import { runCli, startNode } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { breakersOf, metric, peerStatus } from '../helpers/admin.js';
@@ -15,12 +15,7 @@ import { until } from '../helpers/wait.js';
 import { MESH_KEY } from '../mesh/support.js';
 import { delayedBody, startOrigin } from '../proxy/support/origin.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 /** A few ms of work per request, so requests are in flight at B when the signal comes. */
 const WORK = '/delay?ms=5';

@@ -7,22 +7,16 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanups } from '../helpers/cleanups.js';
-import { startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
 import { metric, peerStatus, peersOf } from '../helpers/admin.js';
 import { until } from '../helpers/wait.js';
 import { MESH_KEY, frame, parseFrame, udpPeer } from '../mesh/support.js';
 
 const KEY = Buffer.from(MESH_KEY);
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 async function nodeWithFakePeer(env: NodeJS.ProcessEnv, args: string[] = []) {
   const b = cleanups.closing(await udpPeer());

@@ -3,21 +3,15 @@
  * traffic until it proves it serves: a signed mesh ping answered by a pong
  * (or, without a key, a TCP connect to its proxy).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanups } from '../helpers/cleanups.js';
-import { startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { metricsText, peerStatus, peersOf } from '../helpers/admin.js';
 import { until } from '../helpers/wait.js';
 import { MESH_KEY } from '../mesh/support.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 async function restoredSuspect(env: NodeJS.ProcessEnv) {
   const bProxy = `127.0.0.1:${await freeTcpPort()}`;

@@ -3,22 +3,17 @@
  * once on another target (bodies included), proxy errors answer 502/504 with
  * JSON, and a request another node forwarded never goes to a peer again.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { metricBy } from '../helpers/admin.js';
-import { Cleanups } from '../helpers/cleanups.js';
-import { startNode, stopAll } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { startOrigin } from '../proxy/support/origin.js';
 import type { Origin } from '../proxy/support/origin.js';
 import { startDrainingPeer } from '../proxy/support/fake-peer.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 const origin = async (): Promise<Origin> => cleanups.closing(await startOrigin());
 const drainingPeer = async () => cleanups.closing(await startDrainingPeer());

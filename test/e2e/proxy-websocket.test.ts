@@ -2,20 +2,14 @@
  * WebSockets through the proxy: the tunnel counts as in-flight work, and at
  * the drain deadline both ends get a close frame with 1001 (Going Away).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { adminState, metricsText } from '../helpers/admin.js';
-import { Cleanups } from '../helpers/cleanups.js';
-import { startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
 import { startOrigin } from '../proxy/support/origin.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 describe.each(['undici', 'http-proxy'] as const)('websocket (engine %s)', (engine) => {
   it('is counted in flight and closed with 1001 at the drain deadline', async () => {

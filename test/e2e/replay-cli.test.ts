@@ -5,22 +5,17 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
-import { Cleanups } from '../helpers/cleanups.js';
-import { runCli, startNode, stopAll } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { runCli, startNode } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { expectReplayMatches, exportLastRun, loadExportedRun } from '../helpers/replay.js';
 import { startOrigin } from '../proxy/support/origin.js';
 import type { ReplayJson } from '../../src/replay/replay-report.js';
 import { SqliteStateStore } from '../../src/store/sqlite-store.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 /** Starts a node, lets it serve one request, stops it with `signals`, waits for exit 0. */
 async function recordedRun(args: string[] = []): Promise<NodeProcess> {

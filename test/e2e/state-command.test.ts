@@ -3,18 +3,12 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanups } from '../helpers/cleanups.js';
-import { runCli, startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { testScope } from '../helpers/cleanups.js';
+import { runCli, startNode } from '../helpers/daemon.js';
 import { sha256 } from '../store/db-inspect.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 const data = () => cleanups.tempDir('ge-statecmd-');
 
 describe('graceful-edge state', () => {

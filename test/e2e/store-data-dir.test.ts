@@ -7,18 +7,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanups } from '../helpers/cleanups.js';
-import { runCli, startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { testScope } from '../helpers/cleanups.js';
+import { runCli, startNode } from '../helpers/daemon.js';
 import { sha256 } from '../store/db-inspect.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 const isRoot = process.getuid?.() === 0;
 const canMount = isRoot && spawnSync('mount', ['--version']).status === 0;

@@ -5,20 +5,14 @@
  * daemon's logs and HTTP answers, `graceful-edge state --json`, the file.
  */
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
-import { Cleanups } from '../helpers/cleanups.js';
-import { runCli, startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { runCli, startNode } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
 import { SqliteStateStore } from '../../src/store/sqlite-store.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 
 type StateJson = {
   nodeId: string;

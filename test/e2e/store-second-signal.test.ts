@@ -2,20 +2,14 @@
  * A second SIGINT during a long drain skips what is left of it, but the
  * state is still saved: exit 0, fast, and the file holds the shutdown record.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
-import { Cleanups } from '../helpers/cleanups.js';
-import { runCli, startNode, stopAll } from '../helpers/daemon.js';
-import type { NodeProcess } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { runCli, startNode } from '../helpers/daemon.js';
 import { until } from '../helpers/wait.js';
 import { slowBody, startOrigin } from '../proxy/support/origin.js';
 
-const nodes: NodeProcess[] = [];
-const cleanups = new Cleanups();
-afterEach(async () => {
-  await stopAll(nodes);
-  await cleanups.run();
-});
+const { nodes, cleanups } = testScope();
 const data = () => cleanups.tempDir('ge-second-');
 
 async function savedShutdowns(dataDir: string) {

@@ -1,10 +1,13 @@
 /**
- * What a test leaves behind, undone after it: temp dirs, servers, mounts,
- * locks. A file keeps one `Cleanups` and calls `run()` in its afterEach,
- * after its daemons are stopped (they may still hold the dirs).
+ * What a test leaves behind, undone after it: daemons, temp dirs, servers,
+ * mounts, locks. A file calls `testScope()` once; or keeps its own
+ * `Cleanups` and calls `run()` in its afterEach, after its daemons are
+ * stopped (they may still hold the dirs).
  */
 import { rmSync } from 'node:fs';
-import { tempDir } from './daemon.js';
+import { afterEach } from 'vitest';
+import { stopAll, tempDir } from './daemon.js';
+import type { NodeProcess } from './daemon.js';
 
 type Undo = () => unknown;
 
@@ -45,4 +48,19 @@ export class Cleanups {
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) throw new AggregateError(failures, `${failures.length} cleanup steps failed`);
   }
+}
+
+/**
+ * The daemons and undo steps of the tests that follow (call at the top of a
+ * file or describe): after each test its daemons still running are killed,
+ * then its steps run.
+ */
+export function testScope(): { nodes: NodeProcess[]; cleanups: Cleanups } {
+  const nodes: NodeProcess[] = [];
+  const cleanups = new Cleanups();
+  afterEach(async () => {
+    await stopAll(nodes);
+    await cleanups.run();
+  });
+  return { nodes, cleanups };
 }

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -33,6 +33,9 @@ export interface NodeProcess {
 export function tempDir(prefix = 'ge-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
+
+/** Data dirs startNode made itself (no `dataDir` given); stopAll removes them. */
+const madeDataDirs = new WeakMap<NodeProcess, string>();
 
 export interface StartOptions {
   args?: string[];
@@ -123,6 +126,7 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProcess> {
     exited,
     kill: (signal = 'SIGTERM') => void proc.kill(signal),
   };
+  if (!opts.dataDir) madeDataDirs.set(node, dataDir);
   if (opts.waitFor === 'spawned') return node;
   const [p, a] = await Promise.all([
     waitForLog((l) => typeof l.proxy === 'string' && String(l.msg).startsWith('proxy listening')),
@@ -136,7 +140,10 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProcess> {
   return node;
 }
 
-/** Kills whatever is still running; use in afterEach. */
+/**
+ * Kills whatever is still running, then removes the data dirs startNode made
+ * (a later node of the same test may have shared one); use in afterEach.
+ */
 export async function stopAll(nodes: NodeProcess[]): Promise<void> {
   await Promise.all(
     nodes.map(async (n) => {
@@ -146,5 +153,9 @@ export async function stopAll(nodes: NodeProcess[]): Promise<void> {
       }
     }),
   );
+  for (const n of nodes) {
+    const dir = madeDataDirs.get(n);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
   nodes.length = 0;
 }

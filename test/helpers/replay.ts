@@ -3,7 +3,7 @@
  * recorded here from the pure chart with the daemon's own recording rule)
  * into a replay and assert it reproduces every recorded state.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
@@ -39,10 +39,15 @@ export function loadExportedRun(file: string): RecordedRun {
 
 /** Exports the last run of a daemon's data dir through the real CLI, then loads it. */
 export async function exportLastRun(dataDir: string): Promise<RecordedRun> {
-  const file = path.join(tempDir('ge-replay-export-'), 'run.json');
-  const res = await runCli(['replay', '--data-dir', dataDir, '--export', file]);
-  expect(res.code, `replay --export: ${res.stdout}\n${res.stderr}`).toBe(0);
-  return loadExportedRun(file);
+  const dir = tempDir('ge-replay-export-');
+  try {
+    const file = path.join(dir, 'run.json');
+    const res = await runCli(['replay', '--data-dir', dataDir, '--export', file]);
+    expect(res.code, `replay --export: ${res.stdout}\n${res.stderr}`).toBe(0);
+    return loadExportedRun(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
