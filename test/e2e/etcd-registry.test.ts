@@ -5,11 +5,12 @@
  * a second node adding and removing the first from the prefix watch; foreign
  * values under the prefix refused. Unreachable etcd: test/e2e/etcd-unreachable.test.ts.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { adminState } from '../helpers/admin.js';
-import { startNode, stopAll } from '../helpers/daemon.js';
-import type { LogLine, NodeProcess } from '../helpers/daemon.js';
+import { testScope } from '../helpers/cleanups.js';
+import { startNode } from '../helpers/daemon.js';
+import type { LogLine } from '../helpers/daemon.js';
 import { etcdUnavailableReason, startEtcd } from '../helpers/etcd.js';
 import type { EtcdServer } from '../helpers/etcd.js';
 import { until } from '../helpers/wait.js';
@@ -23,23 +24,29 @@ const registered = (l: LogLine) => String(l.msg).startsWith('registered in etcd'
 
 describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
   let etcd: EtcdServer;
-  const nodes: NodeProcess[] = [];
+  const { nodes } = testScope();
   beforeAll(async () => {
     etcd = await startEtcd();
   });
   afterAll(async () => {
     await etcd?.stop();
   });
-  afterEach(() => stopAll(nodes));
 
   const etcdArgs = (id: string, prefix: string) => ['--node-id', id, '--etcd', etcd.url, '--etcd-prefix', prefix];
+  /** Node `id` under `prefix`, once it has registered (on `dataDir` when given: a restart). */
+  const registeredNode = async (id: string, prefix: string, dataDir?: string) => {
+    const n = await startNode({ dataDir, args: etcdArgs(id, prefix) });
+    nodes.push(n);
+    await n.waitForLog(registered);
+    return n;
+  };
+  /** The lease `key` is held under now. */
+  const leaseOf = async (key: string) => (await etcd.client.get(key).exec()).kvs[0]!.lease;
 
   it('puts the key under a lease while serving and removes it within 100 ms of SIGTERM', async () => {
     const prefix = uniquePrefix();
     const key = `${prefix}alpha`;
-    const n = await startNode({ args: etcdArgs('alpha', prefix) });
-    nodes.push(n);
-    await n.waitForLog(registered);
+    const n = await registeredNode('alpha', prefix);
 
     const got = await etcd.client.get(key).exec();
     const kv = got.kvs[0];
@@ -73,9 +80,7 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
     expect(n.logs.find((l) => l.msg === 'deregistered')).toMatchObject({ leaseRevoked: true });
 
     // A clean stop cleared the saved lease id: the next start has nothing stale to revoke.
-    const again = await startNode({ dataDir: n.dataDir, args: etcdArgs('alpha', prefix) });
-    nodes.push(again);
-    await again.waitForLog(registered);
+    const again = await registeredNode('alpha', prefix, n.dataDir);
     expect(again.logs.filter((l) => String(l.msg).includes('left by a previous run'))).toEqual([]);
     again.kill('SIGTERM');
     expect(await again.exited).toEqual({ code: 0, signal: null });
@@ -84,10 +89,8 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
   it('after SIGKILL, the next start revokes the stale lease before granting a new one', async () => {
     const prefix = uniquePrefix();
     const key = `${prefix}beta`;
-    const first = await startNode({ args: etcdArgs('beta', prefix) });
-    nodes.push(first);
-    await first.waitForLog(registered);
-    const oldLease = (await etcd.client.get(key).exec()).kvs[0]!.lease;
+    const first = await registeredNode('beta', prefix);
+    const oldLease = await leaseOf(key);
 
     first.kill('SIGKILL');
     await first.exited;
@@ -110,7 +113,7 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
 
     // The old lease no longer exists; the key lives under a new one.
     expect((await etcd.client.leaseClient.leaseTimeToLive({ ID: oldLease })).TTL).toBe('-1');
-    const newLease = (await etcd.client.get(key).exec()).kvs[0]!.lease;
+    const newLease = await leaseOf(key);
     expect(newLease).not.toBe(oldLease);
     await until('delete then put seen by the watch', async () => events.length >= 2, { timeoutMs: 5_000 });
     expect(events.slice(0, 2)).toEqual(['delete', 'put']);
@@ -163,9 +166,7 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
 
   it('refuses foreign values under the prefix with one clear log line and changes nothing', async () => {
     const prefix = uniquePrefix();
-    const n = await startNode({ args: etcdArgs('gamma', prefix) });
-    nodes.push(n);
-    await n.waitForLog(registered);
+    const n = await registeredNode('gamma', prefix);
 
     await etcd.client.put(`${prefix}garbage`).value('not json at all');
     await etcd.client.put(`${prefix}no-port`).value(JSON.stringify({ id: 'x', address: '127.0.0.1', meshPort: 1, startedAt: 1 }));
@@ -190,7 +191,7 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
     await until('the hand-made peer to be left', async () => (await adminState(n)).peers.find((p) => p.address === '127.0.0.1:9' && p.status === 'left'));
 
     // Its own key deleted by someone else is put back under the same lease.
-    const lease = (await etcd.client.get(`${prefix}gamma`).exec()).kvs[0]!.lease;
+    const lease = await leaseOf(`${prefix}gamma`);
     await etcd.client.delete().key(`${prefix}gamma`);
     const back = await until('own key put back', async () => (await etcd.client.get(`${prefix}gamma`).exec()).kvs[0], { timeoutMs: 5_000 });
     expect(back.lease).toBe(lease);
@@ -202,10 +203,8 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
   it('a lease revoked by someone else is noticed at once and the node registers again under a new lease', async () => {
     const prefix = uniquePrefix();
     const key = `${prefix}delta`;
-    const n = await startNode({ args: etcdArgs('delta', prefix) });
-    nodes.push(n);
-    await n.waitForLog(registered);
-    const oldLease = (await etcd.client.get(key).exec()).kvs[0]!.lease;
+    const n = await registeredNode('delta', prefix);
+    const oldLease = await leaseOf(key);
 
     await etcd.client.leaseClient.leaseRevoke({ ID: oldLease });
     await n.waitForLog((l) => String(l.msg).startsWith(`etcd lease ${oldLease} lost`), 10_000);

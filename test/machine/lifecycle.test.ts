@@ -2,22 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { lifecycleLabel } from '../../machines/lifecycle-names.js';
 import { planShutdown } from '../../machines/budget.js';
-import {
-  CLEAN_SHUTDOWN_LABELS,
-  cutDone,
-  cutGraceOver,
-  delayOver,
-  deregistered,
-  deregisterTimeout,
-  drainDeadline,
-  drained,
-  persisted,
-  prepared,
-  runChart as run,
-  sigint,
-  sigterm,
-  toServing,
-} from '../helpers/chart.js';
+import { CLEAN_SHUTDOWN_LABELS, cutDone, cutGraceOver, delayOver, deregistered, deregisterTimeout, drainDeadline, drained, persisted, prepared, runChart as run, sigint, sigterm, toServing } from '../helpers/chart.js';
 
 describe('lifecycle chart', () => {
   it('goes starting → restoring → serving', () => {
@@ -55,14 +40,7 @@ describe('lifecycle chart', () => {
   });
 
   it('the drain deadline cuts what is left', () => {
-    const states = run([
-      ...toServing,
-      sigterm,
-      delayOver,
-      drainDeadline,
-      deregisterTimeout,
-      cutGraceOver,
-    ]);
+    const states = run([...toServing, sigterm, delayOver, drainDeadline, deregisterTimeout, cutGraceOver]);
     expect(lifecycleLabel(states.at(-1)!.value)).toBe('persisting');
   });
 

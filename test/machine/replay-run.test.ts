@@ -2,22 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { replayRun } from '../../src/replay/replay-run.js';
 import type { RecordedRun } from '../../src/replay/replay-run.js';
-import {
-  CLEAN_SHUTDOWN_LABELS,
-  chartInput as input,
-  cutDone,
-  cutGraceOver,
-  delayOver,
-  deregistered,
-  deregisterTimeout,
-  drainDeadline,
-  drained,
-  persisted,
-  prepared,
-  restoredFresh as restored,
-  sigint,
-  sigterm,
-} from '../helpers/chart.js';
+import { CLEAN_SHUTDOWN_LABELS, chartInput as input, cutDone, cutGraceOver, delayOver, deregistered, deregisterTimeout, drainDeadline, drained, persisted, prepared, restoredFresh as restored, sigint, sigterm } from '../helpers/chart.js';
 import { expectReplayMatches, recordWithDaemonRule } from '../helpers/replay.js';
 const chatter = [
   { type: 'PROXY.LISTENING', address: '127.0.0.1:8080' },
@@ -45,16 +30,7 @@ describe('replayRun', () => {
   it('replays a second signal and a drain-deadline cut', () => {
     const second = recordWithDaemonRule(input, [prepared, restored, sigterm, sigint, deregistered, cutDone(0, 1), sigint, persisted]).run;
     expect(expectReplayMatches(second).final).toBe('stopped');
-    const deadline = recordWithDaemonRule(input, [
-      prepared,
-      restored,
-      sigterm,
-      delayOver,
-      drainDeadline,
-      deregisterTimeout,
-      cutGraceOver,
-      persisted,
-    ]).run;
+    const deadline = recordWithDaemonRule(input, [prepared, restored, sigterm, delayOver, drainDeadline, deregisterTimeout, cutGraceOver, persisted]).run;
     expect(expectReplayMatches(deadline).final).toBe('stopped');
   });
 
