@@ -13,6 +13,7 @@ import { adminState } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
 import { runCli, startNode } from '../helpers/daemon.js';
 import type { LogLine } from '../helpers/daemon.js';
+import { savedState } from '../helpers/saved-state.js';
 import { checkStateDb, sha256 } from '../store/db-inspect.js';
 
 const { nodes, cleanups } = testScope();
@@ -57,9 +58,7 @@ async function expectStartsFreshAndKeepsFile(dataDir: string, reason: RegExp): P
   expect(await n.exited).toEqual({ code: 0, signal: null });
   // The fresh file is good and the bad one is still there, unchanged.
   expect(checkStateDb(dataDir).integrity).toBe('ok');
-  const s = await runCli(['state', '--data-dir', dataDir, '--json']);
-  expect(s.code).toBe(0);
-  expect(JSON.parse(s.stdout)).toMatchObject({ shutdownAt: expect.any(Number), shutdowns: [expect.objectContaining({ cut: 0 })] });
+  expect(await savedState(dataDir)).toMatchObject({ shutdownAt: expect.any(Number), shutdowns: [expect.objectContaining({ cut: 0 })] });
   expect(sha256(aside)).toBe(before);
 }
 

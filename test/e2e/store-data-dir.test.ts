@@ -9,7 +9,8 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testScope } from '../helpers/cleanups.js';
-import { runCli, startNode } from '../helpers/daemon.js';
+import { startNode } from '../helpers/daemon.js';
+import { savedState } from '../helpers/saved-state.js';
 import { sha256 } from '../store/db-inspect.js';
 
 const { nodes, cleanups } = testScope();
@@ -54,9 +55,7 @@ describe('unusable data dir', () => {
     expect(sha256(path.join(dataDir, 'state.db'))).toBe(before);
     expect(readdirSync(dataDir)).toEqual(['state.db']);
     // The operator can still read what the node remembers.
-    const s = await runCli(['state', '--data-dir', dataDir, '--json']);
-    expect(s.code).toBe(0);
-    expect(JSON.parse(s.stdout)).toMatchObject({ peers: [expect.objectContaining({ address: '127.0.0.1:9' })] });
+    expect(await savedState(dataDir)).toMatchObject({ peers: [expect.objectContaining({ address: '127.0.0.1:9' })] });
   });
 
   it.skipIf(!canChattr)('immutable dir (chattr +i): exit 2 naming the dir (EPERM); prior data intact', async () => {

@@ -8,28 +8,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
-import { runCli, startNode } from '../helpers/daemon.js';
+import { startNode } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
+import { savedState } from '../helpers/saved-state.js';
 import { SqliteStateStore } from '../../src/store/sqlite-store.js';
 
 const { nodes, cleanups } = testScope();
-
-type StateJson = {
-  nodeId: string;
-  savedAt: number | null;
-  shutdownAt: number | null;
-  peers: Array<{ address: string; meshPort: number; id: string | null; source: string; status: string }>;
-  circuitBreakers: Array<{ target: string; state: string }>;
-  shutdowns: Array<{ at: number; drained: number; cut: number; signals: string[] }>;
-  transitions: number;
-};
-
-async function stateJson(dataDir: string): Promise<StateJson> {
-  const r = await runCli(['state', '--data-dir', dataDir, '--json']);
-  expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout) as StateJson;
-}
 
 const data = () => cleanups.tempDir('ge-store-e2e-');
 
@@ -44,7 +28,7 @@ describe('state across restarts', () => {
     n1.kill('SIGTERM');
     expect(await n1.exited).toEqual({ code: 0, signal: null });
 
-    const saved = await stateJson(dataDir);
+    const saved = await savedState(dataDir);
     expect(saved.nodeId).toBe('store-e2e');
     expect(saved.savedAt).toEqual(expect.any(Number));
     expect(saved.shutdownAt).toEqual(expect.any(Number));
@@ -75,10 +59,10 @@ describe('state across restarts', () => {
     expect(byAddress.get(b)).toMatchObject({ source: 'restored', status: 'suspect', meshPort: 7102 });
 
     // While it runs, the file says this run has not shut down (a crash now leaves it so).
-    expect((await stateJson(dataDir)).shutdownAt).toBeNull();
+    expect((await savedState(dataDir)).shutdownAt).toBeNull();
     n2.kill('SIGTERM');
     expect(await n2.exited).toEqual({ code: 0, signal: null });
-    const again = await stateJson(dataDir);
+    const again = await savedState(dataDir);
     expect(again.shutdowns).toHaveLength(2);
     expect(again.peers.find((p) => p.address === b)).toMatchObject({ source: 'restored', status: 'suspect' });
   });
@@ -90,7 +74,7 @@ describe('state across restarts', () => {
     nodes.push(n1);
     n1.kill('SIGTERM');
     expect((await n1.exited).code).toBe(0);
-    const graceful = await stateJson(dataDir);
+    const graceful = await savedState(dataDir);
     expect(graceful.shutdownAt).toEqual(expect.any(Number));
 
     const n2 = await startNode({ dataDir, args: ['--peer', peer, '--snapshot-interval', '0.1'] });
@@ -100,7 +84,7 @@ describe('state across restarts', () => {
     n2.kill('SIGKILL');
     expect(await n2.exited).toEqual({ code: null, signal: 'SIGKILL' });
 
-    const crashed = await stateJson(dataDir);
+    const crashed = await savedState(dataDir);
     expect(crashed.shutdownAt).toBeNull();
     expect(crashed.shutdowns).toHaveLength(1); // the earlier graceful stop is still in the history
     expect(crashed.peers).toEqual([expect.objectContaining({ address: peer, source: 'static' })]);
@@ -121,7 +105,7 @@ describe('state across restarts', () => {
     nodes.push(n);
     n.kill('SIGKILL');
     await n.exited;
-    const s = await stateJson(dataDir);
+    const s = await savedState(dataDir);
     expect(s).toMatchObject({ savedAt: null, shutdownAt: null, peers: [], circuitBreakers: [], shutdowns: [] });
     expect(s.transitions).toBeGreaterThanOrEqual(3);
   });
@@ -155,7 +139,7 @@ describe('state across restarts', () => {
     expect(states).toEqual({ 'http://127.0.0.1:1': 'open', 'http://127.0.0.1:2': 'half-open', 'http://127.0.0.1:3': 'closed' });
     n.kill('SIGTERM');
     expect((await n.exited).code).toBe(0);
-    const saved = await stateJson(dataDir);
+    const saved = await savedState(dataDir);
     expect(saved.circuitBreakers.find((b) => b.target === 'http://127.0.0.1:1')).toMatchObject({ state: 'open' });
   });
 });

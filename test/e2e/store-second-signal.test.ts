@@ -5,18 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { adminState } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
-import { runCli, startNode } from '../helpers/daemon.js';
+import { startNode } from '../helpers/daemon.js';
+import { savedState } from '../helpers/saved-state.js';
 import { until } from '../helpers/wait.js';
 import { slowBody, startOrigin } from '../proxy/support/origin.js';
 
 const { nodes, cleanups } = testScope();
 const data = () => cleanups.tempDir('ge-second-');
-
-async function savedShutdowns(dataDir: string) {
-  const r = await runCli(['state', '--data-dir', dataDir, '--json']);
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout) as { shutdownAt: number | null; shutdowns: Array<{ at: number; drained: number; cut: number; signals: string[] }> };
-}
 
 describe('second SIGINT', () => {
   it('during a long --shutdown-delay: fast exit 0, shutdown record saved', async () => {
@@ -31,7 +26,7 @@ describe('second SIGINT', () => {
     // Far below the 20 s delay it skipped (generous: a loaded machine).
     expect(Date.now() - second).toBeLessThan(10_000);
     expect(n.logs.some((l) => String(l.msg).startsWith('second signal'))).toBe(true);
-    const s = await savedShutdowns(dataDir);
+    const s = await savedState(dataDir);
     expect(s.shutdownAt).toEqual(expect.any(Number));
     expect(s.shutdowns).toEqual([expect.objectContaining({ at: s.shutdownAt, signals: ['SIGINT', 'SIGINT'] })]);
   });
@@ -61,7 +56,7 @@ describe('second SIGINT', () => {
     expect(await n.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - second).toBeLessThan(10_000);
     expect(await slow).not.toBe(slowBody(2));
-    const s = await savedShutdowns(dataDir);
+    const s = await savedState(dataDir);
     expect(s.shutdowns).toEqual([expect.objectContaining({ at: s.shutdownAt, cut: 1, signals: ['SIGINT', 'SIGINT'] })]);
   });
 });
