@@ -155,7 +155,7 @@ export class MdnsSession {
       this.#nextCandidate++;
       this.#noteConflict(name);
       this.#log.warn(
-        { instance: name, from: this.#transport.lastSource(), record: conflict.detail },
+        { instance: name, record: conflict.detail },
         `mDNS name conflict: "${name}" is already in use on the network (${conflict.detail}); trying another name`,
       );
     }
@@ -218,6 +218,7 @@ export class MdnsSession {
     this.#status.phase = 'probing';
     this.#nextCandidate++;
     this.#noteConflict(claim.instance);
+    // Called while the conflicting datagram is being decoded: lastSource() is its sender.
     this.#log.warn(
       { instance: claim.instance, from: this.#transport.lastSource(), record: conflict.detail, after: 'announcing' },
       `mDNS name conflict: "${claim.instance}" is now also claimed by another responder (${conflict.detail}); giving it up without a goodbye and trying another name`,
