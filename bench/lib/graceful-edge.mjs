@@ -73,8 +73,8 @@ export async function startNode({ args = [], cpus = null, dataDir = tempDataDir(
       if (waited === null) throw new Error(`graceful-edge did not become ready in ${timeoutMs} ms; stderr:\n${child.stderr()}\nlast logs:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`);
       return performance.now() - spawnedAt;
     },
-    async state() {
-      const r = await get(`${adminUrl}/state`, { timeoutMs: 1000 });
+    async state(timeoutMs = 1000) {
+      const r = await get(`${adminUrl}/state`, { timeoutMs });
       return r.status === 200 ? JSON.parse(r.body) : null;
     },
     async metrics() {

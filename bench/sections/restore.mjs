@@ -38,7 +38,8 @@ export async function restore(cfg, log) {
       const readyMs = await node.ready(60_000);
       const restoring = node.logs.find((l) => l.lifecycle === 'restoring');
       const serving = node.logs.find((l) => l.lifecycle === 'serving');
-      const st = await node.state();
+      const servingToReadyMs = lineTime(serving) !== null ? readyMs - (lineTime(serving) - node.spawnedWall) : null;
+      const st = await node.state(10_000);
       const rss = node.rss();
       await sleep(300);
       const t0 = performance.now();
@@ -48,6 +49,7 @@ export async function restore(cfg, log) {
         readyMs,
         spawnToRestoringMs: lineTime(restoring) !== null ? lineTime(restoring) - node.spawnedWall : null,
         restoringToServingMs: lineTime(restoring) !== null && lineTime(serving) !== null ? lineTime(serving) - lineTime(restoring) : null,
+        servingToReadyMs,
         peers: st?.peers?.length ?? null,
         breakers: st?.circuitBreakers?.length ?? null,
         openBreakers: st?.circuitBreakers?.filter((b) => b.state === 'open').length ?? null,
@@ -66,6 +68,7 @@ export async function restore(cfg, log) {
       readyMs: median(runs.map((r) => r.readyMs)),
       restoringToServingMs: median(runs.map((r) => r.restoringToServingMs)),
       spawnToRestoringMs: median(runs.map((r) => r.spawnToRestoringMs)),
+      servingToReadyMs: median(runs.map((r) => r.servingToReadyMs)),
       exitMs: median(runs.map((r) => r.exitMs)),
     };
     out.push(row);
@@ -80,13 +83,14 @@ export function restoreTables({ rows, skipped }) {
   return (
     'Restart with N saved peers + N breakers (medians; state.db written through src/store, copied fresh per run):\n' +
     table(
-      ['N', 'state.db', 'spawn → /readyz 200 ms', 'spawn → restoring ms', 'restoring → serving ms (log)', 'peers / breakers / open in /state', 'RSS MiB', 'SIGTERM → exit ms (final snapshot of N)'],
+      ['N', 'state.db', 'spawn → /readyz 200 ms', 'spawn → restoring ms', 'restoring → serving ms (log)', '"serving" logged → /readyz 200 seen ms', 'peers / breakers / open in /state', 'RSS MiB', 'SIGTERM → exit ms (final snapshot of N)'],
       rows.map((r) => [
         r.n.toLocaleString('en-US'),
         r.runs[0].dbBytes ? `${fmt(r.runs[0].dbBytes / 1024, 0)} KiB` : 'none (fresh)',
         fmt(r.readyMs, 0),
         fmt(r.spawnToRestoringMs, 0),
         fmt(r.restoringToServingMs, 0),
+        fmt(r.servingToReadyMs, 0),
         `${r.runs[0].peers} / ${r.runs[0].breakers} / ${r.runs[0].openBreakers}`,
         fmt(r.runs[0].rssMiB, 1),
         fmt(r.exitMs, 0),
