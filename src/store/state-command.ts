@@ -3,10 +3,9 @@
  * without starting a node. The file is opened read-only and never changed —
  * not even a corrupt one (only a starting node moves that aside).
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { STATE_FILE, unusableReason } from './open-store.js';
-import { OlderSchemaError, SqliteStateStore } from './sqlite-store.js';
+import { STATE_FILE } from './open-store.js';
+import { withSavedState } from './read-saved.js';
 import type { SavedState } from './state-store.js';
 
 /** The JSON of `graceful-edge state --json` (spec: interface.md). */
@@ -41,34 +40,24 @@ export function stateJson(saved: SavedState): StateJson {
 
 /** Reads the saved state of `dataDir`; throws an Error whose message is ready for an operator. */
 export function readState(dataDir: string): StateJson {
-  const file = path.resolve(dataDir, STATE_FILE);
-  if (!existsSync(file)) throw new Error(`no saved state: ${file} does not exist`);
-  let store: SqliteStateStore;
-  try {
-    store = SqliteStateStore.open(file, { readonly: true });
-  } catch (error) {
-    if (error instanceof OlderSchemaError) throw new Error(`${file} ${error.message}`);
-    const reason = unusableReason(error) ?? (error as Error).message;
-    throw new Error(`cannot read ${file}: ${reason}`);
-  }
-  try {
-    const saved = store.load();
-    if (saved) return stateJson(saved);
-    // A run that was killed before its first snapshot: no snapshot, maybe transitions.
-    return {
-      nodeId: store.getMeta('node_id'),
-      savedAt: null,
-      shutdownAt: null,
-      peers: [],
-      circuitBreakers: [],
-      shutdowns: [],
-      transitions: store.lastRun()?.transitions.length ?? 0,
-    };
-  } catch (error) {
-    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
-  } finally {
-    store.close();
-  }
+  return withSavedState(dataDir, 'no saved state', (store, file) => {
+    try {
+      const saved = store.load();
+      if (saved) return stateJson(saved);
+      // A run that was killed before its first snapshot: no snapshot, maybe transitions.
+      return {
+        nodeId: store.getMeta('node_id'),
+        savedAt: null,
+        shutdownAt: null,
+        peers: [],
+        circuitBreakers: [],
+        shutdowns: [],
+        transitions: store.lastRun()?.transitions.length ?? 0,
+      };
+    } catch (error) {
+      throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+    }
+  });
 }
 
 const time = (ms: number | null) => (ms === null ? '-' : `${new Date(ms).toISOString()} (${ms})`);
