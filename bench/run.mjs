@@ -2,7 +2,9 @@
 // `npm run bench`: every figure of docs/performance.md from one run.
 //
 //   node bench/run.mjs [--only throughput,exit,drain,mesh,restore] [--quick]
-//                      [--seconds 8] [--warmup 2] [--rounds 2] [--force] [--json FILE]
+//                      [--seconds 6] [--warmup 2] [--rounds 4] [--connections 32]
+//                      [--sizes 100b,64k] [--targets direct,nginx,undici,http-proxy]
+//                      [--force] [--json FILE]
 //
 // Uses the built daemon ($GE_DIST/cli.js, default dist/cli.js). Traffic goes
 // only to 127.0.0.1 (the mesh section's mDNS case runs inside a fresh network
@@ -28,6 +30,8 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string' },
     connections: { type: 'string', default: '32' },
     force: { type: 'boolean', default: false },
+    sizes: { type: 'string' },
+    targets: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -60,6 +64,9 @@ const cfg = {
   drainReps: opt.quick ? 1 : 3,
   restoreSizes: opt.quick ? [10, 1000] : [10, 1000, 10000],
   force: opt.force,
+  // e.g. --sizes 64k --targets undici,http-proxy for a focused engine comparison.
+  sizes: opt.sizes ? opt.sizes.split(',') : null,
+  targets: opt.targets ? opt.targets.split(',') : null,
 };
 
 installExitHooks();
@@ -71,7 +78,7 @@ log(`versions: node ${info.node}, graceful-edge ${info.graceful_edge} @ ${info.g
 log(`daemon: ${path.relative(ROOT, CLI)}; load average at start ${info.loadAvgAtStart.join(' ')}`);
 log(
   pin
-    ? `set-up: proxy under test pinned to CPU 0 (taskset); wrk (1 thread, ${cfg.connections} keep-alive connections) and the origin pinned to CPU 1; ${cfg.warmup} s warm-up + ${cfg.seconds} s per run, ${cfg.rounds} interleaved rounds; the least disturbed round (best req/s, best p99) is the estimate, ratios use it, medians shown too`
+    ? `set-up: proxy under test pinned to CPU 0 (taskset); wrk (1 thread, ${cfg.connections} keep-alive connections) and the origin pinned to CPU 1; ${cfg.warmup} s warm-up + ${cfg.seconds} s per run, ${cfg.rounds} interleaved rounds; medians are the estimate (ratios use them), the best round is shown too`
     : `set-up: no CPU pinning (taskset missing or < 2 CPUs); wrk 1 thread, ${cfg.connections} connections`,
 );
 log('');
