@@ -24,6 +24,17 @@ export const PROBE_INTERVAL_MS = 250;
 export const PROBE_TIMEOUT_MS = 500;
 const LEFT_PROBE_EVERY_MS = 2_000;
 const REFRESH_EVERY_MS = 5_000;
+/**
+ * Unanswered probes back off per peer (doubling, up to this), so a node that
+ * restored thousands of long-gone peers does not ping each of them 4 times a
+ * second forever. A success resets the peer to the base interval.
+ */
+export const PROBE_BACKOFF_MAX_MS = 30_000;
+
+/** How long to wait before probing a peer again after `misses` unanswered probes. */
+export function probeInterval(baseMs: number, misses: number): number {
+  return Math.min(PROBE_BACKOFF_MAX_MS, baseMs * 2 ** Math.min(misses, 16));
+}
 
 export interface ProberDeps {
   endpoint: () => MeshEndpoint | null;
@@ -37,18 +48,23 @@ export interface ProberDeps {
 export function startPeerProber(deps: ProberDeps): () => void {
   const inFlight = new Set<string>();
   const lastProbe = new Map<string, number>();
+  const misses = new Map<string, number>();
   const cancels = new Set<() => void>();
   let stopped = false;
 
   const due = (p: PeerInfo, now: number): boolean => {
     const last = lastProbe.get(p.address) ?? 0;
-    if (p.status === 'suspect') return now - last >= PROBE_INTERVAL_MS;
+    const missed = misses.get(p.address) ?? 0;
+    if (p.status === 'suspect') return now - last >= probeInterval(PROBE_INTERVAL_MS, missed);
     if (!deps.hasKey) return false;
-    if (p.status === 'left') return now - last >= LEFT_PROBE_EVERY_MS;
+    if (p.status === 'left') return now - last >= probeInterval(LEFT_PROBE_EVERY_MS, missed);
     return p.id === null && now - last >= REFRESH_EVERY_MS;
   };
 
+  const onMiss = (probed: PeerInfo) => misses.set(probed.address, (misses.get(probed.address) ?? 0) + 1);
+
   const onSuccess = (probed: PeerInfo, how: string, msg: MeshMessage | null) => {
+    misses.delete(probed.address);
     const now = deps.peer(probed.address);
     // The peer changed meanwhile (a leave notice overtook our probe): the newer news wins.
     if (!now || now.status !== probed.status) return;
@@ -96,6 +112,7 @@ export function startPeerProber(deps: ProberDeps): () => void {
         cancel();
         cancels.delete(cancelAll);
         done();
+        onMiss(p);
         deps.logger.debug({ peer: p.address, status: p.status }, `no pong from ${p.address} within ${PROBE_TIMEOUT_MS} ms`);
       }, PROBE_TIMEOUT_MS);
       return;
@@ -106,6 +123,7 @@ export function startPeerProber(deps: ProberDeps): () => void {
       cancels.delete(destroy);
       done();
       if (ok && !stopped) onSuccess(p, 'tcp connect', null);
+      else if (!ok) onMiss(p);
     };
     const destroy = () => socket.destroy();
     cancels.add(destroy);

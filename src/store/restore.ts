@@ -10,13 +10,30 @@ import type { SavedState } from './state-store.js';
 
 export const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
-export function restoredPeer(saved: PeerInfo): PeerInfo | null {
+/**
+ * A remembered peer nobody has vouched for in this long is forgotten at
+ * restore: autoscaled meshes churn, and every remembered address is probed.
+ * Live sources (static, mDNS, etcd) bring a peer that still exists back anyway.
+ */
+export const PEER_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+export type RestoreVerdict = 'restore' | 'left' | 'forgotten';
+
+export function restoreVerdict(saved: PeerInfo, savedAt: number, now: number): RestoreVerdict {
   // A peer that said goodbye is not brought back to life by our memory of it.
+  if (saved.status === 'left') return 'left';
+  // Alive at the last save counts as seen then; otherwise when we last heard from it.
+  const seenAt = saved.status === 'alive' ? Math.max(savedAt, saved.lastSeen ?? 0) : saved.lastSeen;
+  if (seenAt !== null && now - seenAt > PEER_RETENTION_MS) return 'forgotten';
+  return 'restore';
+}
+
+export function restoredPeer(saved: PeerInfo): PeerInfo | null {
   if (saved.status === 'left') return null;
   return { ...saved, source: 'restored', status: 'suspect' };
 }
 
-export function restoreInto(rt: NodeRuntime, saved: SavedState | null, freshReason: string | null): RestoreSummary {
+export function restoreInto(rt: NodeRuntime, saved: SavedState | null, freshReason: string | null, now = Date.now()): RestoreSummary {
   const log = rt.logger;
   if (!saved) {
     const reason = freshReason ?? 'no saved state';
@@ -25,10 +42,18 @@ export function restoreInto(rt: NodeRuntime, saved: SavedState | null, freshReas
   }
   let peers = 0;
   let skippedLeft = 0;
+  let forgotten = 0;
   for (const p of saved.peers) {
-    const peer = restoredPeer(p);
-    if (!peer) skippedLeft++;
-    else if (rt.peers.upsert(peer)) peers++;
+    const verdict = restoreVerdict(p, saved.savedAt, now);
+    if (verdict === 'left') skippedLeft++;
+    else if (verdict === 'forgotten') forgotten++;
+    else if (rt.peers.upsert(restoredPeer(p)!)) peers++;
+  }
+  if (forgotten > 0) {
+    log.info(
+      { forgotten, retentionHours: PEER_RETENTION_MS / 3_600_000 },
+      `${count(forgotten, 'remembered peer')} not seen for over ${PEER_RETENTION_MS / 3_600_000} h forgotten`,
+    );
   }
   rt.breakers.restoreAll(saved.breakers);
   const fields = {
@@ -37,6 +62,7 @@ export function restoreInto(rt: NodeRuntime, saved: SavedState | null, freshReas
     savedBy: saved.nodeId,
     peers,
     skippedLeft,
+    forgotten,
     breakers: saved.breakers.length,
   };
   const what = `${count(peers, 'peer')} and ${count(saved.breakers.length, 'breaker')} restored`;

@@ -149,3 +149,13 @@ describe('matchPeer', () => {
     expect(matchPeer([peer({})], { id: 'x', addr: '127.0.0.9:9' }, '127.0.0.9').peer).toBeNull();
   });
 });
+
+describe('probe back-off', () => {
+  it('doubles per unanswered probe up to the cap, and starts from the base', async () => {
+    const { probeInterval, PROBE_BACKOFF_MAX_MS } = await import('../../src/mesh/peer-prober.js');
+    expect(probeInterval(250, 0)).toBe(250);
+    expect(probeInterval(250, 1)).toBe(500);
+    expect(probeInterval(250, 4)).toBe(4_000);
+    expect(probeInterval(250, 40)).toBe(PROBE_BACKOFF_MAX_MS);
+  });
+});

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { PeerTable } from '../../src/routing/peer-table.js';
 import { RecordBreakerRegistry } from '../../src/proxy/breaker-registry.js';
 import type { NodeRuntime } from '../../src/runtime.js';
-import { restoreInto, restoredPeer } from '../../src/store/restore.js';
+import { PEER_RETENTION_MS, restoreInto, restoreVerdict, restoredPeer } from '../../src/store/restore.js';
 import { shutdownRecordOf } from '../../src/store/area.js';
 import { retryDelayMs } from '../../src/store/snapshot-timer.js';
 import type { PeerInfo } from '../../machines/events.js';
@@ -48,6 +48,7 @@ describe('restore', () => {
         transitions: 0,
       },
       null,
+      200,
     );
     expect(summary).toEqual({ fresh: false, reason: null, peers: 2, breakers: 1, lastShutdownAt: 90, savedAt: 100 });
     expect(rt.peers.get('s:1')).toMatchObject({ source: 'static', status: 'alive' });
@@ -57,9 +58,40 @@ describe('restore', () => {
     expect(lines.at(-1)!.msg).toBe(`last shutdown at ${new Date(90).toISOString()}; 2 peers and 1 breaker restored`);
   });
 
+  it('forgets remembered peers nobody vouched for within the retention window', () => {
+    const day = PEER_RETENTION_MS;
+    const savedAt = 10 * day;
+    // Alive at the last save: seen then, even with an old lastSeen.
+    expect(restoreVerdict(p('a:1', { lastSeen: 0 }), savedAt, savedAt + day - 1)).toBe('restore');
+    expect(restoreVerdict(p('a:1', { lastSeen: 0 }), savedAt, savedAt + day + 1)).toBe('forgotten');
+    // Suspect (never confirmed since it was restored): its own lastSeen counts.
+    expect(restoreVerdict(p('s:1', { status: 'suspect', lastSeen: savedAt - day }), savedAt, savedAt + 1)).toBe('forgotten');
+    expect(restoreVerdict(p('s:1', { status: 'suspect', lastSeen: null }), savedAt, savedAt + 100 * day)).toBe('restore');
+    expect(restoreVerdict(p('l:1', { status: 'left' }), savedAt, savedAt)).toBe('left');
+
+    const { rt, lines } = runtime();
+    const summary = restoreInto(
+      rt,
+      {
+        nodeId: 'n',
+        savedAt,
+        shutdownAt: savedAt,
+        peers: [p('old:1', { status: 'suspect', lastSeen: 1 }), p('new:1', { lastSeen: savedAt })],
+        breakers: [],
+        shutdowns: [],
+        transitions: 0,
+      },
+      null,
+      savedAt + 60_000,
+    );
+    expect(summary.peers).toBe(1);
+    expect(rt.peers.get('old:1')).toBeUndefined();
+    expect(lines.some((l) => l.msg === '1 remembered peer not seen for over 24 h forgotten')).toBe(true);
+  });
+
   it('says when the last run did not shut down gracefully, and why a fresh start is fresh', () => {
     const { rt, lines } = runtime();
-    restoreInto(rt, { nodeId: 'n', savedAt: 100, shutdownAt: null, peers: [], breakers: [], shutdowns: [], transitions: 0 }, null);
+    restoreInto(rt, { nodeId: 'n', savedAt: 100, shutdownAt: null, peers: [], breakers: [], shutdowns: [], transitions: 0 }, null, 200);
     expect(lines.at(-1)).toMatchObject({ level: 40, msg: expect.stringMatching(/^the last run did not shut down gracefully/) });
     const fresh = restoreInto(rt, null, 'state file was corrupt; moved aside to /d/x');
     expect(fresh).toMatchObject({ fresh: true, reason: 'state file was corrupt; moved aside to /d/x' });
