@@ -85,6 +85,17 @@ export async function startNode({ args = [], cpus = null, dataDir = tempDataDir(
   };
 }
 
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+export function cpuSecondsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
 /** { rssKiB, hwmKiB } from /proc/PID/status (null once the process is gone). */
 export function rssOf(pid) {
   try {

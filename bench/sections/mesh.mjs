@@ -69,7 +69,7 @@ export async function mesh(cfg, log, tools) {
 export function meshTables({ cases, note }) {
   const rows = Object.values(cases).map((c) => {
     const ok = c.runs.filter((r) => !r.skipped);
-    if (!ok.length) return [c.label, 'not measured', c.runs[0]?.skipped ?? '', '', '', '', ''];
+    if (!ok.length) return [c.label, 'not measured', c.runs[0]?.skipped ?? '', '', '', '', '', '', ''];
     return [
       c.label,
       fmt(c.medianRemovedMs, 1),
@@ -78,11 +78,13 @@ export function meshTables({ cases, note }) {
       ok.map((r) => `${r.load.failedAccepted}/${r.load.sentAroundSignal}`).join(', '),
       ok.map((r) => fmt(r.load.p99Ms, 1)).join(', '),
       [...new Set(ok.flatMap((r) => Object.keys(r.load.errors)))].join(', ') || '-',
+      ok.map((r) => Object.entries(r.counterDeltas ?? {}).filter(([k]) => k.includes('retried')).reduce((a, [, v]) => a + v, 0)).join(', '),
+      ok.map((r) => (r.bExit?.ms != null ? fmt(r.bExit.ms, 0) : 'n/a')).join(', '),
     ];
   });
   return (
     'A stops routing to B (A\'s /state polled every ~3 ms; failed = non-2xx or connection errors seen by a keep-alive client of A, of the requests sent from 1 s before to ≥ 2 s after the signal):\n' +
-    table(['case', 'median ms', 'runs ms', 'how A noticed', 'failed / sent per run', 'client p99 ms per run', 'failures'], rows) +
+    table(['case', 'median ms', 'runs ms', 'how A noticed', 'failed / sent per run', 'client p99 ms per run', 'failures', 'retried by A (metrics) per run', 'B signal → exit ms'], rows) +
     (note ? `\n${note}` : '')
   );
 }

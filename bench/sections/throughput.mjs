@@ -4,7 +4,7 @@
 import { freePort, sleep } from '../lib/procs.mjs';
 import { startProxyNginx, startStaticOrigin } from '../lib/nginx.mjs';
 import { wrk } from '../lib/wrk.mjs';
-import { proxyWorks, startNode } from '../lib/graceful-edge.mjs';
+import { cpuSecondsOf, proxyWorks, startNode } from '../lib/graceful-edge.mjs';
 import { fmt, max, median, table } from '../lib/stats.mjs';
 import { loadAvg } from '../lib/machine.mjs';
 
@@ -64,7 +64,15 @@ export async function throughput(cfg, log) {
             if (r) samples.push(r.rssKiB);
           }, 250);
         }
+        const cpuBefore = Object.fromEntries(Object.entries(nodes).map(([e, n]) => [e, cpuSecondsOf(n.pid)]));
         const r = await wrk(t.url + size.path, { seconds, connections, cpus: loadCpu });
+        // A node that is not under test should be idle; if it burns CPU 0 it skews the others' rows.
+        r.idleNodeCpu = {};
+        for (const [e, n] of Object.entries(nodes)) {
+          if (t.node === n) continue;
+          const used = cpuSecondsOf(n.pid) - cpuBefore[e];
+          if (used / seconds > 0.05) r.idleNodeCpu[e] = used / seconds;
+        }
         if (sampler) {
           clearInterval(sampler);
           const engine = t.name.replace('graceful-edge ', '');
@@ -73,7 +81,7 @@ export async function throughput(cfg, log) {
         delete r.raw;
         r.loadAvg1 = loadAvg()[0];
         ((results[size.label] ??= {})[t.name] ??= []).push(r);
-        log(`  round ${round} ${size.label.padEnd(6)} ${t.name.padEnd(24)} ${fmt(r.rps, 0).padStart(8)} req/s  p99 ${fmt(r.p99, 2)} ms  (load ${r.loadAvg1})${r.non2xx || r.socketErrors ? `  (non-2xx ${r.non2xx}, socket errors ${r.socketErrors})` : ''}`);
+        log(`  round ${round} ${size.label.padEnd(6)} ${t.name.padEnd(24)} ${fmt(r.rps, 0).padStart(8)} req/s  p99 ${fmt(r.p99, 2)} ms  (load ${r.loadAvg1})${Object.keys(r.idleNodeCpu).length ? `  [idle node busy: ${Object.entries(r.idleNodeCpu).map(([e, f]) => `${e} ${(f * 100).toFixed(0)}% CPU`).join(', ')}]` : ''}${r.non2xx || r.socketErrors ? `  (non-2xx ${r.non2xx}, socket errors ${r.socketErrors})` : ''}`);
       }
     }
   }
