@@ -30,6 +30,12 @@ const REFRESH_EVERY_MS = 5_000;
  * second forever. A success resets the peer to the base interval.
  */
 export const PROBE_BACKOFF_MAX_MS = 30_000;
+/**
+ * Probes in flight at once. A node restoring 10,000 peers would otherwise
+ * open 10,000 sockets (or send 10,000 pings) in its first tick, right when it
+ * starts serving; the rest simply wait for a later tick.
+ */
+export const MAX_PROBES_IN_FLIGHT = 64;
 
 /** How long to wait before probing a peer again after `misses` unanswered probes. */
 export function probeInterval(baseMs: number, misses: number): number {
@@ -134,7 +140,10 @@ export function startPeerProber(deps: ProberDeps): () => void {
 
   const tick = () => {
     const now = Date.now();
-    for (const p of deps.peers()) if (!inFlight.has(p.address) && due(p, now)) probe(p);
+    for (const p of deps.peers()) {
+      if (inFlight.size >= MAX_PROBES_IN_FLIGHT) break;
+      if (!inFlight.has(p.address) && due(p, now)) probe(p);
+    }
   };
   tick();
   const interval = setInterval(tick, PROBE_INTERVAL_MS);
