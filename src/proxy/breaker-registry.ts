@@ -121,18 +121,19 @@ export class CockatielBreakerRegistry implements BreakerRegistry {
    * As an operator sees it: an open breaker whose cool-down has passed is
    * half-open (cockatiel moves it there on the next call).
    */
-  stateOf(target: string, now = Date.now()): BreakerStateName {
+  stateOf(target: string, now?: number): BreakerStateName {
     const entry = this.#entries.get(target);
     return entry ? this.#effective(entry.policy, now) : 'closed';
   }
 
   /** Whether a request may be sent to this target now. */
-  admits(target: string, now = Date.now()): boolean {
+  admits(target: string, now?: number): boolean {
     const s = this.stateOf(target, now);
     return s === 'closed' || s === 'half-open';
   }
 
-  #effective(policy: CircuitBreakerPolicy, now: number): BreakerStateName {
+  /** `now` defaults to the clock, read only for an open breaker (the request path asks with every pick). */
+  #effective(policy: CircuitBreakerPolicy, now?: number): BreakerStateName {
     switch (policy.state) {
       case CircuitState.Closed:
         return 'closed';
@@ -142,7 +143,7 @@ export class CockatielBreakerRegistry implements BreakerRegistry {
         return 'isolated';
       case CircuitState.Open: {
         const { ownState } = policy.toJSON() as CockatielState;
-        return now - (ownState.openedAt ?? 0) >= this.options.halfOpenAfterMs ? 'half-open' : 'open';
+        return (now ?? Date.now()) - (ownState.openedAt ?? 0) >= this.options.halfOpenAfterMs ? 'half-open' : 'open';
       }
     }
   }

@@ -22,19 +22,32 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-function connectionTokens(value: string | string[] | undefined): string[] {
-  if (!value) return [];
-  return (Array.isArray(value) ? value.join(',') : value)
-    .split(',')
-    .map((t) => t.trim().toLowerCase())
-    .filter(Boolean);
+/**
+ * Extra field names a `Connection` header declares hop-by-hop. Most clients
+ * send just `keep-alive` or `close` (or nothing): no Set is built for them.
+ */
+function namedByConnection(value: string | string[] | undefined): Set<string> | null {
+  if (!value) return null;
+  if (typeof value === 'string') {
+    const v = value.length <= 10 ? value.toLowerCase() : '';
+    if (v === 'keep-alive' || v === 'close') return null;
+  }
+  const named = new Set<string>();
+  for (const t of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const name = t.trim().toLowerCase();
+    if (name) named.add(name);
+  }
+  return named;
 }
 
 function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const named = new Set(connectionTokens(headers.connection));
+  const named = namedByConnection(headers.connection);
   const out: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+  // for…in over Node's header object (a plain object, own keys only) avoids
+  // the per-request [name, value] arrays of Object.entries.
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || (named !== null && named.has(name))) continue;
     out[name] = value;
   }
   return out;
@@ -52,7 +65,7 @@ export function requestHeadersFor(
 ): http.OutgoingHttpHeaders {
   const out = withoutHopByHop(req.headers);
   const remote = req.socket.remoteAddress;
-  if (remote) out['x-forwarded-for'] = append(req.headers['x-forwarded-for'], remote.replace(/^::ffff:/, ''));
+  if (remote) out['x-forwarded-for'] = append(req.headers['x-forwarded-for'], remote.startsWith('::ffff:') ? remote.slice(7) : remote);
   // The first proxy knows how the client came in; later hops keep its answer.
   if (!req.headers['x-forwarded-proto']) out['x-forwarded-proto'] = opts.encrypted ? 'https' : 'http';
   if (!req.headers['x-forwarded-host'] && req.headers.host) out['x-forwarded-host'] = req.headers.host;

@@ -44,7 +44,14 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     const send = (e: LifecycleEvent) => sendBack(e);
     const engine = opts.engine();
     const picker = new TargetPicker(rt.config.upstreams, rt.peers, opts.breakers, () => rt.bound.proxy);
-    const count = (outcome: string) => rt.metrics.requests.inc({ outcome });
+    // One prom-client child per outcome, made on first use: inc({ outcome })
+    // would hash the label set on every request.
+    const outcomeCounters = new Map<string, { inc: () => void }>();
+    const count = (outcome: string) => {
+      let c = outcomeCounters.get(outcome);
+      if (!c) outcomeCounters.set(outcome, (c = rt.metrics.requests.labels(outcome)));
+      c.inc();
+    };
 
     let phase: ProxyPhase = 'serving';
     let shutdownAt: number | null = null;

@@ -8,7 +8,7 @@ import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { ForwardAttempt, ForwardEngine, ForwardedResponse } from '../forward-engine.js';
 import { toForwardError } from '../forward-engine.js';
-import { targetPath } from '../target-path.js';
+import { targetOrigin, targetPath } from '../target-path.js';
 
 export class UndiciEngine implements ForwardEngine {
   readonly name = 'undici' as const;
@@ -23,7 +23,7 @@ export class UndiciEngine implements ForwardEngine {
   async forward(a: ForwardAttempt): Promise<ForwardedResponse> {
     try {
       const r = await this.#agent.request({
-        origin: a.target.url.origin,
+        origin: targetOrigin(a.target.url),
         path: targetPath(a.target.url, a.incoming.url),
         method: a.incoming.method as Dispatcher.HttpMethod,
         headers: a.headers as Record<string, string | string[]>,
