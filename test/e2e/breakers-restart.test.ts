@@ -9,13 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { breakersOf, metricsText } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
 import { startNode } from '../helpers/daemon.js';
-import { freeTcpPort } from '../helpers/ports.js';
+import { deadUrl } from '../helpers/ports.js';
 
 const { nodes, cleanups } = testScope();
 
 describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)', (engine) => {
   it('a dead upstream opens its breaker, which stays open across a restart', async () => {
-    const dead = `http://127.0.0.1:${await freeTcpPort()}`;
+    const dead = await deadUrl();
     const dataDir = cleanups.tempDir();
     const args = ['--upstream', dead, '--proxy-engine', engine];
     const n = await startNode({ args, dataDir });
@@ -56,7 +56,7 @@ describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)',
 
 describe('circuit breakers: a saved record the registry cannot use', () => {
   it('is named in one warning and the breaker starts closed', async () => {
-    const dead = `http://127.0.0.1:${await freeTcpPort()}`;
+    const dead = await deadUrl();
     const dataDir = cleanups.tempDir();
     const n = await startNode({ args: ['--upstream', dead], dataDir });
     nodes.push(n);

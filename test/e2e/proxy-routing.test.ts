@@ -8,7 +8,7 @@ import { metricBy } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
 import { startNode } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
-import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
+import { deadUrl, freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { startOrigin } from '../proxy/support/origin.js';
 import type { Origin } from '../proxy/support/origin.js';
 import { startDrainingPeer } from '../proxy/support/fake-peer.js';
@@ -28,7 +28,7 @@ const outcomes = (n: NodeProcess) => metricBy(n, 'graceful_edge_requests_total',
 describe.each(['undici', 'http-proxy'] as const)('routing (engine %s)', (engine) => {
   it('retries a refused upstream once on another target, POST body included', async () => {
     const o = await origin();
-    const dead = `http://127.0.0.1:${await freeTcpPort()}`;
+    const dead = await deadUrl();
     const n = await startNode({ args: ['--upstream', dead, '--upstream', o.url, '--proxy-engine', engine] });
     nodes.push(n);
     for (let i = 0; i < 4; i++) {
@@ -85,7 +85,7 @@ describe.each(['undici', 'http-proxy'] as const)('routing (engine %s)', (engine)
     const counted = await outcomes(n);
     expect(counted).toMatchObject({ bad_gateway: 1, timeout: 1, ok: 1 });
 
-    const refused = await startNode({ args: ['--upstream', `http://127.0.0.1:${await freeTcpPort()}`, '--proxy-engine', engine] });
+    const refused = await startNode({ args: ['--upstream', await deadUrl(), '--proxy-engine', engine] });
     nodes.push(refused);
     const r = await fetch(`${refused.proxyUrl}/x`);
     expect(r.status).toBe(502);

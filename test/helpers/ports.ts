@@ -23,3 +23,14 @@ export function freeUdpPort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/**
+ * A URL where connections are refused for the whole test: a port checked free
+ * on a loopback address nothing in the suite binds (127.66.x.y). A free port
+ * on 127.0.0.1 is not enough — a test running beside this one may be given
+ * the same port for its own listener, and the "dead" upstream then answers.
+ */
+export async function deadUrl(): Promise<string> {
+  const host = `127.66.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`;
+  return `http://${host}:${await freeTcpPort(host)}`;
+}
