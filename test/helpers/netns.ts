@@ -90,6 +90,9 @@ function netnsHandle(name: string): Netns {
           clearTimeout(timer);
           resolve({ code, stdout, stderr });
         });
+        // A command that exits without reading its input makes the write fail
+        // with EPIPE; its exit code already tells the caller what happened.
+        child.stdin.on('error', () => undefined);
         child.stdin.end(opts.input ?? '');
       }),
     spawn: (cmd, args) => spawn(wrap[0]!, [...wrap.slice(1), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
