@@ -24,20 +24,6 @@ export interface BreakerRegistry {
   list(): Array<{ target: string; state: BreakerStateName }>;
 }
 
-/** A registry that remembers records until the proxy takes them over. */
-export class RecordBreakerRegistry implements BreakerRegistry {
-  #records = new Map<string, BreakerRecord>();
-  exportAll(): BreakerRecord[] {
-    return [...this.#records.values()];
-  }
-  restoreAll(records: BreakerRecord[]): void {
-    for (const r of records) this.#records.set(r.target, r);
-  }
-  list(): Array<{ target: string; state: BreakerStateName }> {
-    return this.exportAll().map(({ target, state }) => ({ target, state }));
-  }
-}
-
 // ---------------------------------------------------------------------------
 // The real registry: one cockatiel circuit breaker per target.
 // ---------------------------------------------------------------------------

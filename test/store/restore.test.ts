@@ -2,12 +2,26 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { PeerTable } from '../../src/routing/peer-table.js';
-import { RecordBreakerRegistry } from '../../src/proxy/breaker-registry.js';
+import type { BreakerRecord, BreakerRegistry, BreakerStateName } from '../../src/proxy/breaker-registry.js';
 import type { NodeRuntime } from '../../src/runtime.js';
 import { PEER_RETENTION_MS, restoreInto, restoreVerdict, restoredPeer } from '../../src/store/restore.js';
 import { shutdownRecordOf } from '../../src/store/area.js';
 import { retryDelayMs } from '../../src/store/snapshot-timer.js';
 import type { PeerInfo } from '../../machines/events.js';
+
+/** Restore only hands records over; a map that keeps them is enough to check what it handed. */
+class RecordBreakerRegistry implements BreakerRegistry {
+  #records = new Map<string, BreakerRecord>();
+  exportAll(): BreakerRecord[] {
+    return [...this.#records.values()];
+  }
+  restoreAll(records: BreakerRecord[]): void {
+    for (const r of records) this.#records.set(r.target, r);
+  }
+  list(): Array<{ target: string; state: BreakerStateName }> {
+    return this.exportAll().map(({ target, state }) => ({ target, state }));
+  }
+}
 
 const p = (address: string, over: Partial<PeerInfo> = {}): PeerInfo => ({
   address,
