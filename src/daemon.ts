@@ -118,7 +118,7 @@ export async function runDaemon(config: Config): Promise<number> {
   recorder.flush();
   const ctx = actor.getSnapshot().context;
   logger.info(
-    { exitCode, shutdownAt: ctx.shutdownAt, drain: ctx.drain, tookMs: ctx.shutdownAt ? Date.now() - ctx.shutdownAt : null },
+    { exitCode, lastError: ctx.lastError, shutdownAt: ctx.shutdownAt, drain: ctx.drain, tookMs: ctx.shutdownAt ? Date.now() - ctx.shutdownAt : null },
     'stopped',
   );
   try {

@@ -147,9 +147,11 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     });
 
     const { host, port } = parseHostPort(rt.config.listen);
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      send({ type: 'PROXY.FAILED', error: `proxy listener ${rt.config.listen}: ${e.code ?? e.message}` }),
-    );
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      // Said here, at error level, like the admin listener's refusal: the chart only records it.
+      log.error({ error: e.code ?? e.message, address: rt.config.listen }, 'proxy listener cannot bind');
+      send({ type: 'PROXY.FAILED', error: `proxy listener ${rt.config.listen}: ${e.code ?? e.message}` });
+    });
     server.listen(port, host, () => {
       const a = server.address() as net.AddressInfo;
       rt.bound.proxy = formatHostPort({ host: a.address, port: a.port });
