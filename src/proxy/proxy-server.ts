@@ -13,6 +13,7 @@ import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { CockatielBreakerRegistry } from './breaker-registry.js';
+import { enforceConnectionLimit, resolveConnectionLimit } from './connection-limit.js';
 import type { ForwardEngine } from './forward-engine.js';
 import { forwardRequest } from './request-forwarder.js';
 import type { ProxyPhase, RequestRecord } from './request-forwarder.js';
@@ -37,6 +38,12 @@ export interface ProxyServerOptions {
   breakers: CockatielBreakerRegistry;
   targetTimeoutMs: number;
 }
+
+/**
+ * How often Node checks the header deadline of connections (default 30 s,
+ * which let a silent connection live up to 30 s past `--header-timeout`).
+ */
+export const HEADER_CHECK_INTERVAL_MS = 1_000;
 
 export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions) {
   return fromCallback<ProxyCommand>(({ sendBack, receive }) => {
@@ -101,36 +108,46 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       logger: log,
     };
 
-    const server = http.createServer((req, res) => {
-      const done = rt.tracker.begin();
-      const record: RequestRecord = { outcome: null, cut: false, abortAttempt: null };
-      requests.add(record);
-      const conn = connections.get(req.socket);
-      if (conn) {
-        conn.busy++;
-        if (conn.graceTimer) (clearTimeout(conn.graceTimer), (conn.graceTimer = null));
-      }
-      res.once('close', () => {
-        requests.delete(record);
-        if (res.writableFinished) count(record.outcome ?? 'ok');
-        else {
-          count(record.cut ? 'cut' : record.outcome === 'upstream_aborted' ? 'upstream_aborted' : 'aborted');
-          record.abortAttempt?.(record.cut ? 'cut' : 'client went away');
-        }
-        done();
+    // A connection must send its whole request head within --header-timeout
+    // of being accepted (or of its previous request, when kept alive): Node
+    // starts that clock at accept, so one that sends nothing is closed too
+    // (with a 408) instead of holding an fd until the fd limit locks
+    // everyone out. Idle kept-alive connections close after Node's 5 s.
+    const server = http.createServer(
+      { headersTimeout: rt.config.headerTimeoutMs, connectionsCheckingInterval: HEADER_CHECK_INTERVAL_MS },
+      (req, res) => {
+        const done = rt.tracker.begin();
+        const record: RequestRecord = { outcome: null, cut: false, abortAttempt: null };
+        requests.add(record);
+        const conn = connections.get(req.socket);
         if (conn) {
-          conn.busy--;
-          // A keep-alive socket that outlived the listener gets the same grace.
-          if (phase === 'stopped' && conn.busy === 0 && !conn.socket.destroyed) armGrace(conn);
+          conn.busy++;
+          if (conn.graceTimer) (clearTimeout(conn.graceTimer), (conn.graceTimer = null));
         }
-        maybeDrained();
-      });
-      forwardRequest(deps, req, res, record).catch((error: unknown) => {
-        log.error({ err: error }, 'request handling failed');
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json', connection: 'close' });
-        res.end(JSON.stringify({ error: 'bad gateway' }));
-      });
-    });
+        res.once('close', () => {
+          requests.delete(record);
+          if (res.writableFinished) count(record.outcome ?? 'ok');
+          else {
+            count(record.cut ? 'cut' : record.outcome === 'upstream_aborted' ? 'upstream_aborted' : 'aborted');
+            record.abortAttempt?.(record.cut ? 'cut' : 'client went away');
+          }
+          done();
+          if (conn) {
+            conn.busy--;
+            // A keep-alive socket that outlived the listener gets the same grace.
+            if (phase === 'stopped' && conn.busy === 0 && !conn.socket.destroyed) armGrace(conn);
+          }
+          maybeDrained();
+        });
+        forwardRequest(deps, req, res, record).catch((error: unknown) => {
+          log.error({ err: error }, 'request handling failed');
+          if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json', connection: 'close' });
+          res.end(JSON.stringify({ error: 'bad gateway' }));
+        });
+      },
+    );
+    const limit = resolveConnectionLimit(rt.config.maxConnections);
+    enforceConnectionLimit(server, limit, { logger: log, metrics: rt.metrics, open: () => connections.size + tunnels.open });
     server.on('connection', (socket: net.Socket) => {
       const c: Connection = { socket, busy: 0, graceTimer: null };
       connections.set(socket, c);
@@ -153,7 +170,17 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     server.listen(port, host, () => {
       const a = server.address() as net.AddressInfo;
       rt.bound.proxy = formatHostPort({ host: a.address, port: a.port });
-      log.info({ proxy: rt.bound.proxy, engine: engine.name }, `proxy listening on http://${rt.bound.proxy}/ (engine ${engine.name})`);
+      log.info(
+        {
+          proxy: rt.bound.proxy,
+          engine: engine.name,
+          maxConnections: limit.maxConnections,
+          maxConnectionsFrom: limit.source,
+          fdSoftLimit: limit.fdSoftLimit,
+          headerTimeoutMs: rt.config.headerTimeoutMs,
+        },
+        `proxy listening on http://${rt.bound.proxy}/ (engine ${engine.name})`,
+      );
       send({ type: 'PROXY.LISTENING', address: rt.bound.proxy });
     });
 
