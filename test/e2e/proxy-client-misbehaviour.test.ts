@@ -6,7 +6,7 @@
  * with a WebSocket upgrade pending on a silent upstream.
  */
 import { describe, expect, it } from 'vitest';
-import { adminState } from '../helpers/admin.js';
+import { adminState, metric } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
 import { startNode } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
@@ -58,6 +58,7 @@ describe.each(['undici', 'http-proxy'] as const)('client misbehaviour (engine %s
     const { n } = await start();
     await upgradeThenReset(n.proxy, '/hang', 300);
     await assertStillServing(n);
+    expect(await metric(n, 'graceful_edge_requests_total', { outcome: 'websocket_closed' })).toBe(1);
     // The tunnel that never opened is not left in flight.
     await until('no websocket in flight', async () => (await adminState(n)).inFlightWebSockets === 0, { timeoutMs: 3_000 });
     await stopCleanly(n, 5_000);
@@ -76,6 +77,10 @@ describe.each(['undici', 'http-proxy'] as const)('client misbehaviour (engine %s
     await closeMidBody(n.proxy, 'close');
     await closeMidBody(n.proxy, 'reset');
     await assertStillServing(n);
+    // Each is counted as that request's outcome.
+    await until('both counted as aborted', async () => (await metric(n, 'graceful_edge_requests_total', { outcome: 'aborted' })) === 2, {
+      timeoutMs: 3_000,
+    });
     await stopCleanly(n, 5_000);
   });
 
