@@ -13,10 +13,11 @@ import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { CockatielBreakerRegistry } from './breaker-registry.js';
-import { enforceConnectionLimit, resolveConnectionLimit } from './connection-limit.js';
+import { defaultMaxConnections, enforceConnectionLimit, resolveConnectionLimit } from './connection-limit.js';
 import type { ForwardEngine } from './forward-engine.js';
 import { forwardRequest } from './request-forwarder.js';
 import type { ProxyPhase, RequestRecord } from './request-forwarder.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import { TargetPicker } from './target-picker.js';
 import { WebSocketTunnels } from './websocket-tunnels.js';
 
@@ -164,11 +165,25 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     });
 
     const { host, port } = parseHostPort(rt.config.listen);
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      send({ type: 'PROXY.FAILED', error: `proxy listener ${rt.config.listen}: ${e.code ?? e.message}` }),
-    );
+    // Before it is bound, an error is the bind's (exit 2). After, it can only
+    // be an accept failing (EMFILE when the fds run out): that connection's
+    // loss, logged, never a second 'error' with no listener.
+    const acceptErrors = new RateLimitedLog(1_000);
+    let bound = false;
+    server.on('error', (e: NodeJS.ErrnoException) => {
+      if (!bound) {
+        const error = `proxy listener ${rt.config.listen}: ${e.code ?? e.message}`;
+        log.error({ listen: rt.config.listen, code: e.code ?? null, err: e.message }, 'proxy listener could not bind');
+        send({ type: 'PROXY.FAILED', error });
+        return;
+      }
+      acceptErrors.hit(e.code ?? 'error', (suppressed) =>
+        log.warn({ code: e.code ?? null, err: e.message, suppressed }, 'proxy listener could not accept a connection'),
+      );
+    });
     server.listen(port, host, () => {
       const a = server.address() as net.AddressInfo;
+      bound = true;
       rt.bound.proxy = formatHostPort({ host: a.address, port: a.port });
       log.info(
         {
@@ -181,6 +196,13 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         },
         `proxy listening on http://${rt.bound.proxy}/ (engine ${engine.name})`,
       );
+      const room = defaultMaxConnections(limit.fdSoftLimit);
+      if (limit.source === 'configured' && limit.maxConnections > room) {
+        log.warn(
+          { maxConnections: limit.maxConnections, fdSoftLimit: limit.fdSoftLimit, fitsFdLimit: room },
+          '--max-connections is above what the fd limit leaves room for: the admin listener may be locked out when it is reached',
+        );
+      }
       send({ type: 'PROXY.LISTENING', address: rt.bound.proxy });
     });
 

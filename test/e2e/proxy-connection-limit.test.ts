@@ -7,7 +7,7 @@
  * `prlimit --nofile=256` with the cap derived from that limit.
  */
 import { writeFileSync } from 'node:fs';
-import type net from 'node:net';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { adminState, metric } from '../helpers/admin.js';
@@ -120,6 +120,25 @@ describe('connection limit options', () => {
     const r = await runCli(['run', '--no-mdns', ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+
+  it('a configured cap above what the fd limit leaves room for is warned about at start', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startNode({ args: ['--upstream', origin.url, '--max-connections', '500'], wrap: ['prlimit', '--nofile=256', '--'] });
+    nodes.push(n);
+    const warn = await n.waitForLog((l) => String(l.msg).startsWith('--max-connections is above what the fd limit leaves room for'));
+    expect(warn).toMatchObject({ level: 40, maxConnections: 500, fdSoftLimit: 256, fitsFdLimit: 96 });
+  });
+
+  it('a proxy port in use still fails the start (exit 2) now that listener errors after binding are only logged', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    cleanups.closing(taken);
+    const port = (taken.address() as net.AddressInfo).port;
+    const n = await startNode({ args: ['--listen', `127.0.0.1:${port}`], waitFor: 'spawned' });
+    nodes.push(n);
+    expect((await n.exited).code).toBe(2);
+    expect(n.logs.find((l) => l.msg === 'proxy listener could not bind')).toMatchObject({ level: 50, listen: `127.0.0.1:${port}`, code: 'EADDRINUSE' });
   });
 
   it('comes from env and file like every option', async () => {
