@@ -70,6 +70,9 @@ export const rawConfigSchema = z.object({
   logLevel: z.enum(LOG_LEVELS).default('info'),
   proxyEngine: z.enum(PROXY_ENGINES).default('undici'),
   targetTimeout: seconds('target-timeout', 0.1).default(30),
+  maxConnections: z.coerce.number().int('max-connections must be a whole number').min(1, 'max-connections must be at least 1').optional(),
+  // At most Node's request timeout (300 s), which must not be shorter.
+  headerTimeout: seconds('header-timeout', 0.1).max(300, 'header-timeout must be at most 300').default(10),
   inspectorUrl: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
 });
 
@@ -103,6 +106,10 @@ export interface Config {
   proxyEngine: (typeof PROXY_ENGINES)[number];
   /** Longest wait for a proxy target's response head (then 504). */
   targetTimeoutMs: number;
+  /** Proxy client connections held at once; null: derived from the fd limit (proxy/connection-limit.ts). */
+  maxConnections: number | null;
+  /** A proxy client connection must send its request head this soon after accept (then 408 and close). */
+  headerTimeoutMs: number;
   inspectorUrl: string | null;
 }
 
@@ -155,6 +162,8 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
     logLevel: raw.logLevel,
     proxyEngine: raw.proxyEngine,
     targetTimeoutMs: Math.round(raw.targetTimeout * 1000),
+    maxConnections: raw.maxConnections ?? null,
+    headerTimeoutMs: Math.round(raw.headerTimeout * 1000),
     inspectorUrl: raw.inspectorUrl ?? null,
   };
 }

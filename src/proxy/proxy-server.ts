@@ -13,9 +13,11 @@ import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { CockatielBreakerRegistry } from './breaker-registry.js';
+import { defaultMaxConnections, enforceConnectionLimit, resolveConnectionLimit } from './connection-limit.js';
 import type { ForwardEngine } from './forward-engine.js';
 import { forwardRequest } from './request-forwarder.js';
 import type { ProxyPhase, RequestRecord } from './request-forwarder.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import { TargetPicker } from './target-picker.js';
 import { WebSocketTunnels } from './websocket-tunnels.js';
 
@@ -37,6 +39,12 @@ export interface ProxyServerOptions {
   breakers: CockatielBreakerRegistry;
   targetTimeoutMs: number;
 }
+
+/**
+ * How often Node checks the header deadline of connections (default 30 s,
+ * which let a silent connection live up to 30 s past `--header-timeout`).
+ */
+export const HEADER_CHECK_INTERVAL_MS = 1_000;
 
 export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions) {
   return fromCallback<ProxyCommand>(({ sendBack, receive }) => {
@@ -101,36 +109,46 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       logger: log,
     };
 
-    const server = http.createServer((req, res) => {
-      const done = rt.tracker.begin();
-      const record: RequestRecord = { outcome: null, cut: false, abortAttempt: null };
-      requests.add(record);
-      const conn = connections.get(req.socket);
-      if (conn) {
-        conn.busy++;
-        if (conn.graceTimer) (clearTimeout(conn.graceTimer), (conn.graceTimer = null));
-      }
-      res.once('close', () => {
-        requests.delete(record);
-        if (res.writableFinished) count(record.outcome ?? 'ok');
-        else {
-          count(record.cut ? 'cut' : record.outcome === 'upstream_aborted' ? 'upstream_aborted' : 'aborted');
-          record.abortAttempt?.(record.cut ? 'cut' : 'client went away');
-        }
-        done();
+    // A connection must send its whole request head within --header-timeout
+    // of being accepted (or of its previous request, when kept alive): Node
+    // starts that clock at accept, so one that sends nothing is closed too
+    // (with a 408) instead of holding an fd until the fd limit locks
+    // everyone out. Idle kept-alive connections close after Node's 5 s.
+    const server = http.createServer(
+      { headersTimeout: rt.config.headerTimeoutMs, connectionsCheckingInterval: HEADER_CHECK_INTERVAL_MS },
+      (req, res) => {
+        const done = rt.tracker.begin();
+        const record: RequestRecord = { outcome: null, cut: false, abortAttempt: null };
+        requests.add(record);
+        const conn = connections.get(req.socket);
         if (conn) {
-          conn.busy--;
-          // A keep-alive socket that outlived the listener gets the same grace.
-          if (phase === 'stopped' && conn.busy === 0 && !conn.socket.destroyed) armGrace(conn);
+          conn.busy++;
+          if (conn.graceTimer) (clearTimeout(conn.graceTimer), (conn.graceTimer = null));
         }
-        maybeDrained();
-      });
-      forwardRequest(deps, req, res, record).catch((error: unknown) => {
-        log.error({ err: error }, 'request handling failed');
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json', connection: 'close' });
-        res.end(JSON.stringify({ error: 'bad gateway' }));
-      });
-    });
+        res.once('close', () => {
+          requests.delete(record);
+          if (res.writableFinished) count(record.outcome ?? 'ok');
+          else {
+            count(record.cut ? 'cut' : record.outcome === 'upstream_aborted' ? 'upstream_aborted' : 'aborted');
+            record.abortAttempt?.(record.cut ? 'cut' : 'client went away');
+          }
+          done();
+          if (conn) {
+            conn.busy--;
+            // A keep-alive socket that outlived the listener gets the same grace.
+            if (phase === 'stopped' && conn.busy === 0 && !conn.socket.destroyed) armGrace(conn);
+          }
+          maybeDrained();
+        });
+        forwardRequest(deps, req, res, record).catch((error: unknown) => {
+          log.error({ err: error }, 'request handling failed');
+          if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json', connection: 'close' });
+          res.end(JSON.stringify({ error: 'bad gateway' }));
+        });
+      },
+    );
+    const limit = resolveConnectionLimit(rt.config.maxConnections);
+    enforceConnectionLimit(server, limit, { logger: log, metrics: rt.metrics, open: () => connections.size + tunnels.open });
     server.on('connection', (socket: net.Socket) => {
       const c: Connection = { socket, busy: 0, graceTimer: null };
       connections.set(socket, c);
@@ -147,15 +165,45 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     });
 
     const { host, port } = parseHostPort(rt.config.listen);
-    server.once('error', (e: NodeJS.ErrnoException) => {
-      // Said here, at error level, like the admin listener's refusal: the chart only records it.
-      log.error({ error: e.code ?? e.message, address: rt.config.listen }, 'proxy listener cannot bind');
-      send({ type: 'PROXY.FAILED', error: `proxy listener ${rt.config.listen}: ${e.code ?? e.message}` });
+    // Before it is bound, an error is the bind's (exit 2). After, it can only
+    // be an accept failing (EMFILE when the fds run out): that connection's
+    // loss, logged, never a second 'error' with no listener.
+    const acceptErrors = new RateLimitedLog(1_000);
+    let bound = false;
+    server.on('error', (e: NodeJS.ErrnoException) => {
+      if (!bound) {
+        const error = `proxy listener ${rt.config.listen}: ${e.code ?? e.message}`;
+        // Said here, at error level, like the admin listener's refusal: the chart only records it.
+        log.error({ error: e.code ?? e.message, address: rt.config.listen, code: e.code ?? null }, 'proxy listener cannot bind');
+        send({ type: 'PROXY.FAILED', error });
+        return;
+      }
+      acceptErrors.hit(e.code ?? 'error', (suppressed) =>
+        log.warn({ code: e.code ?? null, err: e.message, suppressed }, 'proxy listener could not accept a connection'),
+      );
     });
     server.listen(port, host, () => {
       const a = server.address() as net.AddressInfo;
+      bound = true;
       rt.bound.proxy = formatHostPort({ host: a.address, port: a.port });
-      log.info({ proxy: rt.bound.proxy, engine: engine.name }, `proxy listening on http://${rt.bound.proxy}/ (engine ${engine.name})`);
+      log.info(
+        {
+          proxy: rt.bound.proxy,
+          engine: engine.name,
+          maxConnections: limit.maxConnections,
+          maxConnectionsFrom: limit.source,
+          fdSoftLimit: limit.fdSoftLimit,
+          headerTimeoutMs: rt.config.headerTimeoutMs,
+        },
+        `proxy listening on http://${rt.bound.proxy}/ (engine ${engine.name})`,
+      );
+      const room = defaultMaxConnections(limit.fdSoftLimit);
+      if (limit.source === 'configured' && limit.maxConnections > room) {
+        log.warn(
+          { maxConnections: limit.maxConnections, fdSoftLimit: limit.fdSoftLimit, fitsFdLimit: room },
+          '--max-connections is above what the fd limit leaves room for: the admin listener may be locked out when it is reached',
+        );
+      }
       send({ type: 'PROXY.LISTENING', address: rt.bound.proxy });
     });
 

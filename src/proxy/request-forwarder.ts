@@ -8,7 +8,7 @@ import type http from 'node:http';
 import { BrokenCircuitError, IsolatedCircuitError } from 'cockatiel';
 import type { Logger } from '../log/logger.js';
 import type { CockatielBreakerRegistry } from './breaker-registry.js';
-import { sendDraining, sendJson } from './error-responses.js';
+import { redactTarget, sendDraining, sendGatewayError, sendJson } from './error-responses.js';
 import type { ForwardEngine, ForwardedResponse, Target } from './forward-engine.js';
 import { ForwardError } from './forward-engine.js';
 import { DRAINING_HEADER, HOP_HEADER, requestHeadersFor, responseHeadersFrom } from './forwarding-headers.js';
@@ -123,7 +123,7 @@ export async function forwardRequest(
       if (next.kind === 'target') {
         if (result.kind === 'response') discardBody(result.response.body);
         retryReason = result.kind === 'error' ? result.error.code : result.kind === 'breaker-open' ? 'breaker open' : 'target draining';
-        deps.logger.debug({ from: target.key, to: next.target.key, reason: retryReason }, 'retrying on another target');
+        deps.logger.debug({ from: redactTarget(target.key), to: redactTarget(next.target.key), reason: retryReason }, 'retrying on another target');
         target = next.target;
         if (result.kind === 'breaker-open') attempt--;
         continue;
@@ -135,12 +135,9 @@ export async function forwardRequest(
       if (result.kind === 'response') discardBody(result.response.body);
       record.outcome = 'bad_gateway';
       const why = result.kind === 'error' ? result.error.code : 'target draining';
-      return sendJson(
-        res,
-        502,
-        { error: `bad gateway: ${why}; the body was too large to retry on another target`, target: target.key },
-        { closing: closing() },
-      );
+      return sendGatewayError(res, deps.logger, 502, `bad gateway: ${why}; the body was too large to retry on another target`, target.key, {
+        closing: closing(),
+      });
     }
     if (result.kind === 'breaker-open') {
       record.outcome = 'breaker_open';
@@ -150,10 +147,10 @@ export async function forwardRequest(
       const e = result.error;
       if (e.code === 'ETIMEDOUT') {
         record.outcome = 'timeout';
-        return sendJson(res, 504, { error: 'target timed out', target: target.key }, { closing: closing() });
+        return sendGatewayError(res, deps.logger, 504, 'target timed out', target.key, { closing: closing() });
       }
       record.outcome = 'bad_gateway';
-      return sendJson(res, 502, { error: `bad gateway: ${e.code}`, target: target.key }, { closing: closing() });
+      return sendGatewayError(res, deps.logger, 502, `bad gateway: ${e.code}`, target.key, { closing: closing() });
     }
     if (isDrainingAnswer(result.response)) {
       // Every target we could try is leaving: say so, but not as our own draining.
@@ -205,7 +202,7 @@ async function attemptOnce(
   } catch (error) {
     if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) return { kind: 'breaker-open' };
     if (error instanceof ForwardError) return { kind: 'error', error };
-    deps.logger.error({ err: error, target: target.key }, 'unexpected forwarding error');
+    deps.logger.error({ err: error, target: redactTarget(target.key) }, 'unexpected forwarding error');
     return { kind: 'error', error: new ForwardError('failed', 'EPROTO', String(error)) };
   } finally {
     clearTimeout(timer);

@@ -1,7 +1,14 @@
 /**
  * WebSocket upgrades, tunnelled by http-proxy-3 whatever the HTTP engine.
- * Each open tunnel counts as in-flight work; at the drain deadline every
- * tunnel gets a proper close frame with code 1001 (Going Away) both ways.
+ * Each tunnel counts as in-flight work from the upgrade request on (also
+ * while the upstream has not answered yet); at the drain deadline every open
+ * tunnel gets a proper close frame with code 1001 (Going Away) both ways, and
+ * an upgrade still waiting for its upstream gets the draining 503.
+ *
+ * Whatever the client does to its socket (reset, close with unread data) is
+ * that tunnel's end: http-proxy-3 re-emits client socket errors on the
+ * ProxyServer, whose default handler throws when nobody listens — the
+ * uncaught `read ECONNRESET` that shut nodes down (issue 11, item 1).
  */
 import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +17,7 @@ import type net from 'node:net';
 import { ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../log/logger.js';
 import type { InFlightTracker } from './in-flight-tracker.js';
-import { writeRawJson } from './error-responses.js';
+import { redactTarget, writeRawJson } from './error-responses.js';
 import { DRAINING_HEADER, HOP_HEADER } from './forwarding-headers.js';
 import type { ProxyPhase } from './request-forwarder.js';
 import type { TargetPicker } from './target-picker.js';
@@ -19,8 +26,13 @@ const GOING_AWAY = 1001;
 
 interface Tunnel {
   client: net.Socket;
+  /** The upgrade request to the upstream, until it answers (or forever, if it never does). */
+  proxyReq: http.ClientRequest | null;
+  /** The upstream's socket once it answered 101. */
   upstream: net.Socket | null;
   target: string;
+  /** Set by the cut: the upstream request's failure is ours, not the target's. */
+  cut: boolean;
 }
 
 /** A close frame; frames from a client (to the upstream) must be masked (RFC 6455 §5.3). */
@@ -50,10 +62,28 @@ export class WebSocketTunnels {
     },
   ) {
     this.#proxy.on('proxyReqWs', (proxyReq, req) => {
+      const t = this.#tunnels.get(req);
+      if (!t || t.client.destroyed) {
+        // The client left before the request to the upstream was made.
+        proxyReq.on('error', () => undefined);
+        proxyReq.destroy();
+        return;
+      }
+      t.proxyReq = proxyReq;
       proxyReq.on('upgrade', (_res, upstream: net.Socket) => {
-        const t = this.#tunnels.get(req);
-        if (t) t.upstream = upstream;
+        t.upstream = upstream;
+        // A client that closed in the meantime gets no tunnel.
+        if (t.client.destroyed) upstream.destroy();
       });
+    });
+    // Errors of the client's socket (and of an upstream with no callback):
+    // the tunnel ends through its 'close'; counting happens there.
+    this.#proxy.on('error', (err, req) => {
+      const t = this.#tunnels.get(req);
+      this.deps.logger.debug(
+        { target: t ? redactTarget(t.target) : null, code: (err as NodeJS.ErrnoException).code ?? null, err: (err as Error).message },
+        'websocket connection error',
+      );
     });
   }
 
@@ -79,16 +109,21 @@ export class WebSocketTunnels {
     }
     const target = pick.target;
     const done = this.deps.tracker.begin('websocket');
-    const tunnel: Tunnel = { client: socket, upstream: null, target: target.key };
+    const tunnel: Tunnel = { client: socket, proxyReq: null, upstream: null, target: target.key, cut: false };
     this.#tunnels.set(req, tunnel);
     let failed = false;
+    socket.on('error', () => undefined);
     socket.once('close', () => {
       this.#tunnels.delete(req);
+      // An upgrade request still waiting on the upstream would hold a socket
+      // (and the process, at exit) for as long as the upstream stays silent.
+      if (!tunnel.upstream) tunnel.proxyReq?.destroy();
+      // http-proxy-3 ends the upstream on a clean close only; after a reset, too.
+      tunnel.upstream?.destroySoon();
       if (!failed) this.deps.count(this.#cutting ? 'cut' : 'websocket_closed');
       done();
       this.deps.onSettled();
     });
-    socket.on('error', () => undefined);
     this.#proxy.ws(
       req,
       socket,
@@ -98,10 +133,13 @@ export class WebSocketTunnels {
         headers: target.kind === 'peer' ? { [HOP_HEADER]: this.deps.nodeId } : {},
       },
       (err) => {
+        // Our own doing: the client went away, or the cut answered already.
+        if (tunnel.cut || socket.destroyed) return;
         failed = true;
         this.deps.count('bad_gateway');
-        this.deps.logger.warn({ target: target.key, err: (err as Error).message }, 'websocket upgrade failed');
-        if (!tunnel.upstream) writeRawJson(socket, 502, 'Bad Gateway', { error: `bad gateway: ${(err as NodeJS.ErrnoException).code ?? 'error'}` });
+        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        this.deps.logger.warn({ target: redactTarget(target.key), code, err: (err as Error).message }, 'websocket upgrade failed');
+        if (!tunnel.upstream) writeRawJson(socket, 502, 'Bad Gateway', { error: `bad gateway: ${code}` });
       },
     );
   }
@@ -111,12 +149,24 @@ export class WebSocketTunnels {
     this.#cutting = true;
     const n = this.#tunnels.size;
     for (const t of this.#tunnels.values()) {
+      t.cut = true;
       const { client, upstream } = t;
-      // Stop relaying first so the close frame never lands inside a relayed frame.
-      upstream?.unpipe(client);
-      client.unpipe(upstream ?? undefined);
-      if (client.writable) client.end(closeFrame(GOING_AWAY, 'proxy shutting down', false));
-      if (upstream?.writable) upstream.end(closeFrame(GOING_AWAY, 'proxy shutting down', true));
+      if (!upstream) {
+        // Still waiting for the upstream's 101: the client has had no answer
+        // yet, so it gets the draining 503 like any request; the upstream
+        // request is dropped (a silent upstream held the exit for minutes).
+        t.proxyReq?.destroy();
+        writeRawJson(client, 503, 'Service Unavailable', { error: 'this node is shutting down', retry: true }, {
+          'retry-after': '1',
+          [DRAINING_HEADER]: '1',
+        });
+      } else {
+        // Stop relaying first so the close frame never lands inside a relayed frame.
+        upstream.unpipe(client);
+        client.unpipe(upstream);
+        if (client.writable) client.end(closeFrame(GOING_AWAY, 'proxy shutting down', false));
+        if (upstream.writable) upstream.end(closeFrame(GOING_AWAY, 'proxy shutting down', true));
+      }
       const force = setTimeout(() => {
         client.destroy();
         upstream?.destroy();
@@ -128,7 +178,9 @@ export class WebSocketTunnels {
 
   destroyAll(): void {
     for (const t of this.#tunnels.values()) {
+      t.cut = true;
       t.client.destroy();
+      t.proxyReq?.destroy();
       t.upstream?.destroy();
     }
   }

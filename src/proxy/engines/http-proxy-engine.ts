@@ -64,12 +64,18 @@ export class HttpProxyEngine implements ForwardEngine {
       a.signal.addEventListener('abort', onAbort, { once: true });
       // http-proxy-3 copies the client's headers; give it the cleaned set.
       a.incoming.headers = a.headers as IncomingHttpHeaders;
+      const body = a.body ?? Readable.from([]);
+      // The attempt's body is destroyed with the client's error ('aborted',
+      // a bad chunk) when the client fails mid-body; http-proxy-3 only pipes
+      // it, so without this listener that error was uncaught and shut the
+      // node down (issue 8, issue 11 item 2). It is this attempt's end.
+      body.on('error', (err) => this.#fail(a.incoming, new ForwardError('aborted', 'ECONNRESET', `client request body failed: ${err.message}`)));
       this.#proxy.web(
         a.incoming,
         a.response,
         {
           target: a.target.url,
-          buffer: a.body ?? Readable.from([]),
+          buffer: body,
           prependPath: true,
         },
         (err) => this.#fail(a.incoming, err),

@@ -22,8 +22,9 @@ export interface Origin {
 /**
  * Routes: `/slow?ms=&chunks=` streams a known body over `ms` (the first chunk
  * at once); `/delay?ms=` answers in one piece after `ms`, headers included;
- * `/hang` never answers; `/reset` drops the connection; anything else echoes
- * the request as JSON. WebSocket upgrades echo messages. A slow or delayed
+ * `/hang` never answers (nor does a WebSocket upgrade for it); `/reset` drops
+ * the connection; anything else echoes the request as JSON. Other WebSocket
+ * upgrades echo messages. A slow or delayed
  * answer whose client went away stops there.
  */
 export async function startOrigin(opts: { status?: number; headers?: Record<string, string> } = {}): Promise<Origin> {
@@ -71,7 +72,17 @@ export async function startOrigin(opts: { status?: number; headers?: Record<stri
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  const wss = new WebSocketServer({ server });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    // An upgrade for /hang is never answered either (the socket stays open).
+    if (new URL(req.url ?? '/', 'http://x').pathname === '/hang') {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
   const wsCloses: number[] = [];
   wss.on('connection', (ws) => {
     ws.on('message', (m, isBinary) => ws.send(m, { binary: isBinary }));
