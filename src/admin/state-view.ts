@@ -1,5 +1,6 @@
 /** The JSON of `GET /state`: what an operator asks a live node. */
 import type { NodeRuntime } from '../runtime.js';
+import { eventStreamStats } from './event-stream-stats.js';
 
 /**
  * `peers` is paged (`?limit=&offset=`): a mesh of thousands of remembered
@@ -69,5 +70,6 @@ export function stateView(rt: NodeRuntime, page: PeersPage = { offset: 0, limit:
     lastError: ctx?.lastError ?? null,
     discovery: rt.discovery ?? { mdns: null },
     registry: rt.registry ?? null,
+    eventStreams: { open: eventStreamStats.open, slowDisconnected: eventStreamStats.slowDisconnected },
   };
 }
