@@ -172,6 +172,14 @@ export class SqliteStateStore implements StateStore {
   readonly #seqByRun = new Map<number, number>();
   readonly #stmt: ReturnType<typeof prepareStatements>;
   readonly #snapshotTx: Transaction<(s: SnapshotInput) => SnapshotResult>;
+  /**
+   * The peer rows of generation `gen` exactly as this connection wrote them
+   * (address → the row's values as JSON). With it a snapshot writes only the
+   * rows that changed: unchanged ones move to the new generation in one
+   * UPDATE. Null until the first snapshot commits, and after one fails.
+   */
+  #written: { gen: number; peers: Map<string, string> } | null = null;
+  #pending: { gen: number; peers: Map<string, string> } | null = null;
 
   constructor(
     readonly path: string,
@@ -225,18 +233,38 @@ export class SqliteStateStore implements StateStore {
   }
 
   saveSnapshot(s: SnapshotInput): SnapshotResult {
-    return this.#snapshotTx.immediate(s);
+    try {
+      const result = this.#snapshotTx.immediate(s);
+      this.#written = this.#pending;
+      return result;
+    } catch (error) {
+      this.#written = null;
+      throw error;
+    } finally {
+      this.#pending = null;
+    }
   }
 
   #writeSnapshot(s: SnapshotInput): SnapshotResult {
     const st = this.#stmt;
     const savedAt = s.savedAt ?? Date.now();
     const prev = st.getSnapshot.get() as SnapshotRow | undefined;
-    const generation = (prev?.generation ?? 0) + 1;
+    const prevGen = prev?.generation ?? 0;
+    const generation = prevGen + 1;
+    // Incremental when the file holds what this connection last wrote: a
+    // snapshot of 10,000 unchanged peers is then one UPDATE, not 10,000 upserts.
+    const cache = this.#written?.gen === prevGen ? this.#written.peers : null;
+    if (cache) st.bumpPeers.run(generation, prevGen);
+    const next = new Map<string, string>();
     for (const p of s.peers) {
-      st.upsertPeer.run(p.address, p.meshPort, p.id, p.source, p.status, p.lastSeen, generation);
+      const row = JSON.stringify([p.meshPort, p.id, p.source, p.status, p.lastSeen]);
+      const before = next.get(p.address) ?? cache?.get(p.address);
+      if (before !== row) st.upsertPeer.run(p.address, p.meshPort, p.id, p.source, p.status, p.lastSeen, generation);
+      next.set(p.address, row);
     }
+    if (cache) for (const address of cache.keys()) if (!next.has(address)) st.deletePeer.run(address);
     st.deleteOldPeers.run(generation);
+    this.#pending = { gen: generation, peers: next };
     for (const b of s.breakers) {
       st.upsertBreaker.run(b.target, b.state, JSON.stringify(b.data ?? null), b.updatedAt, generation);
     }
@@ -409,6 +437,8 @@ function prepareStatements(db: Db) {
          status = excluded.status, last_seen = excluded.last_seen, generation = excluded.generation`,
     ),
     deleteOldPeers: p('DELETE FROM peers WHERE generation <> ?'),
+    bumpPeers: p('UPDATE peers SET generation = ? WHERE generation = ?'),
+    deletePeer: p('DELETE FROM peers WHERE address = ?'),
     countPeers: p('SELECT count(*) AS n FROM peers'),
     upsertBreaker: p(
       `INSERT INTO breakers (target, state, data, updated_at, generation) VALUES (?, ?, ?, ?, ?)
