@@ -2,15 +2,23 @@
 // inspector page's script into dist/inspector/. Dependencies stay external
 // (better-sqlite3 is native); nothing here needs the network.
 import { build } from 'esbuild';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 
 // GE_DIST lets parallel work trees build side by side (e.g. dist-proxy/).
 const out = process.env.GE_DIST ?? 'dist';
 await mkdir(out, { recursive: true });
+// Chunk names carry a hash: remove the previous build's so none go stale.
+for (const f of await readdir(out)) if (f.startsWith('cli-')) await rm(`${out}/${f}`);
+// The entry is src/main.ts, which installs the signal handlers and then
+// imports the CLI: `splitting` keeps that dynamic import a separate chunk,
+// so no dependency loads before the handlers exist (see src/main.ts).
+// Chunks sit beside cli.js (import.meta.dirname stays dist/).
 await build({
-  entryPoints: ['src/cli.ts'],
-  outfile: `${out}/cli.js`,
+  entryPoints: { cli: 'src/main.ts' },
+  outdir: out,
+  splitting: true,
+  chunkNames: 'cli-[name]-[hash]',
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -10,11 +10,21 @@ import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
 import { bearerMatches, exchangeTokenForCookie } from './auth.js';
+import { isLoopbackAddress, loopbackHostAllowed } from './host-guard.js';
 import { endEventStreams } from './event-stream.js';
 import { coreRoutes, json, PUBLIC_PATHS } from './routes.js';
 import type { AdminRoute } from './routes.js';
 import { registerLiveMetrics } from './live-metrics.js';
 import { inspectorRoutes } from './inspector-routes.js';
+
+const lastWarned = new Map<string, number>();
+/** One line per kind per 10 s: a client repeating a refused request must not flood the log. */
+function rateLimitedWarn(rt: NodeRuntime, kind: string, fields: Record<string, unknown>, msg: string): void {
+  const now = Date.now();
+  if (now - (lastWarned.get(kind) ?? -Infinity) < 10_000) return;
+  lastWarned.set(kind, now);
+  rt.logger.warn(fields, msg);
+}
 
 export function createAdminArea(rt: NodeRuntime): AreaProvision {
   registerLiveMetrics(rt);
@@ -25,6 +35,10 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
     if (rt.config.adminToken && !PUBLIC_PATHS.has(path) && !bearerMatches(req, rt.config.adminToken)) {
       res.setHeader('www-authenticate', 'Bearer');
       return json(res, 401, { error: 'admin token required' });
+    }
+    if (!rt.config.adminToken && !PUBLIC_PATHS.has(path) && !loopbackHostAllowed(req)) {
+      rateLimitedWarn(rt, 'host', { host: String(req.headers.host).slice(0, 100), path }, 'admin request with a non-loopback Host refused');
+      return json(res, 403, { error: 'without --admin-token the admin answers only Host localhost or a loopback address' });
     }
     const route = routes[path];
     if (!route) return json(res, 404, { error: `no such admin path: ${path}` });
@@ -47,6 +61,14 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
     server.listen(port, host, () => {
       const addr = server.address();
       const bound = typeof addr === 'object' && addr ? formatHostPort({ host: addr.address, port: addr.port }) : rt.config.admin;
+      // The name given may resolve anywhere: judge the socket actually bound.
+      if (!rt.config.adminToken && typeof addr === 'object' && addr && !isLoopbackAddress(addr.address)) {
+        server.close();
+        const error = `admin listener ${rt.config.admin} bound ${bound}, which is not loopback: --admin-token is required`;
+        rt.logger.error({ admin: rt.config.admin, bound }, error);
+        sendBack({ type: 'ADMIN.FAILED', error } satisfies LifecycleEvent);
+        return;
+      }
       rt.bound.admin = bound;
       rt.logger.info({ admin: bound, url: `http://${bound}/` }, `admin listening on http://${bound}/`);
     });

@@ -10,13 +10,39 @@ import type { InspectionEvent } from 'xstate';
 import type { NodeRuntime } from '../runtime.js';
 import { stateView } from './state-view.js';
 import { liveState, startStateTicker } from './inspector/live-state.js';
+import { eventStreamStats, SSE_MAX_BUFFERED_BYTES } from './event-stream-stats.js';
 
 const open = new Set<ServerResponse>();
 
-function send(res: ServerResponse, event: string, data: unknown): void {
+let lastSlowWarning = -Infinity;
+
+/**
+ * Writes unless the client has left SSE_MAX_BUFFERED_BYTES unread: then the
+ * stream is cut (a browser's EventSource reconnects and starts afresh),
+ * counted, and logged at most once per 10 s. Returns whether it wrote.
+ */
+function writeOrDrop(res: ServerResponse, text: string, rt?: NodeRuntime): boolean {
   // Actors keep reporting while the chart winds down, after `stopped` ended the stream.
-  if (res.writableEnded || res.destroyed) return;
-  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  if (res.writableEnded || res.destroyed) return false;
+  if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
+    eventStreamStats.slowDisconnected++;
+    const now = Date.now();
+    if (rt && now - lastSlowWarning >= 10_000) {
+      lastSlowWarning = now;
+      rt.logger.warn(
+        { unreadBytes: res.writableLength, limitBytes: SSE_MAX_BUFFERED_BYTES, slowDisconnected: eventStreamStats.slowDisconnected },
+        'event stream client reads too slowly: disconnected',
+      );
+    }
+    res.destroy();
+    return false;
+  }
+  res.write(text);
+  return true;
+}
+
+function send(res: ServerResponse, event: string, data: unknown, rt?: NodeRuntime): void {
+  writeOrDrop(res, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`, rt);
 }
 
 /** Reduces an inspection event to JSON-safe data (actor refs become ids). */
@@ -48,21 +74,23 @@ export function openEventStream(req: IncomingMessage, res: ServerResponse, rt: N
     'x-accel-buffering': 'no',
   });
   res.write('retry: 1000\n\n');
-  send(res, 'hello', stateView(rt));
+  send(res, 'hello', stateView(rt), rt);
   open.add(res);
+  eventStreamStats.open = open.size;
   const unsubscribe = rt.lifecycle.subscribe({
-    transition: (t) => send(res, 'lifecycle', t),
-    inspection: (e) => send(res, 'inspection', describeInspection(e)),
+    transition: (t) => send(res, 'lifecycle', t, rt),
+    inspection: (e) => send(res, 'inspection', describeInspection(e), rt),
   });
   // Periodic `state` events (in-flight, countdown) for the inspector page.
-  const stopTicker = startStateTicker(rt, (event, data) => send(res, event, data));
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  const stopTicker = startStateTicker(rt, (event, data) => send(res, event, data, rt));
+  const heartbeat = setInterval(() => writeOrDrop(res, ': keep-alive\n\n', rt), 15_000);
   heartbeat.unref();
   const close = () => {
     clearInterval(heartbeat);
     stopTicker();
     unsubscribe();
     open.delete(res);
+    eventStreamStats.open = open.size;
   };
   req.on('close', close);
   res.on('close', close);
@@ -75,4 +103,5 @@ export function endEventStreams(rt: NodeRuntime): void {
     res.end();
   }
   open.clear();
+  eventStreamStats.open = 0;
 }

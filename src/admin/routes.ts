@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeRuntime } from '../runtime.js';
-import { stateView } from './state-view.js';
+import { peersPageOf, stateView } from './state-view.js';
 import { openEventStream } from './event-stream.js';
 
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse, rt: NodeRuntime) => void | Promise<void>;
@@ -24,7 +24,11 @@ export const coreRoutes: Record<string, AdminRoute> = {
     const ready = rt.lifecycle.isServing();
     json(res, ready ? 200 : 503, { ready, lifecycle: rt.lifecycle.label() });
   },
-  '/state': (_req, res, rt) => json(res, 200, stateView(rt)),
+  '/state': (req, res, rt) => {
+    const page = peersPageOf(new URL(req.url ?? '/', 'http://admin').searchParams);
+    if (typeof page === 'string') return json(res, 400, { error: page });
+    json(res, 200, stateView(rt, page));
+  },
   '/metrics': async (_req, res, rt) => {
     const body = await rt.metrics.registry.metrics();
     res.writeHead(200, { 'content-type': rt.metrics.registry.contentType, 'cache-control': 'no-store' });

@@ -1,7 +1,38 @@
 /** The JSON of `GET /state`: what an operator asks a live node. */
 import type { NodeRuntime } from '../runtime.js';
+import { eventStreamStats } from './event-stream-stats.js';
 
-export function stateView(rt: NodeRuntime) {
+/**
+ * `peers` is paged (`?limit=&offset=`): a mesh of thousands of remembered
+ * peers must not make every `/state` a multi-megabyte answer. The default
+ * page holds every peer of any ordinary mesh; `peersPage.total` says how many
+ * there are.
+ */
+export const DEFAULT_PEERS_LIMIT = 1_000;
+export const MAX_PEERS_LIMIT = 10_000;
+
+export interface PeersPage {
+  offset: number;
+  limit: number;
+}
+
+/** Reads `limit` and `offset` from a query; a string naming the bad one when invalid. */
+export function peersPageOf(query: URLSearchParams): PeersPage | string {
+  const read = (name: string, fallback: number, max: number): number | string => {
+    const raw = query.get(name);
+    if (raw === null || raw === '') return fallback;
+    const n = Number(raw);
+    return /^\d+$/.test(raw) && n <= max ? n : `${name} must be an integer from 0 to ${max}`;
+  };
+  const limit = read('limit', DEFAULT_PEERS_LIMIT, MAX_PEERS_LIMIT);
+  if (typeof limit === 'string') return limit;
+  const offset = read('offset', 0, Number.MAX_SAFE_INTEGER);
+  if (typeof offset === 'string') return offset;
+  return { limit, offset };
+}
+
+export function stateView(rt: NodeRuntime, page: PeersPage = { offset: 0, limit: DEFAULT_PEERS_LIMIT }) {
+  const allPeers = rt.peers.list();
   const snap = rt.lifecycle.snapshot();
   const ctx = snap?.context;
   const now = Date.now();
@@ -27,7 +58,8 @@ export function stateView(rt: NodeRuntime) {
     inFlight: rt.tracker.count,
     inFlightRequests: rt.tracker.requests,
     inFlightWebSockets: rt.tracker.websockets,
-    peers: rt.peers.list(),
+    peers: allPeers.slice(page.offset, page.offset + page.limit),
+    peersPage: { total: allPeers.length, offset: page.offset, limit: page.limit },
     circuitBreakers: rt.breakers.list(),
     upstreams: rt.config.upstreams,
     listen: { proxy: rt.bound.proxy, admin: rt.bound.admin, mesh: rt.bound.mesh },
@@ -38,5 +70,6 @@ export function stateView(rt: NodeRuntime) {
     lastError: ctx?.lastError ?? null,
     discovery: rt.discovery ?? { mdns: null },
     registry: rt.registry ?? null,
+    eventStreams: { open: eventStreamStats.open, slowDisconnected: eventStreamStats.slowDisconnected },
   };
 }

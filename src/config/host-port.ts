@@ -1,4 +1,6 @@
 /** `HOST:PORT` and `[v6]:PORT` as used by --listen, --admin and --peer. */
+import net from 'node:net';
+
 export interface HostPort {
   host: string;
   port: number;
@@ -33,6 +35,12 @@ export function parsePeerSpec(text: string, defaultMeshPort: number): HostPort &
   return { ...hp, meshPort };
 }
 
+/**
+ * Loopback by its text: `localhost` or a loopback IP literal. A name that
+ * merely starts with "127." (`127.admin.internal`) is a DNS name and may
+ * resolve anywhere; the admin listener also checks the address it bound.
+ */
 export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  if (host === 'localhost' || host === '::1') return true;
+  return net.isIPv4(host) && host.startsWith('127.');
 }

@@ -7,7 +7,7 @@ import type { RestoreSummary, StartupOutput } from '../../machines/events.js';
 import type { PersistInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
-import { openStateStore } from './open-store.js';
+import { keepUnreadCopy, openStateStore, replaceUnloadable } from './open-store.js';
 import { count, restoreInto } from './restore.js';
 import { snapshotOf } from './runtime-snapshot.js';
 import { createSnapshotTimer } from './snapshot-timer.js';
@@ -39,25 +39,50 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
     const opened = openStateStore(rt.config.dataDir);
     if (opened.lock.tookOverFrom !== null) {
       rt.logger.warn(
-        { lock: opened.lock.path, previousPid: opened.lock.tookOverFrom },
-        `data dir lock of pid ${opened.lock.tookOverFrom} (no longer running) taken over`,
+        { lock: opened.lock.path, previousPid: opened.lock.tookOverFrom, pidReused: opened.lock.pidReused },
+        opened.lock.pidReused
+          ? `data dir lock of pid ${opened.lock.tookOverFrom} taken over: that pid now belongs to another process (start time differs)`
+          : `data dir lock of pid ${opened.lock.tookOverFrom} (no longer running) taken over`,
       );
     }
     let freshReason: string | null = null;
+    let store = opened.store;
+    let movedAside = opened.movedAside;
     if (opened.movedAside) {
       freshReason = `state file was ${opened.reason}; moved aside to ${opened.movedAside}`;
       rt.logger.warn(
-        { movedAside: opened.movedAside, reason: opened.reason, stateFile: opened.store.path },
-        `state file ${opened.store.path} is ${opened.reason}: moved aside to ${opened.movedAside}, starting fresh`,
+        { movedAside: opened.movedAside, reason: opened.reason, stateFile: store.path },
+        `state file ${store.path} is ${opened.reason}: moved aside to ${opened.movedAside}, starting fresh`,
       );
     }
+    let saved: SavedState | null = null;
     try {
-      previous = { saved: opened.store.load(), error: null, freshReason };
+      saved = store.load();
     } catch (error) {
-      previous = { saved: null, error: error as Error, freshReason };
+      // Opens, but its saved state cannot be used at all: never let the first
+      // snapshot overwrite it — move it aside like a corrupt file.
+      const reason = `its saved state cannot be loaded (${(error as Error).message})`;
+      const replaced = replaceUnloadable(store);
+      store = replaced.store;
+      movedAside = replaced.movedAside;
+      freshReason = `state file ${reason}; moved aside to ${replaced.movedAside}`;
+      rt.logger.warn(
+        { movedAside: replaced.movedAside, reason, stateFile: store.path },
+        `state file ${store.path}: ${reason}: moved aside to ${replaced.movedAside}, starting fresh`,
+      );
     }
-    rt.store = opened.store;
-    return { movedAside: opened.movedAside };
+    if (saved?.skipped) {
+      // What could not be read stays readable: a copy before the first snapshot replaces those rows.
+      const copy = keepUnreadCopy(store);
+      store.dropUnreadableShutdowns();
+      rt.logger.warn(
+        { skipped: saved.skipped.count, rows: saved.skipped.rows, copy, stateFile: store.path },
+        `${count(saved.skipped.count, 'saved row')} not restored (unreadable or beyond a limit); the file as it was is kept at ${copy}`,
+      );
+    }
+    previous = { saved, error: null, freshReason };
+    rt.store = store;
+    return { movedAside };
   });
 
   const restoreSnapshot = fromPromise<RestoreSummary>(async () => {

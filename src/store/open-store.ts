@@ -5,7 +5,7 @@
  * moved aside (never deleted) so the node starts fresh and the operator can
  * still look at it.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ForeignDatabaseError, NewerSchemaError } from './migrations.js';
 import { SqliteStateStore, validateStateFile } from './sqlite-store.js';
@@ -88,11 +88,39 @@ export function unusableReason(error: unknown): string | null {
   return null;
 }
 
-function asideName(file: string, now: number): string {
+function asideName(file: string, now: number, kind = 'corrupt'): string {
   const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
-  let target = `${file}.corrupt-${stamp}`;
-  for (let i = 1; existsSync(target); i++) target = `${file}.corrupt-${stamp}-${i}`;
+  let target = `${file}.${kind}-${stamp}`;
+  for (let i = 1; existsSync(target); i++) target = `${file}.${kind}-${stamp}-${i}`;
   return target;
+}
+
+/**
+ * Some saved rows could not be restored (unreadable, or beyond a limit) and
+ * the node's first snapshot would replace them: keep a consistent copy of the
+ * whole file first, `<file>.unread-<time>` (SQLite's `VACUUM INTO`, which
+ * includes what is still in the WAL). Returns its path.
+ */
+export function keepUnreadCopy(store: SqliteStateStore, now = Date.now()): string {
+  const target = asideName(store.path, now, 'unread');
+  store.db.prepare('VACUUM INTO ?').run(target);
+  return target;
+}
+
+/**
+ * The file opened but its saved state cannot be loaded at all (e.g. an
+ * inconsistent snapshot): it is closed, moved aside like a corrupt file
+ * (never overwritten by the first snapshot) and a fresh one is opened.
+ */
+export function replaceUnloadable(store: SqliteStateStore, now = Date.now()): { store: SqliteStateStore; movedAside: string } {
+  const file = store.path;
+  store.close();
+  const movedAside = moveAside(file, now);
+  try {
+    return { store: SqliteStateStore.open(file, { check: false }), movedAside };
+  } catch (error) {
+    throw new DataDirError(`state file ${file} cannot be opened: ${(error as Error).message}`);
+  }
 }
 
 /** Moves `file` and its -wal/-shm/-journal to `<file>.corrupt-<time>`; returns the new path. */
@@ -133,8 +161,29 @@ export function openStateStore(dataDir: string, now = Date.now()): OpenedStore {
   }
 }
 
+/**
+ * State files must be regular files in the data dir. A symbolic link (even a
+ * dangling one: `existsSync` says "no file" and SQLite would create the
+ * database wherever it points) is refused, not followed: start-up stops with
+ * exit 2 and one line naming it. The data dir itself may be a link.
+ */
+export function refuseSymlinks(file: string): void {
+  for (const candidate of [file, ...COMPANIONS.map((suffix) => file + suffix)]) {
+    let isLink = false;
+    try {
+      isLink = lstatSync(candidate).isSymbolicLink();
+    } catch {
+      continue; // ENOENT
+    }
+    if (isLink) {
+      throw new DataDirError(`state file ${candidate} is a symbolic link; refusing it (state files must be regular files in the data dir)`);
+    }
+  }
+}
+
 function openLocked(dir: string, now: number): Omit<OpenedStore, 'lock'> {
   const file = path.join(dir, STATE_FILE);
+  refuseSymlinks(file);
   let movedAside: string | null = null;
   let reason: string | null = null;
   if (existsSync(file)) {

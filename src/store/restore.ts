@@ -7,6 +7,27 @@
 import type { PeerInfo, RestoreSummary } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { SavedState } from './state-store.js';
+import type { BreakerRecord } from '../proxy/breaker-registry.js';
+import { quote } from './restore-limits.js';
+
+/**
+ * A breaker saved as opened in the future (the clock was stepped back, or the
+ * file was crafted) would stay open until then plus its cool-down — hours or
+ * years. Its open time is clamped to now: it stays open for at most its own
+ * half-open delay, then tries again. Returns the records and the targets
+ * that were clamped.
+ */
+export function clampFutureBreakers(records: BreakerRecord[], now: number): { records: BreakerRecord[]; clamped: string[] } {
+  const clamped: string[] = [];
+  const out = records.map((r) => {
+    const own = (r.data as { ownState?: { openedAt?: unknown } } | null)?.ownState;
+    if (typeof own?.openedAt !== 'number' || own.openedAt <= now) return r;
+    clamped.push(r.target);
+    const data = r.data as { ownState: Record<string, unknown> };
+    return { ...r, data: { ...data, ownState: { ...data.ownState, openedAt: now } }, updatedAt: Math.min(r.updatedAt, now) };
+  });
+  return { records: out, clamped };
+}
 
 export const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
@@ -55,7 +76,14 @@ export function restoreInto(rt: NodeRuntime, saved: SavedState | null, freshReas
       `${count(forgotten, 'remembered peer')} not seen for over ${PEER_RETENTION_MS / 3_600_000} h forgotten`,
     );
   }
-  rt.breakers.restoreAll(saved.breakers);
+  const { records: breakers, clamped } = clampFutureBreakers(saved.breakers, now);
+  if (clamped.length > 0) {
+    log.warn(
+      { breakers: clamped.length, targets: clamped.slice(0, 5).map(quote) },
+      `${count(clamped.length, 'restored breaker')} opened in the future (clock stepped back?): open time clamped to now`,
+    );
+  }
+  rt.breakers.restoreAll(breakers);
   const fields = {
     lastShutdownAt: saved.shutdownAt,
     savedAt: saved.savedAt,

@@ -18,7 +18,27 @@ import type { Database as Db, Statement, Transaction } from 'better-sqlite3';
 import type { PeerInfo, PeerSource, PeerStatus } from '../../machines/events.js';
 import type { BreakerRecord, BreakerStateName } from '../proxy/breaker-registry.js';
 import { LATEST_VERSION, assertOurs, migrate } from './migrations.js';
-import type { RunRecord, SavedState, ShutdownRecord, SnapshotInput, SnapshotResult, StateStore, TransitionRecord } from './state-store.js';
+import type {
+  RunRecord,
+  SavedState,
+  ShutdownRecord,
+  SkippedRow,
+  SnapshotInput,
+  SnapshotResult,
+  StateStore,
+  TransitionRecord,
+} from './state-store.js';
+import {
+  MAX_ADDRESS_LENGTH,
+  MAX_BREAKER_DATA_LENGTH,
+  MAX_PEER_ID_LENGTH,
+  MAX_RESTORED_BREAKERS,
+  MAX_RESTORED_PEERS,
+  MAX_SIGNALS_LENGTH,
+  MAX_SKIPPED_LISTED,
+  MAX_TARGET_LENGTH,
+  quote,
+} from './restore-limits.js';
 
 /**
  * How long a write waits for a lock another process holds. better-sqlite3 is
@@ -69,27 +89,39 @@ interface SnapshotRow {
   peer_count: number;
   breaker_count: number;
 }
+/**
+ * Rows as SQLite gives them: its columns are dynamically typed, so a crafted
+ * file may hold anything in any column. Long text comes cut (`substr`) with
+ * its real length beside it, so an oversized value is never loaded whole.
+ */
 interface PeerRow {
-  address: string;
-  mesh_port: number;
-  id: string | null;
-  source: string;
-  status: string;
-  last_seen: number | null;
+  address: unknown;
+  address_len: number | null;
+  mesh_port: unknown;
+  id: unknown;
+  id_len: number | null;
+  source: unknown;
+  status: unknown;
+  last_seen: unknown;
 }
 interface BreakerRow {
-  target: string;
-  state: string;
-  data: string;
-  updated_at: number;
+  target: unknown;
+  target_len: number | null;
+  state: unknown;
+  /** Null when longer than MAX_BREAKER_DATA_LENGTH (data_len says how long). */
+  data: unknown;
+  data_len: number | null;
+  updated_at: unknown;
 }
 interface ShutdownRow {
+  seq: number;
   at: number;
   drained: number;
   cut: number;
   notices_sent: number | null;
   acked: number | null;
-  signals: string;
+  /** Null when longer than MAX_SIGNALS_LENGTH. */
+  signals: unknown;
 }
 
 /**
@@ -140,6 +172,14 @@ export class SqliteStateStore implements StateStore {
   readonly #seqByRun = new Map<number, number>();
   readonly #stmt: ReturnType<typeof prepareStatements>;
   readonly #snapshotTx: Transaction<(s: SnapshotInput) => SnapshotResult>;
+  /**
+   * The peer rows of generation `gen` exactly as this connection wrote them
+   * (address → the row's values as JSON). With it a snapshot writes only the
+   * rows that changed: unchanged ones move to the new generation in one
+   * UPDATE. Null until the first snapshot commits, and after one fails.
+   */
+  #written: { gen: number; peers: Map<string, string> } | null = null;
+  #pending: { gen: number; peers: Map<string, string> } | null = null;
 
   constructor(
     readonly path: string,
@@ -193,18 +233,38 @@ export class SqliteStateStore implements StateStore {
   }
 
   saveSnapshot(s: SnapshotInput): SnapshotResult {
-    return this.#snapshotTx.immediate(s);
+    try {
+      const result = this.#snapshotTx.immediate(s);
+      this.#written = this.#pending;
+      return result;
+    } catch (error) {
+      this.#written = null;
+      throw error;
+    } finally {
+      this.#pending = null;
+    }
   }
 
   #writeSnapshot(s: SnapshotInput): SnapshotResult {
     const st = this.#stmt;
     const savedAt = s.savedAt ?? Date.now();
     const prev = st.getSnapshot.get() as SnapshotRow | undefined;
-    const generation = (prev?.generation ?? 0) + 1;
+    const prevGen = prev?.generation ?? 0;
+    const generation = prevGen + 1;
+    // Incremental when the file holds what this connection last wrote: a
+    // snapshot of 10,000 unchanged peers is then one UPDATE, not 10,000 upserts.
+    const cache = this.#written?.gen === prevGen ? this.#written.peers : null;
+    if (cache) st.bumpPeers.run(generation, prevGen);
+    const next = new Map<string, string>();
     for (const p of s.peers) {
-      st.upsertPeer.run(p.address, p.meshPort, p.id, p.source, p.status, p.lastSeen, generation);
+      const row = JSON.stringify([p.meshPort, p.id, p.source, p.status, p.lastSeen]);
+      const before = next.get(p.address) ?? cache?.get(p.address);
+      if (before !== row) st.upsertPeer.run(p.address, p.meshPort, p.id, p.source, p.status, p.lastSeen, generation);
+      next.set(p.address, row);
     }
+    if (cache) for (const address of cache.keys()) if (!next.has(address)) st.deletePeer.run(address);
     st.deleteOldPeers.run(generation);
+    this.#pending = { gen: generation, peers: next };
     for (const b of s.breakers) {
       st.upsertBreaker.run(b.target, b.state, JSON.stringify(b.data ?? null), b.updatedAt, generation);
     }
@@ -224,33 +284,85 @@ export class SqliteStateStore implements StateStore {
     return { savedAt, generation, peers: peerCount, breakers: breakerCount };
   }
 
+  /**
+   * The last snapshot. Rows that cannot be read (wrong types, bad JSON) or
+   * are beyond the restore limits (restore-limits.ts) are skipped and listed
+   * in `skipped`; the rest is returned. Throws only when the snapshot as a
+   * whole cannot be used (its own row unreadable, or rows of another
+   * generation mixed in): the caller then moves the file aside.
+   */
   load(): SavedState | null {
     return this.#db.transaction((): SavedState | null => {
       const st = this.#stmt;
       const snap = st.getSnapshot.get() as SnapshotRow | undefined;
       if (!snap) return null;
-      const peers = (st.peersOf.all(snap.generation) as PeerRow[]).map(peerFromRow);
-      const breakers = (st.breakersOf.all(snap.generation) as BreakerRow[]).map(breakerFromRow);
-      const stray = st.strayRows.get(snap.generation, snap.generation) as { n: number };
-      if (peers.length !== snap.peer_count || breakers.length !== snap.breaker_count || stray.n > 0) {
+      if (typeof snap.saved_at !== 'number' || (snap.shutdown_at !== null && typeof snap.shutdown_at !== 'number')) {
+        throw new SnapshotInconsistentError(`snapshot row has unusable times (saved_at ${quote(snap.saved_at)})`);
+      }
+      const skipped = new SkippedRows();
+      const gen = snap.generation;
+      const totals = st.countsOf.get(gen, gen) as { peers: number; breakers: number };
+      const stray = st.strayRows.get(gen, gen) as { n: number };
+      if (totals.peers !== snap.peer_count || totals.breakers !== snap.breaker_count || stray.n > 0) {
         throw new SnapshotInconsistentError(
-          `snapshot ${snap.generation} says ${snap.peer_count} peers / ${snap.breaker_count} breakers, ` +
-            `found ${peers.length} / ${breakers.length} and ${stray.n} rows of other snapshots`,
+          `snapshot ${gen} says ${snap.peer_count} peers / ${snap.breaker_count} breakers, ` +
+            `found ${totals.peers} / ${totals.breakers} and ${stray.n} rows of other snapshots`,
         );
       }
-      const shutdowns = (st.shutdowns.all() as ShutdownRow[]).map(shutdownFromRow);
+      const peers: PeerInfo[] = [];
+      for (const row of st.peersOf.all(MAX_ADDRESS_LENGTH + 1, MAX_PEER_ID_LENGTH + 1, gen, MAX_RESTORED_PEERS) as PeerRow[]) {
+        const peer = peerFromRow(row);
+        if (typeof peer === 'string') skipped.add('peers', row.address, peer);
+        else peers.push(peer);
+      }
+      if (totals.peers > MAX_RESTORED_PEERS) {
+        skipped.addMany('peers', totals.peers - MAX_RESTORED_PEERS, `beyond the ${MAX_RESTORED_PEERS}-peer restore limit (least recently seen)`);
+      }
+      const breakers: BreakerRecord[] = [];
+      for (const row of st.breakersOf.all(MAX_TARGET_LENGTH + 1, MAX_BREAKER_DATA_LENGTH, gen, MAX_RESTORED_BREAKERS) as BreakerRow[]) {
+        const breaker = breakerFromRow(row);
+        if (typeof breaker === 'string') skipped.add('breakers', row.target, breaker);
+        else breakers.push(breaker);
+      }
+      if (totals.breakers > MAX_RESTORED_BREAKERS) {
+        skipped.addMany('breakers', totals.breakers - MAX_RESTORED_BREAKERS, `beyond the ${MAX_RESTORED_BREAKERS}-breaker restore limit`);
+      }
+      const shutdowns: ShutdownRecord[] = [];
+      for (const row of st.shutdowns.all(MAX_SIGNALS_LENGTH) as ShutdownRow[]) {
+        const record = shutdownFromRow(row);
+        if (typeof record === 'string') skipped.add('shutdowns', `seq ${row.seq}`, record);
+        else shutdowns.push(record);
+      }
       const lastRun = st.lastRunId.get() as { run_id: number } | undefined;
       const transitions = lastRun ? (st.countTransitions.get(lastRun.run_id) as { n: number }).n : 0;
       return {
-        nodeId: snap.node_id,
+        nodeId: typeof snap.node_id === 'string' && snap.node_id.length <= MAX_PEER_ID_LENGTH ? snap.node_id : quote(snap.node_id),
         savedAt: snap.saved_at,
         shutdownAt: snap.shutdown_at,
         peers,
         breakers,
         shutdowns,
         transitions,
+        ...skipped.report(),
       };
     }).deferred();
+  }
+
+  /**
+   * Deletes the shutdown records that cannot be read. Only after the file was
+   * copied (open-store.ts `keepUnreadCopy`): history is not replaced by
+   * snapshots, so without this every later start would report them again.
+   * Returns how many went.
+   */
+  dropUnreadableShutdowns(): number {
+    const st = this.#stmt;
+    return this.#db.transaction(() => {
+      let n = 0;
+      for (const row of st.shutdowns.all(MAX_SIGNALS_LENGTH) as ShutdownRow[]) {
+        if (typeof shutdownFromRow(row) === 'string') n += st.deleteShutdown.run(row.seq).changes;
+      }
+      return n;
+    }).immediate();
   }
 
   lastRun(): RunRecord | null {
@@ -325,6 +437,8 @@ function prepareStatements(db: Db) {
          status = excluded.status, last_seen = excluded.last_seen, generation = excluded.generation`,
     ),
     deleteOldPeers: p('DELETE FROM peers WHERE generation <> ?'),
+    bumpPeers: p('UPDATE peers SET generation = ? WHERE generation = ?'),
+    deletePeer: p('DELETE FROM peers WHERE address = ?'),
     countPeers: p('SELECT count(*) AS n FROM peers'),
     upsertBreaker: p(
       `INSERT INTO breakers (target, state, data, updated_at, generation) VALUES (?, ?, ?, ?, ?)
@@ -333,8 +447,23 @@ function prepareStatements(db: Db) {
     ),
     deleteOldBreakers: p('DELETE FROM breakers WHERE generation <> ?'),
     countBreakers: p('SELECT count(*) AS n FROM breakers'),
-    peersOf: p('SELECT address, mesh_port, id, source, status, last_seen FROM peers WHERE generation = ? ORDER BY address'),
-    breakersOf: p('SELECT target, state, data, updated_at FROM breakers WHERE generation = ? ORDER BY target'),
+    countsOf: p(
+      'SELECT (SELECT count(*) FROM peers WHERE generation = ?) AS peers, (SELECT count(*) FROM breakers WHERE generation = ?) AS breakers',
+    ),
+    // The most recently seen peers up to the limit, then in address order.
+    peersOf: p(
+      `SELECT substr(address, 1, ?) AS address, length(address) AS address_len, mesh_port,
+              substr(id, 1, ?) AS id, length(id) AS id_len, substr(source, 1, 16) AS source,
+              substr(status, 1, 16) AS status, last_seen
+       FROM (SELECT * FROM peers WHERE generation = ? ORDER BY last_seen IS NULL, last_seen DESC LIMIT ?)
+       ORDER BY address`,
+    ),
+    breakersOf: p(
+      `SELECT substr(target, 1, ?) AS target, length(target) AS target_len, substr(state, 1, 16) AS state,
+              CASE WHEN length(data) <= ? THEN data END AS data, length(data) AS data_len, updated_at
+       FROM (SELECT * FROM breakers WHERE generation = ? ORDER BY updated_at DESC LIMIT ?)
+       ORDER BY target`,
+    ),
     strayRows: p(
       'SELECT (SELECT count(*) FROM peers WHERE generation <> ?) + (SELECT count(*) FROM breakers WHERE generation <> ?) AS n',
     ),
@@ -342,7 +471,10 @@ function prepareStatements(db: Db) {
       'INSERT INTO shutdowns (run_id, at, drained, cut, notices_sent, acked, signals) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
     pruneShutdowns: p('DELETE FROM shutdowns WHERE seq <= (SELECT max(seq) FROM shutdowns) - ?'),
-    shutdowns: p('SELECT at, drained, cut, notices_sent, acked, signals FROM shutdowns ORDER BY seq'),
+    shutdowns: p(
+      'SELECT seq, at, drained, cut, notices_sent, acked, CASE WHEN length(signals) <= ? THEN signals END AS signals FROM shutdowns ORDER BY seq',
+    ),
+    deleteShutdown: p('DELETE FROM shutdowns WHERE seq = ?'),
     lastRunId: p('SELECT run_id FROM runs ORDER BY run_id DESC LIMIT 1'),
     lastRun: p('SELECT run_id, started_at, input FROM runs ORDER BY run_id DESC LIMIT 1'),
     countTransitions: p('SELECT count(*) AS n FROM transitions WHERE run_id = ?'),
@@ -357,10 +489,20 @@ const PEER_SOURCES: readonly PeerSource[] = ['static', 'mdns', 'etcd', 'restored
 const PEER_STATUSES: readonly PeerStatus[] = ['alive', 'suspect', 'left'];
 const BREAKER_STATES: readonly BreakerStateName[] = ['closed', 'open', 'half-open', 'isolated'];
 
-function peerFromRow(r: PeerRow): PeerInfo {
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** A peer, or why the row cannot be restored. */
+function peerFromRow(r: PeerRow): PeerInfo | string {
+  if (typeof r.address !== 'string' || r.address === '') return 'address is not text';
+  if ((r.address_len ?? 0) > MAX_ADDRESS_LENGTH) return `address longer than ${MAX_ADDRESS_LENGTH} characters (${r.address_len})`;
+  if (!Number.isInteger(r.mesh_port) || (r.mesh_port as number) < 0 || (r.mesh_port as number) > 65_535) return 'mesh port is not a port number';
+  if (r.id !== null && typeof r.id !== 'string') return 'id is not text';
+  if ((r.id_len ?? 0) > MAX_PEER_ID_LENGTH) return `id longer than ${MAX_PEER_ID_LENGTH} characters (${r.id_len})`;
+  if (r.last_seen !== null && !isTime(r.last_seen)) return 'last seen is not a time';
   return {
     address: r.address,
-    meshPort: r.mesh_port,
+    meshPort: r.mesh_port as number,
     id: r.id,
     source: PEER_SOURCES.includes(r.source as PeerSource) ? (r.source as PeerSource) : 'restored',
     status: PEER_STATUSES.includes(r.status as PeerStatus) ? (r.status as PeerStatus) : 'suspect',
@@ -368,22 +510,63 @@ function peerFromRow(r: PeerRow): PeerInfo {
   };
 }
 
-function breakerFromRow(r: BreakerRow): BreakerRecord {
+/** A breaker record, or why the row cannot be restored. */
+function breakerFromRow(r: BreakerRow): BreakerRecord | string {
+  if (typeof r.target !== 'string' || r.target === '') return 'target is not text';
+  if ((r.target_len ?? 0) > MAX_TARGET_LENGTH) return `target longer than ${MAX_TARGET_LENGTH} characters (${r.target_len})`;
+  if (r.data === null) return `data longer than ${MAX_BREAKER_DATA_LENGTH} characters (${r.data_len})`;
+  if (typeof r.data !== 'string') return 'data is not text';
+  let data: unknown;
+  try {
+    data = JSON.parse(r.data);
+  } catch {
+    return 'data is not JSON';
+  }
   return {
     target: r.target,
     state: BREAKER_STATES.includes(r.state as BreakerStateName) ? (r.state as BreakerStateName) : 'closed',
-    data: JSON.parse(r.data) as unknown,
-    updatedAt: r.updated_at,
+    data,
+    updatedAt: isTime(r.updated_at) ? r.updated_at : 0,
   };
 }
 
-function shutdownFromRow(r: ShutdownRow): ShutdownRecord {
+/** A shutdown record, or why the row cannot be read. */
+function shutdownFromRow(r: ShutdownRow): ShutdownRecord | string {
+  if (!isTime(r.at) || !isCount(r.drained) || !isCount(r.cut)) return 'times or counts are not numbers';
+  if (r.signals === null) return `signals longer than ${MAX_SIGNALS_LENGTH} characters`;
+  let signals: unknown;
+  try {
+    signals = JSON.parse(String(r.signals));
+  } catch {
+    return 'signals are not JSON';
+  }
+  if (!Array.isArray(signals) || !signals.every((x) => typeof x === 'string' && x.length <= 64)) return 'signals are not a list of names';
   return {
     at: r.at,
     drained: r.drained,
     cut: r.cut,
-    noticesSent: r.notices_sent,
-    acked: r.acked,
-    signals: JSON.parse(r.signals) as string[],
+    noticesSent: isCount(r.notices_sent) ? r.notices_sent : null,
+    acked: isCount(r.acked) ? r.acked : null,
+    signals: signals as string[],
   };
+}
+
+/** Collects what load() skipped: the first few by name, all counted. */
+class SkippedRows {
+  readonly #rows: SkippedRow[] = [];
+  #count = 0;
+
+  add(table: SkippedRow['table'], key: unknown, reason: string): void {
+    this.#count++;
+    if (this.#rows.length < MAX_SKIPPED_LISTED) this.#rows.push({ table, key: quote(key), reason });
+  }
+
+  addMany(table: SkippedRow['table'], n: number, reason: string): void {
+    this.#count += n;
+    if (this.#rows.length < MAX_SKIPPED_LISTED) this.#rows.push({ table, key: `${n} rows`, reason });
+  }
+
+  report(): Pick<SavedState, 'skipped'> {
+    return this.#count === 0 ? {} : { skipped: { count: this.#count, rows: this.#rows } };
+  }
 }

@@ -39,10 +39,11 @@ export function stateJson(saved: SavedState): StateJson {
 }
 
 /** Reads the saved state of `dataDir`; throws an Error whose message is ready for an operator. */
-export function readState(dataDir: string): StateJson {
+export function readState(dataDir: string, onSkipped?: (skipped: SavedState['skipped']) => void): StateJson {
   return withSavedState(dataDir, 'no saved state', (store, file) => {
     try {
       const saved = store.load();
+      if (saved?.skipped) onSkipped?.(saved.skipped);
       if (saved) return stateJson(saved);
       // A run that was killed before its first snapshot: no snapshot, maybe transitions.
       return {
@@ -91,12 +92,18 @@ export function printState(dataDir: string, json: boolean): number {
     if (error.code !== 'EPIPE') throw error;
   });
   let state: StateJson;
+  let skipped: SavedState['skipped'];
   try {
-    state = readState(dataDir);
+    state = readState(dataDir, (s) => (skipped = s));
   } catch (error) {
     process.stderr.write(`graceful-edge state: ${(error as Error).message}\n`);
     return 1;
   }
   process.stdout.write(json ? `${JSON.stringify(state, null, 2)}\n` : stateText(state, path.resolve(dataDir, STATE_FILE)));
+  if (skipped) {
+    // The rest was read and printed; what could not be is named, not fatal.
+    process.stderr.write(`graceful-edge state: warning: ${skipped.count} saved row(s) not read (unreadable or beyond a limit):\n`);
+    for (const r of skipped.rows) process.stderr.write(`  ${r.table} ${r.key}: ${r.reason}\n`);
+  }
   return 0;
 }

@@ -15,6 +15,14 @@ export interface ShutdownRecord {
   signals: string[];
 }
 
+/** A saved row that could not be read or was beyond a limit: not restored, reported. */
+export interface SkippedRow {
+  table: 'peers' | 'breakers' | 'shutdowns' | 'snapshot';
+  /** The row's key, cut to a loggable length. */
+  key: string;
+  reason: string;
+}
+
 export interface SavedState {
   nodeId: string;
   savedAt: number;
@@ -25,6 +33,11 @@ export interface SavedState {
   shutdowns: ShutdownRecord[];
   /** Transitions recorded in the last run. */
   transitions: number;
+  /**
+   * Rows not restored (unreadable, too large, beyond the peer/breaker caps);
+   * present only when there are some. The first MAX_SKIPPED_LISTED are named.
+   */
+  skipped?: { count: number; rows: SkippedRow[] };
 }
 
 export interface TransitionRecord {

@@ -14,7 +14,7 @@ describe('data dir lock', () => {
     const first = await startNode({ dataDir: dir });
     nodes.push(first);
     const lockFile = path.join(dir, 'node.lock');
-    expect(readFileSync(lockFile, 'utf8').trim()).toBe(String(first.proc.pid));
+    expect(readFileSync(lockFile, 'utf8').split('\n')[0]).toBe(String(first.proc.pid));
 
     const second = await startNode({ dataDir: dir, waitFor: 'spawned' });
     nodes.push(second);
@@ -24,7 +24,7 @@ describe('data dir lock', () => {
 
     // The first node still serves and still holds the lock; it shuts down cleanly.
     expect((await fetch(`${first.adminUrl}/readyz`)).status).toBe(200);
-    expect(readFileSync(lockFile, 'utf8').trim()).toBe(String(first.proc.pid));
+    expect(readFileSync(lockFile, 'utf8').split('\n')[0]).toBe(String(first.proc.pid));
     first.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);
     expect(existsSync(lockFile)).toBe(false);
