@@ -10,7 +10,13 @@ const out = process.env.GE_DIST ?? 'dist';
 await mkdir(out, { recursive: true });
 await build({
   entryPoints: ['src/cli.ts'],
-  outfile: `${out}/cli.js`,
+  outdir: out,
+  entryNames: '[name]',
+  // Code splitting: what a run may not use (etcd3 and its gRPC stack,
+  // bonjour-service, http-proxy-3) sits behind dynamic import() in its own
+  // chunk, so its external packages are loaded only when used (docs/performance.md).
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   platform: 'node',
   format: 'esm',

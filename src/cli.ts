@@ -31,7 +31,8 @@ function runCommand(): Command {
     .option('--etcd-prefix <prefix>', 'etcd key prefix (default /graceful-edge/nodes/)')
     .addOption(new Option('--log-level <level>', 'log level (default info)'))
     .addOption(new Option('--proxy-engine <engine>', 'forwarding engine: undici or http-proxy (default undici)'))
-    .option('--target-timeout <sec>', "longest wait for a target's response head before 504 (default 30)")
+    .option('--target-timeout <sec>', "longest wait for a target's response head, once the request was sent, before 504 (default 30)")
+    .option('--request-body-timeout <sec>', 'longest pause of a client sending its request body before 408 (default 30)')
     .option('--inspector-url <ws-url>', "also send inspection events to a Stately inspector's WebSocket")
     .action(async (opts: Record<string, unknown>) => {
       const { runDaemon } = await import('./daemon.js');

@@ -70,6 +70,7 @@ export const rawConfigSchema = z.object({
   logLevel: z.enum(LOG_LEVELS).default('info'),
   proxyEngine: z.enum(PROXY_ENGINES).default('undici'),
   targetTimeout: seconds('target-timeout', 0.1).default(30),
+  requestBodyTimeout: seconds('request-body-timeout', 0.1).default(30),
   inspectorUrl: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
 });
 
@@ -103,6 +104,8 @@ export interface Config {
   proxyEngine: (typeof PROXY_ENGINES)[number];
   /** Longest wait for a proxy target's response head (then 504). */
   targetTimeoutMs: number;
+  /** Longest pause of a client while sending its request body (then 408). */
+  requestBodyTimeoutMs: number;
   inspectorUrl: string | null;
 }
 
@@ -155,6 +158,7 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
     logLevel: raw.logLevel,
     proxyEngine: raw.proxyEngine,
     targetTimeoutMs: Math.round(raw.targetTimeout * 1000),
+    requestBodyTimeoutMs: Math.round(raw.requestBodyTimeout * 1000),
     inspectorUrl: raw.inspectorUrl ?? null,
   };
 }
