@@ -2,11 +2,13 @@
 // inspector page's script into dist/inspector/. Dependencies stay external
 // (better-sqlite3 is native); nothing here needs the network.
 import { build } from 'esbuild';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 
 // GE_DIST lets parallel work trees build side by side (e.g. dist-proxy/).
 const out = process.env.GE_DIST ?? 'dist';
+// Chunk names carry a hash: drop the previous build's so none is left stale.
+await rm(`${out}/chunks`, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
 await build({
   entryPoints: ['src/cli.ts'],
