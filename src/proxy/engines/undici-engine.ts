@@ -17,6 +17,9 @@ import { ForwardError, toForwardError } from '../forward-engine.js';
 import { targetOrigin, targetPath } from '../target-path.js';
 
 type Resolve = (r: ForwardedResponse) => void;
+
+/** Body bytes held before the forwarder starts the relay; past this the target is paused. */
+const HOLD_LIMIT_BYTES = 64 * 1024;
 type Reject = (e: ForwardError) => void;
 
 /** Status codes whose response never has a body, whatever Content-Length says (RFC 9112 §6.3). */
@@ -57,6 +60,9 @@ class RelayHandler implements ResponseBody {
   #onEnd: ((error: Error | null) => void) | null = null;
   #discarded = false;
   #finished = false;
+  /** Body chunks that came before the forwarder called pipeTo. */
+  #held: Buffer[] | null = null;
+  #heldBytes = 0;
   readonly #onDrain = (): void => this.#resumeUpstream?.();
 
   constructor(signal: AttemptSignal, headTimeoutMs: number, resolve: Resolve, reject: Reject) {
@@ -100,13 +106,21 @@ class RelayHandler implements ResponseBody {
     const resolve = this.#resolve!;
     this.#resolve = this.#reject = null;
     resolve({ status, headers: parseRawHeaders(raw), body: this });
-    // Paused until the forwarder decides: relay (pipeTo) or drop (discard).
-    return this.#sink !== null;
+    // Not paused: the forwarder decides (relay or drop) a microtask later,
+    // and pausing llhttp here would unshift the rest of the packet back into
+    // the socket and read it again. What arrives before is held (bounded).
+    return true;
   }
 
   onData(chunk: Buffer): boolean {
     const sink = this.#sink;
-    if (sink === null || sink.destroyed) return false;
+    if (sink === null) {
+      if (this.#discarded) return false;
+      (this.#held ??= []).push(chunk);
+      this.#heldBytes += chunk.length;
+      return this.#heldBytes < HOLD_LIMIT_BYTES;
+    }
+    if (sink.destroyed) return false;
     if (sink.write(chunk)) return true;
     sink.once('drain', this.#onDrain);
     return false;
@@ -139,12 +153,21 @@ class RelayHandler implements ResponseBody {
   pipeTo(sink: BodySink, onEnd: (error: Error | null) => void): void {
     this.#sink = sink;
     this.#onEnd = onEnd;
+    let writable = true;
+    const held = this.#held;
+    if (held !== null) {
+      this.#held = null;
+      this.#heldBytes = 0;
+      for (const chunk of held) writable = sink.write(chunk);
+    }
     if (this.#finished) return this.#deliverEnd(null);
-    this.#resumeUpstream?.();
+    if (writable) this.#resumeUpstream?.();
+    else sink.once('drain', this.#onDrain);
   }
 
   discard(): void {
     this.#discarded = true;
+    this.#held = null;
     if (!this.#finished) this.#abortUpstream?.(new ForwardError('aborted', 'ABORTED', 'response discarded'));
   }
 
