@@ -23,6 +23,8 @@ export class ReplayableBody {
   #current: Readable | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
   #timedOut = false;
+  /** True while the source is paused because the target is not reading: not the client's time. */
+  #heldBack = true;
 
   constructor(
     private readonly source: Readable,
@@ -31,11 +33,14 @@ export class ReplayableBody {
     onIdle: () => void = () => undefined,
   ) {
     if (idleTimeoutMs > 0) {
-      this.#idleTimer = setTimeout(() => {
+      const timer = setTimeout(() => {
+        // The target (or no attempt yet) holds the body back: the client is not idle.
+        if (this.#heldBack) return void timer.refresh();
         this.#idleTimer = null;
         this.#timedOut = true;
         onIdle();
       }, idleTimeoutMs);
+      this.#idleTimer = timer;
     }
     source.on('data', (chunk: Buffer) => {
       this.#idleTimer?.refresh();
@@ -46,7 +51,10 @@ export class ReplayableBody {
           this.#chunks = [];
         } else this.#chunks.push(chunk);
       }
-      if (!this.#current || !this.#current.push(chunk)) source.pause();
+      if (!this.#current || !this.#current.push(chunk)) {
+        this.#heldBack = true;
+        source.pause();
+      }
     });
     source.on('end', () => {
       this.#stopIdleTimer();
@@ -87,7 +95,14 @@ export class ReplayableBody {
     }
     const stream = new Readable({
       read: () => {
-        if (this.#current === stream && !this.#ended) this.source.resume();
+        if (this.#current === stream && !this.#ended) {
+          // From here on, waiting for bytes is waiting for the client.
+          if (this.#heldBack) {
+            this.#heldBack = false;
+            this.#idleTimer?.refresh();
+          }
+          this.source.resume();
+        }
       },
     });
     for (const c of this.#chunks) stream.push(c);
