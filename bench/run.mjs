@@ -3,7 +3,8 @@
 //
 //   node bench/run.mjs [--only throughput,exit,drain,mesh,restore] [--quick]
 //                      [--seconds 6] [--warmup 2] [--rounds 4] [--connections 32]
-//                      [--sizes 100b,64k] [--targets direct,nginx,undici,http-proxy]
+//                      [--sizes 100b,64k] [--targets direct,nginx,bare,undici,http-proxy]
+//                      [--engines undici,http-proxy] (graceful-edge engines; default undici)
 //                      [--force] [--json FILE]
 //
 // Uses the built daemon ($GE_DIST/cli.js, default dist/cli.js). Traffic goes
@@ -32,6 +33,7 @@ const { values: opt } = parseArgs({
     force: { type: 'boolean', default: false },
     sizes: { type: 'string' },
     targets: { type: 'string' },
+    engines: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -52,9 +54,9 @@ const pin = t.taskset && ncpu >= 2;
 const cfg = {
   sutCpu: pin ? 0 : null,
   loadCpu: pin ? 1 : null,
-  seconds: Number(opt.seconds ?? (opt.quick ? 3 : 6)),
+  seconds: Number(opt.seconds ?? (opt.quick ? 3 : 5)),
   warmup: Number(opt.warmup ?? (opt.quick ? 1 : 2)),
-  rounds: Number(opt.rounds ?? (opt.quick ? 1 : 4)),
+  rounds: Number(opt.rounds ?? (opt.quick ? 1 : 3)),
   connections: Number(opt.connections),
   exitReps: opt.quick ? 3 : 7,
   meshReps: opt.quick ? 1 : 3,
@@ -67,6 +69,7 @@ const cfg = {
   // e.g. --sizes 64k --targets undici,http-proxy for a focused engine comparison.
   sizes: opt.sizes ? opt.sizes.split(',') : null,
   targets: opt.targets ? opt.targets.split(',') : null,
+  engines: opt.engines ? opt.engines.split(',') : null,
 };
 
 installExitHooks();

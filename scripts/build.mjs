@@ -17,6 +17,9 @@ for (const f of await readdir(out)) if (f.startsWith('cli-')) await rm(`${out}/$
 await build({
   entryPoints: { cli: 'src/main.ts' },
   outdir: out,
+  // Code splitting also keeps what a run may not use (etcd3 and its gRPC
+  // stack, bonjour-service, http-proxy-3) behind dynamic import() in its own
+  // chunk, so its external packages load only when used (docs/performance.md).
   splitting: true,
   chunkNames: 'cli-[name]-[hash]',
   bundle: true,

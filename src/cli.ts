@@ -31,9 +31,10 @@ function runCommand(): Command {
     .option('--etcd-prefix <prefix>', 'etcd key prefix (default /graceful-edge/nodes/)')
     .addOption(new Option('--log-level <level>', 'log level (default info)'))
     .addOption(new Option('--proxy-engine <engine>', 'forwarding engine: undici or http-proxy (default undici)'))
-    .option('--target-timeout <sec>', "longest wait for a target's response head before 504 (default 30)")
+    .option('--target-timeout <sec>', "longest wait for a target's response head, once the request was sent, before 504 (default 30)")
     .option('--max-connections <n>', 'proxy client connections held at once (default (fd soft limit - 64) / 2)')
     .option('--header-timeout <sec>', 'a proxy connection must send its request head this soon, else 408 and close (default 10)')
+    .option('--request-body-timeout <sec>', 'longest pause of a client sending its request body before 408 (default 30)')
     .option('--inspector-url <ws-url>', "also send inspection events to a Stately inspector's WebSocket")
     .action(async (opts: Record<string, unknown>) => {
       const { runDaemon } = await import('./daemon.js');

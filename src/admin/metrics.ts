@@ -2,17 +2,54 @@
  * The Prometheus registry (prom-client) and the metrics every module shares.
  * Collectors that read live values (in-flight, peers, breakers, lifecycle) are
  * evaluated on scrape, so nothing is done on the request path for them.
+ * Per-request counts are plain integers (`countRequest`), copied into the
+ * prom-client counters at scrape by `collect()`: the request path does one
+ * property increment, no label hashing and no prom-client call.
  */
 import client from 'prom-client';
+
+/** Plain counts by label value, read by a prom-client counter's collect(). */
+export class PlainCounts {
+  readonly #counts = new Map<string, number>();
+
+  inc(label: string, n = 1): void {
+    this.#counts.set(label, (this.#counts.get(label) ?? 0) + n);
+  }
+
+  get(label: string): number {
+    return this.#counts.get(label) ?? 0;
+  }
+
+  entries(): IterableIterator<[string, number]> {
+    return this.#counts.entries();
+  }
+}
+
+function countedBy(label: string, counts: PlainCounts) {
+  return function collect(this: client.Counter<string>): void {
+    this.reset();
+    for (const [value, n] of counts.entries()) this.inc({ [label]: value }, n);
+  };
+}
 
 export function createMetrics() {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'graceful_edge_process_' });
+  const requestCounts = new PlainCounts();
   const requests = new client.Counter({
     name: 'graceful_edge_requests_total',
-    help: 'Proxied requests by outcome (ok, retried, no_target, draining_503, bad_gateway, timeout, cut, aborted, hop_refused).',
+    help: 'Proxied requests by outcome (ok, retried, no_target, draining_503, bad_gateway, timeout, body_timeout, local_resource, breaker_open, target_draining, upstream_aborted, cut, aborted, hop_refused).',
     labelNames: ['outcome'] as const,
     registers: [registry],
+    collect: countedBy('outcome', requestCounts),
+  });
+  const localErrorCounts = new PlainCounts();
+  const localErrors = new client.Counter({
+    name: 'graceful_edge_local_errors_total',
+    help: "Forwarding attempts that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, ENOMEM), by code: answered 503, never counted against the target's breaker.",
+    labelNames: ['code'] as const,
+    registers: [registry],
+    collect: countedBy('code', localErrorCounts),
   });
   const meshNotices = new client.Counter({
     name: 'graceful_edge_mesh_notices_total',
@@ -26,7 +63,17 @@ export function createMetrics() {
     labelNames: ['result'] as const,
     registers: [registry],
   });
-  return { registry, requests, meshNotices, snapshots, client };
+  return {
+    registry,
+    requests,
+    /** One request finished with this outcome (the hot path: a Map increment). */
+    countRequest: (outcome: string) => requestCounts.inc(outcome),
+    localErrors,
+    countLocalError: (code: string) => localErrorCounts.inc(code),
+    meshNotices,
+    snapshots,
+    client,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

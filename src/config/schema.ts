@@ -73,6 +73,7 @@ export const rawConfigSchema = z.object({
   maxConnections: z.coerce.number().int('max-connections must be a whole number').min(1, 'max-connections must be at least 1').optional(),
   // At most Node's request timeout (300 s), which must not be shorter.
   headerTimeout: seconds('header-timeout', 0.1).max(300, 'header-timeout must be at most 300').default(10),
+  requestBodyTimeout: seconds('request-body-timeout', 0.1).default(30),
   inspectorUrl: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
 });
 
@@ -110,6 +111,8 @@ export interface Config {
   maxConnections: number | null;
   /** A proxy client connection must send its request head this soon after accept (then 408 and close). */
   headerTimeoutMs: number;
+  /** Longest pause of a client while sending its request body (then 408). */
+  requestBodyTimeoutMs: number;
   inspectorUrl: string | null;
 }
 
@@ -164,6 +167,7 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
     targetTimeoutMs: Math.round(raw.targetTimeout * 1000),
     maxConnections: raw.maxConnections ?? null,
     headerTimeoutMs: Math.round(raw.headerTimeout * 1000),
+    requestBodyTimeoutMs: Math.round(raw.requestBodyTimeout * 1000),
     inspectorUrl: raw.inspectorUrl ?? null,
   };
 }

@@ -5,13 +5,15 @@
  * browses for other nodes, sending PEER.FOUND / PEER.LEFT to the chart. The
  * `leave` step (run by `deregistering`) sends the goodbye. Both share the one
  * session kept in this closure; see mdns-session.ts for why that is safe.
+ * bonjour-service is loaded (dynamic import) only when the announcer starts
+ * with mDNS on: `--no-mdns` never loads it.
  */
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
-import { MdnsSession } from './mdns-session.js';
+import type { MdnsSession } from './mdns-session.js';
 import { initialMdnsStatus } from './mdns-status.js';
 
 const WAIT_POLL_MS = 20;
@@ -49,19 +51,23 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
   const announcer = fromCallback<AnyEventObject>(({ sendBack }) => {
     if (!rt.config.mdns) return undefined;
     let stopped = false;
-    const own = new MdnsSession({
-      nodeId: rt.config.nodeId,
-      iface: rt.config.mdnsInterface,
-      logger: log,
-      status,
-      hooks: {
-        peerFound: (peer) => sendBack({ type: 'PEER.FOUND', peer } satisfies LifecycleEvent),
-        peerLeft: (address, reason) => sendBack({ type: 'PEER.LEFT', address, reason } satisfies LifecycleEvent),
-        count: (event, n = 1) => events.inc({ event }, n),
-      },
+    const opening = import('./mdns-session.js').then((m) => {
+      const own = new m.MdnsSession({
+        nodeId: rt.config.nodeId,
+        iface: rt.config.mdnsInterface,
+        logger: log,
+        status,
+        hooks: {
+          peerFound: (peer) => sendBack({ type: 'PEER.FOUND', peer } satisfies LifecycleEvent),
+          peerLeft: (address, reason) => sendBack({ type: 'PEER.LEFT', address, reason } satisfies LifecycleEvent),
+          count: (event, n = 1) => events.inc({ event }, n),
+        },
+      });
+      session = own;
+      return own;
     });
-    session = own;
     void (async () => {
+      const mdns = await opening;
       const proxy = await waitFor(() => rt.bound.proxy, PROXY_WAIT_MS, () => stopped);
       if (stopped) return;
       if (proxy === null) {
@@ -73,7 +79,7 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
       const meshPort =
         rt.config.meshPort === 0 ? ((await waitFor(() => rt.bound.mesh, MESH_WAIT_MS, () => stopped)) ?? 0) : (rt.bound.mesh ?? rt.config.meshPort);
       if (stopped) return;
-      await own.start({ nodeId: rt.config.nodeId, proxy, meshPort });
+      await mdns.start({ nodeId: rt.config.nodeId, proxy, meshPort });
     })().catch((error: unknown) => {
       status.phase = 'failed';
       status.lastError = (error as Error).message;
@@ -83,8 +89,10 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
       stopped = true;
       // Nothing more is announced or browsed from here on; the goodbye is the
       // leave step's. Should no leave step come, it is sent anyway.
-      own.quiesce();
-      setTimeout(() => void own.goodbye(ORPHAN_GOODBYE_MS), 0);
+      void opening.then((mdns) => {
+        mdns.quiesce();
+        setTimeout(() => void mdns.goodbye(ORPHAN_GOODBYE_MS), 0);
+      }, () => undefined);
     };
   });
 

@@ -3,18 +3,48 @@
  * forwarding engine chosen by `--proxy-engine`, and the breaker registry the
  * composition root shares with the store.
  */
+import v8 from 'node:v8';
 import type { Logger } from '../log/logger.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
 import { CockatielBreakerRegistry, DEFAULT_BREAKER_THRESHOLD, DEFAULT_HALF_OPEN_AFTER_MS } from './breaker-registry.js';
 import type { ForwardEngine } from './forward-engine.js';
 import { ForwardError } from './forward-engine.js';
-import { HttpProxyEngine } from './engines/http-proxy-engine.js';
+import type { ForwardAttempt, ForwardedResponse } from './forward-engine.js';
 import { UndiciEngine } from './engines/undici-engine.js';
 import { createProxyServerLogic } from './proxy-server.js';
 
+/**
+ * V8's allocation-site pretenuring falls into a feedback loop on the proxy's
+ * per-request objects (they get allocated straight into old space: 37 MB/s
+ * promoted, most of the GC time and the p99 tail). Turned off process-wide
+ * before the first request; measured in docs/performance.md.
+ */
+v8.setFlagsFromString('--no-allocation-site-pretenuring');
+
+/**
+ * The http-proxy engine, loaded (with http-proxy-3) on its first use only:
+ * a node on the default undici engine never pays for it.
+ */
+class LazyHttpProxyEngine implements ForwardEngine {
+  readonly name = 'http-proxy' as const;
+  #engine: Promise<ForwardEngine> | null = null;
+
+  #load(): Promise<ForwardEngine> {
+    return (this.#engine ??= import('./engines/http-proxy-engine.js').then((m) => new m.HttpProxyEngine()));
+  }
+
+  async forward(a: ForwardAttempt): Promise<ForwardedResponse> {
+    return (await this.#load()).forward(a);
+  }
+
+  async close(): Promise<void> {
+    if (this.#engine) await (await this.#engine).close();
+  }
+}
+
 export function createEngine(name: 'undici' | 'http-proxy'): ForwardEngine {
-  return name === 'http-proxy' ? new HttpProxyEngine() : new UndiciEngine();
+  return name === 'http-proxy' ? new LazyHttpProxyEngine() : new UndiciEngine();
 }
 
 /**
@@ -27,7 +57,9 @@ export function createBreakerRegistry(logger: Logger): CockatielBreakerRegistry 
   return new CockatielBreakerRegistry({
     threshold: DEFAULT_BREAKER_THRESHOLD,
     halfOpenAfterMs: DEFAULT_HALF_OPEN_AFTER_MS,
-    countsAsFailure: (e) => e instanceof ForwardError && e.failure !== 'aborted',
+    // Neither a client that went away nor this node running out of file
+    // descriptors (failure 'local') is the target's fault.
+    countsAsFailure: (e) => e instanceof ForwardError && e.failure !== 'aborted' && e.failure !== 'local',
     onInvalidRecord: (target, reason) =>
       logger.warn({ target, reason }, `saved circuit breaker for ${target} not restored (${reason}); it starts closed`),
   });
@@ -44,6 +76,7 @@ export function createProxyArea(rt: NodeRuntime): AreaProvision {
         engine: () => createEngine(rt.config.proxyEngine),
         breakers,
         targetTimeoutMs: rt.config.targetTimeoutMs,
+        requestBodyTimeoutMs: rt.config.requestBodyTimeoutMs,
       }),
     },
   };

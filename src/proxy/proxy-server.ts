@@ -16,7 +16,7 @@ import type { CockatielBreakerRegistry } from './breaker-registry.js';
 import { defaultMaxConnections, enforceConnectionLimit, resolveConnectionLimit } from './connection-limit.js';
 import type { ForwardEngine } from './forward-engine.js';
 import { forwardRequest } from './request-forwarder.js';
-import type { ProxyPhase, RequestRecord } from './request-forwarder.js';
+import type { ProxyPhase } from './request-forwarder.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { TargetPicker } from './target-picker.js';
 import { WebSocketTunnels } from './websocket-tunnels.js';
@@ -38,6 +38,7 @@ export interface ProxyServerOptions {
   engine: () => ForwardEngine;
   breakers: CockatielBreakerRegistry;
   targetTimeoutMs: number;
+  requestBodyTimeoutMs: number;
 }
 
 /**
@@ -52,21 +53,14 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     const send = (e: LifecycleEvent) => sendBack(e);
     const engine = opts.engine();
     const picker = new TargetPicker(rt.config.upstreams, rt.peers, opts.breakers, () => rt.bound.proxy);
-    // One prom-client child per outcome, made on first use: inc({ outcome })
-    // would hash the label set on every request.
-    const outcomeCounters = new Map<string, { inc: () => void }>();
-    const count = (outcome: string) => {
-      let c = outcomeCounters.get(outcome);
-      if (!c) outcomeCounters.set(outcome, (c = rt.metrics.requests.labels(outcome)));
-      c.inc();
-    };
+    // Plain counts, read by prom-client at scrape (src/admin/metrics.ts).
+    const count = rt.metrics.countRequest;
 
     let phase: ProxyPhase = 'serving';
     let shutdownAt: number | null = null;
     let drainDeadlineAt = Infinity;
     let reported = false;
     const connections = new Map<net.Socket, Connection>();
-    const requests = new Set<RequestRecord>();
 
     const since = () => (shutdownAt === null ? null : Date.now() - shutdownAt);
     const graceMs = () => Math.max(0, Math.min(IDLE_GRACE_MS, drainDeadlineAt - Date.now() - 50));
@@ -106,6 +100,10 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       breakers: opts.breakers,
       phase: () => phase,
       targetTimeoutMs: opts.targetTimeoutMs,
+      requestBodyTimeoutMs: opts.requestBodyTimeoutMs,
+      countLocalError: rt.metrics.countLocalError,
+      // Every request fails alike while the fds are out: a line per 10 s is enough.
+      localErrorLog: new RateLimitedLog(10_000),
       logger: log,
     };
 
@@ -117,22 +115,20 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     const server = http.createServer(
       { headersTimeout: rt.config.headerTimeoutMs, connectionsCheckingInterval: HEADER_CHECK_INTERVAL_MS },
       (req, res) => {
-        const done = rt.tracker.begin();
-        const record: RequestRecord = { outcome: null, cut: false, abortAttempt: null };
-        requests.add(record);
+        // The tracker's intrusive list, not a Set (docs/performance.md: GC).
+        const record = rt.tracker.beginRequest();
         const conn = connections.get(req.socket);
         if (conn) {
           conn.busy++;
           if (conn.graceTimer) (clearTimeout(conn.graceTimer), (conn.graceTimer = null));
         }
         res.once('close', () => {
-          requests.delete(record);
           if (res.writableFinished) count(record.outcome ?? 'ok');
           else {
             count(record.cut ? 'cut' : record.outcome === 'upstream_aborted' ? 'upstream_aborted' : 'aborted');
-            record.abortAttempt?.(record.cut ? 'cut' : 'client went away');
+            record.abortAttempt(record.cut ? 'cut' : 'client went away');
           }
-          done();
+          rt.tracker.endRequest(record);
           if (conn) {
             conn.busy--;
             // A keep-alive socket that outlived the listener gets the same grace.
@@ -250,7 +246,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         closeListener();
         const drained = rt.tracker.completedSinceShutdown;
         const cutRequests = rt.tracker.requests;
-        for (const r of requests) r.cut = true;
+        rt.tracker.forEachRequest((r) => (r.cut = true));
         const cutTunnels = tunnels.cutAll();
         for (const c of connections.values()) c.socket.destroy();
         const cut = cutRequests + cutTunnels;

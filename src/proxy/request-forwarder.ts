@@ -9,11 +9,15 @@ import { BrokenCircuitError, IsolatedCircuitError } from 'cockatiel';
 import type { Logger } from '../log/logger.js';
 import type { CockatielBreakerRegistry } from './breaker-registry.js';
 import { redactTarget, sendDraining, sendGatewayError, sendJson } from './error-responses.js';
-import type { ForwardEngine, ForwardedResponse, Target } from './forward-engine.js';
-import { ForwardError } from './forward-engine.js';
+import type { ForwardEngine, ForwardedResponse, ResponseBody, Target } from './forward-engine.js';
+import { AttemptAbort, ForwardError } from './forward-engine.js';
 import { DRAINING_HEADER, HOP_HEADER, requestHeadersFor, responseHeadersFrom } from './forwarding-headers.js';
+import type { RequestRecord } from './in-flight-tracker.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import { ReplayableBody } from './replayable-body.js';
 import type { PickRules, TargetPicker } from './target-picker.js';
+
+export { RequestRecord } from './in-flight-tracker.js';
 
 /**
  * serving → closing (shutdown started: `Connection: close` on every answer)
@@ -22,30 +26,36 @@ import type { PickRules, TargetPicker } from './target-picker.js';
  */
 export type ProxyPhase = 'serving' | 'closing' | 'stopped' | 'cut';
 
-/** What the server keeps per request in flight. */
-export interface RequestRecord {
-  /** Set once an answer is chosen; counted when the response closes. */
-  outcome: string | null;
-  /** Set by the cut, so the close is counted as `cut`, not `aborted`. */
-  cut: boolean;
-  /** Aborts the attempt in progress (client gone, cut). */
-  abortAttempt: ((reason: string) => void) | null;
-}
-
 export interface ForwarderDeps {
   nodeId: string;
   engine: ForwardEngine;
   picker: TargetPicker;
   breakers: CockatielBreakerRegistry;
   phase: () => ProxyPhase;
-  /** Longest wait for a target's response head (504 after). */
+  /** Longest wait for a target's response head once the request was sent (504 after). */
   targetTimeoutMs: number;
+  /** Longest pause of a client sending its request body (408 after). */
+  requestBodyTimeoutMs: number;
+  /** Counts an attempt that failed for want of a local resource, by code. */
+  countLocalError: (code: string) => void;
+  /** Logs local resource errors at most every few seconds. */
+  localErrorLog: RateLimitedLog;
   logger: Logger;
 }
 
-class TargetTimeout extends Error {
-  constructor() {
-    super('target timeout');
+/**
+ * One attempt's abort handle: the engine's signal, and once the response is
+ * being relayed, its body (dropped on abort). A class, not a closure on the
+ * record (docs/performance.md: pretenuring).
+ */
+class Attempt extends AttemptAbort {
+  body: ResponseBody | null = null;
+
+  override abort(reason: unknown): void {
+    super.abort(reason);
+    const b = this.body;
+    this.body = null;
+    b?.discard();
   }
 }
 
@@ -93,7 +103,7 @@ export async function forwardRequest(
     return sendJson(res, 503, { error: "every target's circuit breaker is open" }, { closing: closing(), headers: { 'retry-after': '1' } });
   }
 
-  const body = hasBody(req) ? new ReplayableBody(req) : null;
+  const body = hasBody(req) ? new ReplayableBody(req, undefined, deps.requestBodyTimeoutMs, () => onBodyTimeout(res, record)) : null;
   // Made on the first retry only: most requests never need it.
   let tried: Set<string> | null = null;
   let target: Target = first.target;
@@ -101,9 +111,15 @@ export async function forwardRequest(
 
   for (let attempt = 1; ; attempt++) {
     const result = await attemptOnce(deps, req, res, record, target, body);
+    if (body?.timedOut && !res.headersSent && !res.destroyed && !record.cut) {
+      // The client stopped sending its body: its fault, not the target's.
+      if (result.kind === 'response') result.response.body.discard();
+      record.outcome = 'body_timeout';
+      return sendJson(res, 408, { error: 'request body timeout' }, { closing: true });
+    }
     if (res.destroyed || record.cut) {
       // The client left (or the cut came) while we waited.
-      if (result.kind === 'response') discardBody(result.response.body);
+      if (result.kind === 'response') result.response.body.discard();
       return;
     }
 
@@ -115,13 +131,24 @@ export async function forwardRequest(
     const canReplay = body === null || body.replayable;
     // A breaker that opened between pick and call cost no attempt.
     const attemptsLeft = result.kind === 'breaker-open' || attempt < 2;
+    if (result.kind === 'error' && result.error.failure === 'local') {
+      // Out of file descriptors (or buffers) here: another target would fail
+      // the same way, and the target is not to blame (no breaker touched).
+      const code = result.error.code;
+      deps.countLocalError(code);
+      deps.localErrorLog.hit(code, (suppressed) =>
+        deps.logger.warn({ code, target: redactTarget(target.key), suppressed }, 'out of a local resource while connecting to a target: answering 503'),
+      );
+      record.outcome = 'local_resource';
+      return sendJson(res, 503, { error: 'this node is out of resources, try again' }, { closing: closing(), headers: { 'retry-after': '1' } });
+    }
     if (retryable && canReplay && attemptsLeft) {
       tried ??= new Set<string>();
       tried.add(target.key);
       rules.exclude = tried;
       const next = deps.picker.pick(rules);
       if (next.kind === 'target') {
-        if (result.kind === 'response') discardBody(result.response.body);
+        if (result.kind === 'response') result.response.body.discard();
         retryReason = result.kind === 'error' ? result.error.code : result.kind === 'breaker-open' ? 'breaker open' : 'target draining';
         deps.logger.debug({ from: redactTarget(target.key), to: redactTarget(next.target.key), reason: retryReason }, 'retrying on another target');
         target = next.target;
@@ -132,7 +159,7 @@ export async function forwardRequest(
 
     if (retryable && !canReplay) {
       // The target did not process it, but more than the replay copy was sent.
-      if (result.kind === 'response') discardBody(result.response.body);
+      if (result.kind === 'response') result.response.body.discard();
       record.outcome = 'bad_gateway';
       const why = result.kind === 'error' ? result.error.code : 'target draining';
       return sendGatewayError(res, deps.logger, 502, `bad gateway: ${why}; the body was too large to retry on another target`, target.key, {
@@ -154,7 +181,7 @@ export async function forwardRequest(
     }
     if (isDrainingAnswer(result.response)) {
       // Every target we could try is leaving: say so, but not as our own draining.
-      discardBody(result.response.body);
+      result.response.body.discard();
       record.outcome = 'target_draining';
       return sendJson(res, 503, { error: 'every target is shutting down' }, { closing: closing(), headers: { 'retry-after': '1' } });
     }
@@ -163,14 +190,12 @@ export async function forwardRequest(
   }
 }
 
-/**
- * Drops a target's response body we will not relay. undici reports the
- * destroy of an unfinished body as an 'error' (RequestAbortedError); with no
- * listener that is an uncaught exception, which shut the node down.
- */
-function discardBody(body: ForwardedResponse['body']): void {
-  body.on('error', () => undefined);
-  body.destroy();
+/** The client stopped sending its body for too long (ReplayableBody's idle timer). */
+function onBodyTimeout(res: http.ServerResponse, record: RequestRecord): void {
+  // Before the head, the forwarder answers 408 once the attempt returns;
+  // after it, the relay is cut (the client cannot be told anything else).
+  record.abortAttempt('request body timeout');
+  if (res.headersSent) res.destroy();
 }
 
 async function attemptOnce(
@@ -181,66 +206,56 @@ async function attemptOnce(
   target: Target,
   body: ReplayableBody | null,
 ): Promise<AttemptResult> {
-  const ac = new AbortController();
-  record.abortAttempt = (reason) => ac.abort(reason);
-  const timer = setTimeout(() => ac.abort(new TargetTimeout()), deps.targetTimeoutMs);
+  const signal = new Attempt();
+  record.attempt = signal;
   const headers = requestHeadersFor(req, {
     toPeer: target.kind === 'peer',
     nodeId: deps.nodeId,
     encrypted: Boolean((req.socket as { encrypted?: boolean }).encrypted),
   });
+  const engine = deps.engine;
   try {
-    const response = await deps.breakers.get(target.key).execute(async () => {
-      try {
-        return await deps.engine.forward({ target, incoming: req, response: res, headers, body: body?.open() ?? null, signal: ac.signal });
-      } catch (error) {
-        if (ac.signal.reason instanceof TargetTimeout) throw new ForwardError('failed', 'ETIMEDOUT', 'no response head in time');
-        throw error;
-      }
-    });
+    const response = await deps.breakers.run(target.key, () =>
+      engine.forward({
+        target,
+        incoming: req,
+        response: res,
+        headers,
+        body: body?.open() ?? null,
+        signal,
+        headTimeoutMs: deps.targetTimeoutMs,
+      }),
+    );
     return { kind: 'response', response };
   } catch (error) {
     if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) return { kind: 'breaker-open' };
     if (error instanceof ForwardError) return { kind: 'error', error };
     deps.logger.error({ err: error, target: redactTarget(target.key) }, 'unexpected forwarding error');
     return { kind: 'error', error: new ForwardError('failed', 'EPROTO', String(error)) };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
 const ignoreError = (): void => undefined;
 
 function streamBack(deps: ForwarderDeps, res: http.ServerResponse, record: RequestRecord, r: ForwardedResponse, closing: boolean): void {
-  record.abortAttempt = (reason) => r.body.destroy(new Error(reason));
   try {
     res.writeHead(r.status, responseHeadersFrom(r.headers, closing));
   } catch (error) {
     // A target's header Node refuses to send (invalid characters).
-    discardBody(r.body);
+    r.body.discard();
     record.outcome = 'bad_gateway';
     deps.logger.warn({ err: error }, 'target sent a response head that cannot be relayed');
     sendJson(res, 502, { error: 'bad gateway: invalid response head' }, { closing });
     return;
   }
-  // pipe() rather than stream.pipeline: on Node 20 pipeline makes an
-  // AbortController per call and aborts it on finish, building a DOMException
-  // with a stack trace for every response (~6% of CPU at 100 B). The client
-  // side is already covered: a response that closes early runs
-  // record.abortAttempt (set above), which destroys the target's body.
-  const body = r.body;
+  // A response that closes early (client gone, cut) aborts the attempt,
+  // which drops the target's body: see Attempt.abort.
+  const attempt = record.attempt as Attempt | null;
+  if (attempt !== null) attempt.body = r.body;
   res.on('error', ignoreError);
-  body.on('error', () => {
-    if (res.writableFinished) return;
+  r.body.pipeTo(res, (error) => {
+    if (error === null || res.writableFinished) return;
     if (!record.cut && !res.destroyed) record.outcome = 'upstream_aborted';
     res.destroy();
   });
-  body.on('close', () => {
-    // A body that closed before its end (target reset) must not leave the client hanging.
-    if (!body.readableEnded && !res.writableFinished) {
-      if (!record.cut && !res.destroyed) record.outcome = 'upstream_aborted';
-      res.destroy();
-    }
-  });
-  body.pipe(res);
 }

@@ -2,25 +2,45 @@
  * Registry area (`--etcd`): the `registrar` actor, alive while `serving`,
  * keeps this node registered in etcd and turns the prefix watch into peer
  * events; the leave step revokes the lease so the key disappears at once.
- * Without `--etcd` it provides nothing and the chart's idle stub stays.
+ * Without `--etcd` it provides nothing and the chart's idle stub stays, and
+ * etcd3 with its gRPC stack (~25 MiB of RSS) is never loaded: the
+ * registration module is a dynamic import, started at once when configured.
  */
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
-import { EtcdRegistration } from './etcd-registration.js';
+import type { EtcdRegistration } from './etcd-registration.js';
+import { LEASE_TTL_SEC, initialEtcdStatus } from './registry-status.js';
 
 export function createRegistryArea(rt: NodeRuntime): AreaProvision {
   if (rt.config.etcd.length === 0) return {};
-  const registration = new EtcdRegistration(rt);
-  rt.registry = { etcd: registration.status };
+  const status = initialEtcdStatus(rt.config.etcd, `${rt.config.etcdPrefix}${rt.config.nodeId}`, LEASE_TTL_SEC);
+  rt.registry = { etcd: status };
+  const loading: Promise<EtcdRegistration | null> = import('./etcd-registration.js').then(
+    (m) => new m.EtcdRegistration(rt, status),
+    (error: unknown) => {
+      status.lastError = `etcd client could not be loaded: ${(error as Error).message}`;
+      rt.logger.error({ component: 'etcd', err: error }, 'etcd client could not be loaded');
+      return null;
+    },
+  );
   const registrar = fromCallback<AnyEventObject>(({ sendBack }) => {
-    registration.start((event: LifecycleEvent) => sendBack(event));
-    return () => registration.stop();
+    let stopped = false;
+    void loading.then((registration) => {
+      if (!stopped) registration?.start((event: LifecycleEvent) => sendBack(event));
+    });
+    return () => {
+      stopped = true;
+      void loading.then((registration) => registration?.stop());
+    };
   });
   return {
     actors: { registrar },
-    leave: (timeoutMs) => registration.leave(timeoutMs),
+    leave: async (timeoutMs) => {
+      const registration = await loading;
+      return registration ? registration.leave(timeoutMs) : { leaseRevoked: false };
+    },
   };
 }

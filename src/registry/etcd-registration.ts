@@ -26,8 +26,9 @@ import { createEtcdClient } from './etcd-client.js';
 import { decodeNodeRecord, encodeNodeRecord, peerFromRecord } from './node-record.js';
 import type { NodeRecord } from './node-record.js';
 import type { EtcdRegistryStatus } from './registry-status.js';
+import { LEASE_TTL_SEC, initialEtcdStatus } from './registry-status.js';
 
-export const LEASE_TTL_SEC = 10;
+export { LEASE_TTL_SEC };
 /** The lease revoke at shutdown never takes longer than this. */
 export const REVOKE_CAP_MS = 1_000;
 /** Store meta key holding the current lease id, for the next start after a crash. */
@@ -68,25 +69,12 @@ export class EtcdRegistration {
   /** Leases granted by this process: a lost one is cleaned up without blaming a previous run. */
   readonly #grantedHere = new Set<string>();
 
-  constructor(rt: NodeRuntime) {
+  /** `status` is made by the registry area before this module (and etcd3) is loaded. */
+  constructor(rt: NodeRuntime, status?: EtcdRegistryStatus) {
     this.#rt = rt;
     this.#log = rt.logger.child({ component: 'etcd' });
     this.#key = `${rt.config.etcdPrefix}${rt.config.nodeId}`;
-    this.status = {
-      endpoints: rt.config.etcd,
-      key: this.#key,
-      leaseTtlSec: LEASE_TTL_SEC,
-      registered: false,
-      connected: false,
-      leaseId: null,
-      registeredAt: null,
-      watching: false,
-      failedAttempts: 0,
-      lastError: null,
-      peers: 0,
-      rejectedKeys: 0,
-      staleLease: null,
-    };
+    this.status = status ?? initialEtcdStatus(rt.config.etcd, this.#key, LEASE_TTL_SEC);
   }
 
   /** The registrar actor started (entering `serving`). */

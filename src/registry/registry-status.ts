@@ -22,3 +22,25 @@ export interface EtcdRegistryStatus {
   /** The lease a crashed previous run left behind, and what start-up did about it. */
   staleLease: { id: string; outcome: 'revoked' | 'already expired'; at: number } | null;
 }
+
+/** The lease's time to live: a node that dies leaves the mesh within this. */
+export const LEASE_TTL_SEC = 10;
+
+/** The status before the first attempt (kept apart from the etcd client so /state needs no etcd3 loaded). */
+export function initialEtcdStatus(endpoints: string[], key: string, leaseTtlSec: number): EtcdRegistryStatus {
+  return {
+    endpoints,
+    key,
+    leaseTtlSec,
+    registered: false,
+    connected: false,
+    leaseId: null,
+    registeredAt: null,
+    watching: false,
+    failedAttempts: 0,
+    lastError: null,
+    peers: 0,
+    rejectedKeys: 0,
+    staleLease: null,
+  };
+}

@@ -1,12 +1,12 @@
 /** Both engines behind the one interface, against a real origin on loopback. */
 import http from 'node:http';
 import type net from 'node:net';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/proxy/area.js';
 import { ForwardError } from '../../src/proxy/forward-engine.js';
-import type { ForwardAttempt, Target } from '../../src/proxy/forward-engine.js';
+import type { ForwardAttempt, ResponseBody, Target } from '../../src/proxy/forward-engine.js';
 import { freeTcpPort } from '../helpers/ports.js';
 import { startOrigin } from './support/origin.js';
 import type { Origin } from './support/origin.js';
@@ -31,6 +31,13 @@ async function viaServer<T>(fn: (req: http.IncomingMessage, res: http.ServerResp
   return result;
 }
 
+/** A relayed body, collected through the same pipeTo the forwarder uses. */
+function bodyText(body: ResponseBody): Promise<string> {
+  const sink = new PassThrough();
+  const collected = text(sink);
+  return new Promise((resolve, reject) => body.pipeTo(sink, (e) => (e ? reject(e) : resolve(collected))));
+}
+
 function attempt(target: Target, req: http.IncomingMessage, res: http.ServerResponse, body: Readable | null, signal = new AbortController().signal): ForwardAttempt {
   return { target, incoming: req, response: res, headers: { host: 'test', 'x-test': '1', ...(body ? { 'content-type': 'text/plain' } : {}) }, body, signal };
 }
@@ -41,7 +48,7 @@ describe.each(['undici', 'http-proxy'] as const)('engine %s', (name) => {
     const target: Target = { key: origin.url, kind: 'upstream', url: new URL(`${origin.url}/base`) };
     const out = await viaServer(async (req, res) => {
       const r = await engine.forward(attempt(target, req, res, Readable.from([Buffer.from('a'), Buffer.from('bc')])));
-      return { status: r.status, body: JSON.parse(await text(r.body)) as Record<string, unknown> };
+      return { status: r.status, body: JSON.parse(await bodyText(r.body)) as Record<string, unknown> };
     }, 'abc', '/p?q=1');
     expect(out.status).toBe(200);
     expect(out.body).toMatchObject({ method: 'POST', url: '/base/p?q=1', body: 'abc', headers: { 'x-test': '1' } });

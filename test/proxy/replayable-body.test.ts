@@ -37,4 +37,42 @@ describe('ReplayableBody', () => {
     expect(await text(first)).toBe('complete');
     expect(await text(body.open())).toBe('complete');
   });
+
+  it('the idle timeout fires when the client stops sending while the body is being read', async () => {
+    const src = new PassThrough();
+    let idle = 0;
+    const body = new ReplayableBody(src, 1024, 150, () => idle++);
+    const attempt = body.open();
+    attempt.resume(); // a consumer that reads everything
+    src.write('part;');
+    await new Promise((r) => setTimeout(r, 100));
+    src.write('part;'); // still sending: the clock restarts
+    await new Promise((r) => setTimeout(r, 100));
+    expect(idle).toBe(0);
+    await new Promise((r) => setTimeout(r, 200)); // silence past the timeout
+    expect(idle).toBe(1);
+    expect(body.timedOut).toBe(true);
+  });
+
+  it('time the target spends not reading is not the client\'s', async () => {
+    const src = new PassThrough();
+    let idle = 0;
+    const body = new ReplayableBody(src, 1024, 100, () => idle++);
+    body.open(); // an attempt that never reads (a target holding back)
+    src.write('x'.repeat(64));
+    await new Promise((r) => setTimeout(r, 350));
+    expect(idle).toBe(0);
+    src.end();
+  });
+
+  it('no timer once the body has ended', async () => {
+    const src = new PassThrough();
+    let idle = 0;
+    const body = new ReplayableBody(src, 1024, 80, () => idle++);
+    const all = text(body.open());
+    src.end('done');
+    expect(await all).toBe('done');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(idle).toBe(0);
+  });
 });

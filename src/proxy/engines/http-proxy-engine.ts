@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import type { ForwardAttempt, ForwardEngine, ForwardedResponse } from '../forward-engine.js';
-import { ForwardError, toForwardError } from '../forward-engine.js';
+import { ForwardError, readableBody, toForwardError } from '../forward-engine.js';
 
 interface Pending {
   attempt: ForwardAttempt;
@@ -17,6 +17,8 @@ interface Pending {
   reject: (e: ForwardError) => void;
   proxyReq: http.ClientRequest | null;
   settled: boolean;
+  /** The target timeout, armed once the request (body included) was sent. */
+  headTimer: NodeJS.Timeout | null;
 }
 
 export class HttpProxyEngine implements ForwardEngine {
@@ -32,6 +34,12 @@ export class HttpProxyEngine implements ForwardEngine {
       if (!p) return;
       p.proxyReq = proxyReq;
       if (p.attempt.signal.aborted) proxyReq.destroy();
+      const timeoutMs = p.attempt.headTimeoutMs ?? 0;
+      if (timeoutMs > 0) {
+        proxyReq.once('finish', () => {
+          if (!p.settled) p.headTimer = setTimeout(() => this.#fail(req, new ForwardError('failed', 'ETIMEDOUT', 'no response head in time')), timeoutMs);
+        });
+      }
     });
     this.#proxy.on('proxyRes', (proxyRes, req) => {
       const p = this.#pending.get(req);
@@ -40,7 +48,8 @@ export class HttpProxyEngine implements ForwardEngine {
         return;
       }
       p.settled = true;
-      p.resolve({ status: proxyRes.statusCode ?? 502, headers: proxyRes.headers, body: proxyRes });
+      if (p.headTimer) clearTimeout(p.headTimer);
+      p.resolve({ status: proxyRes.statusCode ?? 502, headers: proxyRes.headers, body: readableBody(proxyRes) });
     });
     // The client vanished mid-request; http-proxy-3 then calls no callback.
     this.#proxy.on('econnreset', (_err, req) => this.#fail(req, new ForwardError('aborted', 'ECONNRESET', 'client went away')));
@@ -51,13 +60,14 @@ export class HttpProxyEngine implements ForwardEngine {
     const p = this.#pending.get(req);
     if (!p || p.settled) return;
     p.settled = true;
+    if (p.headTimer) clearTimeout(p.headTimer);
     p.proxyReq?.destroy();
     p.reject(toForwardError(error, p.attempt.signal));
   }
 
   forward(a: ForwardAttempt): Promise<ForwardedResponse> {
     return new Promise((resolve, reject) => {
-      const p: Pending = { attempt: a, resolve, reject, proxyReq: null, settled: false };
+      const p: Pending = { attempt: a, resolve, reject, proxyReq: null, settled: false, headTimer: null };
       this.#pending.set(a.incoming, p);
       const onAbort = () => this.#fail(a.incoming, new ForwardError('aborted', 'ABORTED', String(a.signal.reason ?? 'aborted')));
       if (a.signal.aborted) return onAbort();
