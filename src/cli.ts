@@ -33,6 +33,7 @@ function runCommand(): Command {
     .addOption(new Option('--proxy-engine <engine>', 'forwarding engine: undici or http-proxy (default undici)'))
     .option('--target-timeout <sec>', "longest wait for a target's response head before 504 (default 30)")
     .option('--inspector-url <ws-url>', "also send inspection events to a Stately inspector's WebSocket")
+    .option('--trusted-proxy <cidr>', 'a proxy in front whose X-Forwarded-*/Forwarded are kept; repeatable', collect)
     .action(async (opts: Record<string, unknown>) => {
       const { runDaemon } = await import('./daemon.js');
       const config = loadConfig({ flags: opts });

@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
+import { parseCidr } from '../proxy/forwarding-headers.js';
 import { formatHostPort, isLoopbackHost, parseHostPort, parsePeerSpec } from './host-port.js';
 
 const seconds = (name: string, min: number) =>
@@ -71,6 +72,19 @@ export const rawConfigSchema = z.object({
   proxyEngine: z.enum(PROXY_ENGINES).default('undici'),
   targetTimeout: seconds('target-timeout', 0.1).default(30),
   inspectorUrl: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
+  trustedProxy: list
+    .pipe(
+      z.array(
+        z.string().refine((s) => {
+          try {
+            return parseCidr(s) !== null;
+          } catch {
+            return false;
+          }
+        }, 'must be an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32)'),
+      ),
+    )
+    .default([]),
 });
 
 export type RawConfig = z.input<typeof rawConfigSchema>;
@@ -104,6 +118,8 @@ export interface Config {
   /** Longest wait for a proxy target's response head (then 504). */
   targetTimeoutMs: number;
   inspectorUrl: string | null;
+  /** Addresses (CIDR) whose X-Forwarded-* / Forwarded headers are kept. */
+  trustedProxies: string[];
 }
 
 /** Option key (camelCase) → the flag an operator types. */
@@ -156,5 +172,6 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
     proxyEngine: raw.proxyEngine,
     targetTimeoutMs: Math.round(raw.targetTimeout * 1000),
     inspectorUrl: raw.inspectorUrl ?? null,
+    trustedProxies: raw.trustedProxy,
   };
 }

@@ -14,6 +14,9 @@ import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { CockatielBreakerRegistry } from './breaker-registry.js';
 import type { ForwardEngine } from './forward-engine.js';
+import { trustedProxyList } from './forwarding-headers.js';
+import { refuseConnect } from './http-rules/connect-method.js';
+import { isWebSocketUpgrade, serveAsPlainRequest } from './http-rules/plain-upgrade.js';
 import { forwardRequest } from './request-forwarder.js';
 import type { ProxyPhase, RequestRecord } from './request-forwarder.js';
 import { TargetPicker } from './target-picker.js';
@@ -99,6 +102,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       phase: () => phase,
       targetTimeoutMs: opts.targetTimeoutMs,
       logger: log,
+      trustedProxies: trustedProxyList(rt.config.trustedProxies),
     };
 
     const server = http.createServer((req, res) => {
@@ -141,10 +145,15 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       });
     });
     server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      // Any other upgrade offer (h2c…) is ignored and the request answered (RFC 9110 §7.8).
+      if (!isWebSocketUpgrade(req)) return serveAsPlainRequest(server, req, socket, head);
       // Node hands the socket over: it is a tunnel now, not an HTTP connection.
       connections.delete(socket);
       tunnels.handleUpgrade(req, socket, head);
     });
+
+    // No tunnels here: 501 rather than Node's bare close (RFC 9110 §9.1).
+    server.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => (count('not_implemented'), refuseConnect(socket)));
 
     const { host, port } = parseHostPort(rt.config.listen);
     server.once('error', (e: NodeJS.ErrnoException) =>

@@ -12,6 +12,7 @@ import { sendDraining, sendJson } from './error-responses.js';
 import type { ForwardEngine, ForwardedResponse, Target } from './forward-engine.js';
 import { ForwardError } from './forward-engine.js';
 import { DRAINING_HEADER, HOP_HEADER, requestHeadersFor, responseHeadersFrom } from './forwarding-headers.js';
+import { refusalFor, refusalOutcome, refuse } from './http-rules/request-rules.js';
 import { ReplayableBody } from './replayable-body.js';
 import type { PickRules, TargetPicker } from './target-picker.js';
 
@@ -41,6 +42,8 @@ export interface ForwarderDeps {
   /** Longest wait for a target's response head (504 after). */
   targetTimeoutMs: number;
   logger: Logger;
+  /** `--trusted-proxy` addresses (null: none): their X-Forwarded-* / Forwarded are kept. */
+  trustedProxies?: import('node:net').BlockList | null;
 }
 
 class TargetTimeout extends Error {
@@ -70,6 +73,11 @@ export async function forwardRequest(
   res: http.ServerResponse,
   record: RequestRecord,
 ): Promise<void> {
+  const refusal = refusalFor(req);
+  if (refusal) {
+    record.outcome = refusalOutcome(refusal);
+    return refuse(res, refusal, deps.logger);
+  }
   const closing = () => deps.phase() !== 'serving';
   const isHop = req.headers[HOP_HEADER] !== undefined;
   const phase = deps.phase();
@@ -191,6 +199,7 @@ async function attemptOnce(
     toPeer: target.kind === 'peer',
     nodeId: deps.nodeId,
     encrypted: Boolean((req.socket as { encrypted?: boolean }).encrypted),
+    trusted: deps.trustedProxies ?? null,
   });
   try {
     const response = await deps.breakers.get(target.key).execute(async () => {

@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger.js';
 import type { InFlightTracker } from './in-flight-tracker.js';
 import { writeRawJson } from './error-responses.js';
 import { DRAINING_HEADER, HOP_HEADER } from './forwarding-headers.js';
+import { addDateIfMissing } from './http-rules/date-header.js';
 import type { ProxyPhase } from './request-forwarder.js';
 import type { TargetPicker } from './target-picker.js';
 
@@ -50,7 +51,9 @@ export class WebSocketTunnels {
     },
   ) {
     this.#proxy.on('proxyReqWs', (proxyReq, req) => {
-      proxyReq.on('upgrade', (_res, upstream: net.Socket) => {
+      // Runs before http-proxy-3's own listener writes the 101 from these headers.
+      proxyReq.on('upgrade', (res: http.IncomingMessage, upstream: net.Socket) => {
+        addDateIfMissing(res.headers);
         const t = this.#tunnels.get(req);
         if (t) t.upstream = upstream;
       });

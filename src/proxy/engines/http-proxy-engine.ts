@@ -10,6 +10,9 @@ import { Readable } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import type { ForwardAttempt, ForwardEngine, ForwardedResponse } from '../forward-engine.js';
 import { ForwardError, toForwardError } from '../forward-engine.js';
+import { ExactPathAgent } from '../http-rules/exact-path-agent.js';
+import { relayInformational } from '../http-rules/informational.js';
+import { targetPath } from '../target-path.js';
 
 interface Pending {
   attempt: ForwardAttempt;
@@ -21,7 +24,7 @@ interface Pending {
 
 export class HttpProxyEngine implements ForwardEngine {
   readonly name = 'http-proxy' as const;
-  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+  readonly #agent = new ExactPathAgent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
   readonly #proxy = new ProxyServer({ agent: this.#agent, selfHandleResponse: true, xfwd: false, ws: false });
   /** One attempt at a time per client request; retries replace the entry. */
   readonly #pending = new WeakMap<http.IncomingMessage, Pending>();
@@ -31,6 +34,7 @@ export class HttpProxyEngine implements ForwardEngine {
       const p = this.#pending.get(req);
       if (!p) return;
       p.proxyReq = proxyReq;
+      proxyReq.on('information', (info) => relayInformational(p.attempt.response, info.statusCode, info.headers));
       if (p.attempt.signal.aborted) proxyReq.destroy();
     });
     this.#proxy.on('proxyRes', (proxyRes, req) => {
@@ -64,16 +68,24 @@ export class HttpProxyEngine implements ForwardEngine {
       a.signal.addEventListener('abort', onAbort, { once: true });
       // http-proxy-3 copies the client's headers; give it the cleaned set.
       a.incoming.headers = a.headers as IncomingHttpHeaders;
+      // pipe() adds no error listener to its source: a client that breaks its
+      // body (bad chunk, reset) destroys this stream with an error, which was
+      // an uncaught exception that shut the node down.
+      const body = a.body ?? Readable.from([]);
+      body.on('error', (e) => this.#fail(a.incoming, e));
+      // The request target byte for byte, not http-proxy-3's re-parsed join.
+      this.#agent.arm(targetPath(a.target.url, a.incoming.url));
       this.#proxy.web(
         a.incoming,
         a.response,
         {
           target: a.target.url,
-          buffer: a.body ?? Readable.from([]),
+          buffer: body,
           prependPath: true,
         },
         (err) => this.#fail(a.incoming, err),
       );
+      this.#agent.disarm();
     });
   }
 

@@ -8,6 +8,8 @@ import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { ForwardAttempt, ForwardEngine, ForwardedResponse } from '../forward-engine.js';
 import { toForwardError } from '../forward-engine.js';
+import { forwardAsteriskForm } from '../http-rules/asterisk-form.js';
+import { relayInformational } from '../http-rules/informational.js';
 import { targetOrigin, targetPath } from '../target-path.js';
 
 export class UndiciEngine implements ForwardEngine {
@@ -21,16 +23,20 @@ export class UndiciEngine implements ForwardEngine {
   });
 
   async forward(a: ForwardAttempt): Promise<ForwardedResponse> {
+    const path = targetPath(a.target.url, a.incoming.url);
+    if (path === '*') return forwardAsteriskForm(a);
     try {
       const r = await this.#agent.request({
         origin: targetOrigin(a.target.url),
-        path: targetPath(a.target.url, a.incoming.url),
+        path,
         method: a.incoming.method as Dispatcher.HttpMethod,
         headers: a.headers as Record<string, string | string[]>,
         body: a.body,
         signal: a.signal,
         // Never pipeline behind another request to the same target.
         blocking: true,
+        // 1xx (103 Early Hints…) go on to the client (RFC 9110 §15.2).
+        onInfo: (info) => relayInformational(a.response, info.statusCode, info.headers as Record<string, string | string[]>),
       });
       return { status: r.statusCode, headers: r.headers, body: r.body };
     } catch (error) {
