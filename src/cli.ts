@@ -33,6 +33,8 @@ function runCommand(): Command {
     .addOption(new Option('--proxy-engine <engine>', 'forwarding engine: undici or http-proxy (default undici)'))
     .option('--target-timeout <sec>', "longest wait for a target's response head before 504 (default 30)")
     .option('--inspector-url <ws-url>', "also send inspection events to a Stately inspector's WebSocket")
+    .option('--tls-cert <file>', 'PEM certificate (chain): the proxy listener speaks TLS, ALPN h2 and http/1.1')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--trusted-proxy <cidr>', 'a proxy in front whose X-Forwarded-*/Forwarded are kept; repeatable', collect)
     .action(async (opts: Record<string, unknown>) => {
       const { runDaemon } = await import('./daemon.js');

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { parseCidr } from '../proxy/forwarding-headers.js';
+import type { TlsFiles } from '../proxy/tls/tls-files.js';
 import { formatHostPort, isLoopbackHost, parseHostPort, parsePeerSpec } from './host-port.js';
 
 const seconds = (name: string, min: number) =>
@@ -85,6 +86,8 @@ export const rawConfigSchema = z.object({
       ),
     )
     .default([]),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
 });
 
 export type RawConfig = z.input<typeof rawConfigSchema>;
@@ -120,6 +123,8 @@ export interface Config {
   inspectorUrl: string | null;
   /** Addresses (CIDR) whose X-Forwarded-* / Forwarded headers are kept. */
   trustedProxies: string[];
+  /** `--tls-cert` / `--tls-key`, read and checked at start; null: plain HTTP/1.1. */
+  tls: TlsFiles | null;
 }
 
 /** Option key (camelCase) → the flag an operator types. */
@@ -173,5 +178,6 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
     targetTimeoutMs: Math.round(raw.targetTimeout * 1000),
     inspectorUrl: raw.inspectorUrl ?? null,
     trustedProxies: raw.trustedProxy,
+    tls: null,
   };
 }

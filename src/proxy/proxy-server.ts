@@ -18,6 +18,7 @@ import { trustedProxyList } from './forwarding-headers.js';
 import { refuseConnect } from './http-rules/connect-method.js';
 import { isWebSocketUpgrade, serveAsPlainRequest } from './http-rules/plain-upgrade.js';
 import { forwardRequest } from './request-forwarder.js';
+import { createProxyListener, isHttp2Socket } from './tls/proxy-listener.js';
 import type { ProxyPhase, RequestRecord } from './request-forwarder.js';
 import { TargetPicker } from './target-picker.js';
 import { WebSocketTunnels } from './websocket-tunnels.js';
@@ -105,7 +106,9 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       trustedProxies: trustedProxyList(rt.config.trustedProxies),
     };
 
-    const server = http.createServer((req, res) => {
+    const listener = createProxyListener(rt, (req, res) => {
+      // HTTP/2's `Connection: close`: the session's GOAWAY after this stream.
+      if (phase !== 'serving' && listener.sessions) listener.sessions.goAwayAfter(req);
       const done = rt.tracker.begin();
       const record: RequestRecord = { outcome: null, cut: false, abortAttempt: null };
       requests.add(record);
@@ -134,8 +137,11 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json', connection: 'close' });
         res.end(JSON.stringify({ error: 'bad gateway' }));
       });
-    });
-    server.on('connection', (socket: net.Socket) => {
+    }, log);
+    const server = listener.server;
+    server.on(listener.connectionEvent, (socket: net.Socket) => {
+      // HTTP/2 streams are tracked per session (tls/http2-sessions.ts), not per socket.
+      if (isHttp2Socket(socket)) return;
       const c: Connection = { socket, busy: 0, graceTimer: null };
       connections.set(socket, c);
       socket.once('close', () => {
@@ -162,7 +168,10 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     server.listen(port, host, () => {
       const a = server.address() as net.AddressInfo;
       rt.bound.proxy = formatHostPort({ host: a.address, port: a.port });
-      log.info({ proxy: rt.bound.proxy, engine: engine.name }, `proxy listening on http://${rt.bound.proxy}/ (engine ${engine.name})`);
+      log.info(
+        { proxy: rt.bound.proxy, engine: engine.name, tls: listener.scheme === 'https' },
+        `proxy listening on ${listener.scheme}://${rt.bound.proxy}/ (engine ${engine.name})`,
+      );
       send({ type: 'PROXY.LISTENING', address: rt.bound.proxy });
     });
 
@@ -186,6 +195,8 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       if (cmd.type === 'PROXY.SHUTDOWN_STARTED') {
         startShutdown();
         if (phase === 'serving') phase = 'closing';
+        const goaways = listener.sessions?.goAwayAll() ?? 0;
+        if (goaways > 0) log.info({ phase: 'shutdown-started', http2Sessions: goaways }, 'sent GOAWAY to every HTTP/2 session');
         log.info(
           { phase: 'shutdown-started', inFlight: rt.tracker.count, connections: connections.size, sinceShutdownMs: since() },
           `shutdown started: answering with Connection: close; ${rt.tracker.count} in flight`,
@@ -195,6 +206,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         if (phase === 'cut') return;
         phase = 'stopped';
         closeListener();
+        listener.sessions?.goAwayAll();
         let idle = 0;
         for (const c of connections.values()) if (c.busy === 0) (idle++, armGrace(c));
         log.info(
@@ -211,6 +223,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         const cutRequests = rt.tracker.requests;
         for (const r of requests) r.cut = true;
         const cutTunnels = tunnels.cutAll();
+        listener.sessions?.destroyAll();
         for (const c of connections.values()) c.socket.destroy();
         const cut = cutRequests + cutTunnels;
         log.warn(
@@ -226,6 +239,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       closeListener();
       for (const c of connections.values()) c.socket.destroy();
       tunnels.destroyAll();
+      listener.sessions?.destroyAll();
       void engine.close().catch(() => undefined);
     };
   });

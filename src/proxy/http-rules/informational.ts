@@ -25,6 +25,22 @@ export function informationalHead(status: number, headers: Headers): string {
 /** Relays one informational response to the client of `res`, when that is allowed. */
 export function relayInformational(res: http.ServerResponse, status: number, headers: Headers): void {
   if (status < 100 || status > 199 || status === 101 || res.headersSent) return;
+  const stream = (res as unknown as { stream?: import('node:http2').ServerHttp2Stream }).stream;
+  if (stream) {
+    // HTTP/2: an informational HEADERS frame on the stream.
+    if (stream.destroyed || stream.headersSent) return;
+    const h: Record<string, string | string[] | number> = { ':status': status };
+    for (const name in headers) {
+      const v = headers[name];
+      if (v !== undefined && !isHopByHop(name)) h[name] = v;
+    }
+    try {
+      stream.additionalHeaders(h);
+    } catch {
+      // A field HTTP/2 forbids: the hint is dropped, the answer is not.
+    }
+    return;
+  }
   const req = res.req as http.IncomingMessage | undefined;
   if (!req || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
   const socket = res.socket;

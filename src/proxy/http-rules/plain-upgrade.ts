@@ -8,6 +8,7 @@
  * the socket is handed to the HTTP server again as a fresh connection, so it
  * is parsed, routed and answered like any request, keep-alive included.
  */
+import type { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -42,7 +43,9 @@ export function headWithoutUpgrade(req: http.IncomingMessage): string {
 }
 
 /** Serves a non-WebSocket upgrade request as the plain request it also is. */
-export function serveAsPlainRequest(server: http.Server, req: http.IncomingMessage, socket: Duplex, bodyHead: Buffer): void {
+export function serveAsPlainRequest(server: EventEmitter, req: http.IncomingMessage, socket: Duplex, bodyHead: Buffer): void {
   socket.unshift(Buffer.concat([Buffer.from(headWithoutUpgrade(req), 'latin1'), bodyHead]));
-  server.emit('connection', socket);
+  // Under TLS the HTTP/1.1 parser is attached on `secureConnection` (the TCP
+  // `connection` would start a second handshake).
+  server.emit((socket as { encrypted?: boolean }).encrypted ? 'secureConnection' : 'connection', socket);
 }
