@@ -20,6 +20,7 @@ import { runCli, startNode } from '../helpers/daemon.js';
 import { savedState } from '../helpers/saved-state.js';
 import { until } from '../helpers/wait.js';
 import { slowBody, startOrigin } from '../proxy/support/origin.js';
+import { startRecordingOrigin } from '../proxy/support/recording-origin.js';
 
 const run = promisify(execFile);
 const { nodes, cleanups } = testScope();
@@ -110,6 +111,54 @@ describe.each(['undici', 'http-proxy'] as const)('TLS and HTTP/2 (engine %s)', (
     const saved = await savedState(n.dataDir);
     expect(saved.shutdowns.at(-1)).toMatchObject({ drained: SESSIONS * 2, cut: 0 });
   }, 40_000);
+});
+
+describe.each(['undici', 'http-proxy'] as const)('HTTP/2 details (engine %s)', (engine) => {
+  it('relays 103 Early Hints over HTTP/2 as an informational HEADERS frame', async () => {
+    const { cert, key } = await selfSigned();
+    const origin = await startRecordingOrigin();
+    cleanups.defer(() => origin.close());
+    const n = await startNode({ args: ['--upstream', origin.url, '--tls-cert', cert, '--tls-key', key, '--proxy-engine', engine] });
+    nodes.push(n);
+    const s = http2.connect(`https://${n.proxy}`, { rejectUnauthorized: false });
+    cleanups.defer(() => s.destroy());
+    const r = s.request({ ':path': '/hints' });
+    const info: Array<Record<string, unknown>> = [];
+    r.on('headers', (h) => info.push(h));
+    const status = await new Promise<number>((resolve) => r.on('response', (h) => resolve(Number(h[':status']))));
+    r.resume();
+    expect(status).toBe(200);
+    expect(info).toEqual([expect.objectContaining({ ':status': 103, link: '</style.css>; rel=preload; as=style' })]);
+  });
+
+  it('resets the streams still open at the drain deadline and counts them as cut; exit 0', async () => {
+    const { cert, key } = await selfSigned();
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startNode({ args: ['--upstream', origin.url, '--tls-cert', cert, '--tls-key', key, '--drain-timeout', '2', '--proxy-engine', engine] });
+    nodes.push(n);
+    const s = http2.connect(`https://${n.proxy}`, { rejectUnauthorized: false });
+    s.on('error', () => undefined);
+    cleanups.defer(() => s.destroy());
+    const streams = [0, 1].map(() => {
+      const r = s.request({ ':path': '/slow?ms=20000&chunks=20' });
+      r.resume();
+      return new Promise<string>((resolve) => {
+        r.on('error', () => undefined);
+        r.on('close', () => resolve(r.rstCode === 0 && r.readableEnded ? 'ended' : `rst ${r.rstCode}`));
+      });
+    });
+    await until('slow streams at the origin', async () => origin.seen.filter((x) => x.url.startsWith('/slow')).length === 2);
+    const t0 = Date.now();
+    n.kill('SIGTERM');
+    const ends = await Promise.all(streams);
+    const resetAfter = Date.now() - t0;
+    // Reset with CANCEL (8), not ended as if complete.
+    expect(ends).toEqual([`rst ${http2.constants.NGHTTP2_CANCEL}`, `rst ${http2.constants.NGHTTP2_CANCEL}`]);
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    console.log(`[tls] ${engine}: streams reset ${resetAfter} ms, exit ${Date.now() - t0} ms after SIGTERM (--drain-timeout 2)`);
+    const saved = await savedState(n.dataDir);
+    expect(saved.shutdowns.at(-1)).toMatchObject({ cut: 2 });
+  }, 30_000);
 });
 
 describe('bad TLS input and options', () => {

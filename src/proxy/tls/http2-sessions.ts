@@ -10,15 +10,21 @@
  * (their streams reset), counted as cut by the proxy.
  */
 import type http from 'node:http';
-import type http2 from 'node:http2';
+import http2 from 'node:http2';
 
 export class Http2Sessions {
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  /** Open streams, so the cut can reset each with CANCEL before the session goes. */
+  readonly #streams = new Set<http2.ServerHttp2Stream>();
   #goaways = 0;
 
   add(session: http2.ServerHttp2Session): void {
     this.#sessions.add(session);
     session.on('error', () => undefined);
+    session.on('stream', (stream: http2.ServerHttp2Stream) => {
+      this.#streams.add(stream);
+      stream.once('close', () => this.#streams.delete(stream));
+    });
     session.once('close', () => this.#sessions.delete(session));
   }
 
@@ -50,10 +56,19 @@ export class Http2Sessions {
     if (stream?.session) this.#goAway(stream.session as http2.ServerHttp2Session);
   }
 
-  /** Destroys every session (streams reset); returns how many there were. */
+  /**
+   * The cut: every open stream is reset with CANCEL (so its client knows the
+   * answer is incomplete, not just a closed connection), then every session
+   * is destroyed a moment later, once the RST_STREAM frames are out.
+   * Returns how many sessions there were.
+   */
   destroyAll(): number {
     const n = this.#sessions.size;
-    for (const s of this.#sessions) s.destroy();
+    for (const st of this.#streams) if (!st.closed) st.close(http2.constants.NGHTTP2_CANCEL);
+    const sessions = [...this.#sessions];
+    setTimeout(() => {
+      for (const s of sessions) s.destroy();
+    }, 50).unref();
     return n;
   }
 }
