@@ -9,17 +9,19 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { metricBy } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
 import { runCli, startNode } from '../helpers/daemon.js';
 import { savedState } from '../helpers/saved-state.js';
 import { until } from '../helpers/wait.js';
-import { slowBody, startOrigin } from '../proxy/support/origin.js';
+import { delayedBody, slowBody, startOrigin } from '../proxy/support/origin.js';
 import { startRecordingOrigin } from '../proxy/support/recording-origin.js';
 
 const run = promisify(execFile);
@@ -129,6 +131,57 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/2 details (engine %s)', (
     r.resume();
     expect(status).toBe(200);
     expect(info).toEqual([expect.objectContaining({ ':status': 103, link: '</style.css>; rel=preload; as=style' })]);
+  });
+
+  it('drains HTTP/1.1 over TLS as before: the delayed answer completes with Connection: close; exit 0', async () => {
+    const { cert, key } = await selfSigned();
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startNode({ args: ['--upstream', origin.url, '--tls-cert', cert, '--tls-key', key, '--drain-timeout', '15', '--proxy-engine', engine] });
+    nodes.push(n);
+    const agent = new https.Agent({ keepAlive: true, rejectUnauthorized: false });
+    cleanups.defer(() => agent.destroy());
+    const answer = new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+      https
+        .get(`https://${n.proxy}/delay?ms=1500`, { agent }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
+        })
+        .on('error', reject);
+    });
+    await until('the delayed request at the origin', async () => origin.seen.some((r) => r.url.startsWith('/delay')));
+    n.kill('SIGTERM');
+    const r = await answer;
+    // The head goes out after the signal, so it says close, as over plain HTTP/1.1.
+    expect(r).toEqual({ status: 200, connection: 'close', body: delayedBody(1500) });
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect((await savedState(n.dataDir)).shutdowns.at(-1)).toMatchObject({ drained: 1, cut: 0 });
+  });
+
+  it('tunnels wss:// over TLS HTTP/1.1 and answers CONNECT with 501 there too', async () => {
+    const { cert, key } = await selfSigned();
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startNode({ args: ['--upstream', origin.url, '--tls-cert', cert, '--tls-key', key, '--proxy-engine', engine] });
+    nodes.push(n);
+    const ws = new WebSocket(`wss://${n.proxy}/live`, { rejectUnauthorized: false });
+    cleanups.defer(() => ws.terminate());
+    await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+    const echoed = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
+    ws.send('over wss');
+    expect(await echoed).toBe('over wss');
+
+    const connect = await new Promise<string>((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port: Number(n.proxy.split(':')[1]), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () =>
+        s.write('CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n'),
+      );
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(got));
+      setTimeout(() => s.destroy(), 3_000);
+    });
+    expect(connect).toMatch(/^HTTP\/1\.1 501 /);
   });
 
   it('resets the streams still open at the drain deadline and counts them as cut; exit 0', async () => {
