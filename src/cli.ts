@@ -36,6 +36,9 @@ function runCommand(): Command {
     .option('--header-timeout <sec>', 'a proxy connection must send its request head this soon, else 408 and close (default 10)')
     .option('--request-body-timeout <sec>', 'longest pause of a client sending its request body before 408 (default 30)')
     .option('--inspector-url <ws-url>', "also send inspection events to a Stately inspector's WebSocket")
+    .option('--tls-cert <file>', 'PEM certificate (chain): the proxy listener speaks TLS, ALPN h2 and http/1.1')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--trusted-proxy <cidr>', 'a proxy in front whose X-Forwarded-*/Forwarded are kept; repeatable', collect)
     .action(async (opts: Record<string, unknown>) => {
       const { runDaemon } = await import('./daemon.js');
       const config = loadConfig({ flags: opts });

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, finishConfig, flagName, rawConfigSchema } from './schema.js';
 import type { Config } from './schema.js';
+import { loadTlsFiles, TlsOptionError } from '../proxy/tls/tls-files.js';
 
 const ENV_PREFIX = 'GRACEFUL_EDGE_';
 
@@ -83,5 +84,12 @@ export function loadConfig({ flags, env = process.env }: LoadOptions): Config {
     if (trimmed.length < 16) throw new ConfigError('--mesh-key-file', 'the key must be at least 16 characters');
     meshKey = Buffer.from(trimmed, 'utf8');
   }
-  return finishConfig(result.data, meshKey);
+  const config = finishConfig(result.data, meshKey);
+  try {
+    config.tls = loadTlsFiles(result.data.tlsCert, result.data.tlsKey);
+  } catch (error) {
+    if (error instanceof TlsOptionError) throw new ConfigError(error.option, error.message);
+    throw error;
+  }
+  return config;
 }

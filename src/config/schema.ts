@@ -5,6 +5,8 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
+import { parseCidr } from '../proxy/forwarding-headers.js';
+import type { TlsFiles } from '../proxy/tls/tls-files.js';
 import { formatHostPort, isLoopbackHost, parseHostPort, parsePeerSpec } from './host-port.js';
 
 const seconds = (name: string, min: number) =>
@@ -75,6 +77,21 @@ export const rawConfigSchema = z.object({
   headerTimeout: seconds('header-timeout', 0.1).max(300, 'header-timeout must be at most 300').default(10),
   requestBodyTimeout: seconds('request-body-timeout', 0.1).default(30),
   inspectorUrl: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
+  trustedProxy: list
+    .pipe(
+      z.array(
+        z.string().refine((s) => {
+          try {
+            return parseCidr(s) !== null;
+          } catch {
+            return false;
+          }
+        }, 'must be an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32)'),
+      ),
+    )
+    .default([]),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
 });
 
 export type RawConfig = z.input<typeof rawConfigSchema>;
@@ -114,6 +131,10 @@ export interface Config {
   /** Longest pause of a client while sending its request body (then 408). */
   requestBodyTimeoutMs: number;
   inspectorUrl: string | null;
+  /** Addresses (CIDR) whose X-Forwarded-* / Forwarded headers are kept. */
+  trustedProxies: string[];
+  /** `--tls-cert` / `--tls-key`, read and checked at start; null: plain HTTP/1.1. */
+  tls: TlsFiles | null;
 }
 
 /** Option key (camelCase) → the flag an operator types. */
@@ -169,5 +190,7 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
     headerTimeoutMs: Math.round(raw.headerTimeout * 1000),
     requestBodyTimeoutMs: Math.round(raw.requestBodyTimeout * 1000),
     inspectorUrl: raw.inspectorUrl ?? null,
+    trustedProxies: raw.trustedProxy,
+    tls: null,
   };
 }

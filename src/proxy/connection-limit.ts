@@ -7,7 +7,7 @@
  * used stay free for upstream sockets, the admin listener and the store.
  */
 import { readFileSync } from 'node:fs';
-import type http from 'node:http';
+import type net from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../admin/metrics.js';
 import { RateLimitedLog } from './rate-limited-log.js';
@@ -73,7 +73,7 @@ const MAX_METRIC = 'graceful_edge_proxy_max_connections';
  * being hit. `open()` reports the connections the listener holds now.
  */
 export function enforceConnectionLimit(
-  server: http.Server,
+  server: net.Server,
   limit: ConnectionLimit,
   deps: { logger: Logger; metrics: Metrics; open: () => number },
 ): void {

@@ -1,9 +1,19 @@
 /**
  * Which headers cross the proxy. Hop-by-hop fields (RFC 9110 §7.6.1) belong
- * to one connection and are dropped both ways; X-Forwarded-* tell the target
- * who asked; the hop header marks a request one node already routed.
+ * to one connection and are dropped both ways; X-Forwarded-* and RFC 7239
+ * `Forwarded` tell the target who asked, how and for which host; the hop
+ * header marks a request one node already routed.
+ *
+ * At the edge, client-supplied `X-Forwarded-Proto` / `-Host` / `Forwarded`
+ * are a spoofing path (an origin that trusts them can be told a plain request
+ * was HTTPS, or another host's name): they are replaced by what this node saw,
+ * and kept only from a `--trusted-proxy` address (a load balancer in front, or
+ * the other nodes of the mesh). `X-Forwarded-For` is always appended to
+ * (origins read it from the right).
  */
 import type http from 'node:http';
+import { BlockList, isIP } from 'node:net';
+import { absoluteFormAuthority } from './target-path.js';
 
 export const HOP_HEADER = 'x-graceful-edge-hop';
 export const DRAINING_HEADER = 'x-graceful-edge-draining';
@@ -26,6 +36,36 @@ const HOP_BY_HOP = new Set([
  * Extra field names a `Connection` header declares hop-by-hop. Most clients
  * send just `keep-alive` or `close` (or nothing): no Set is built for them.
  */
+/** True for a field that belongs to one connection only. */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}
+
+/** Parses `10.0.0.0/8`, `2001:db8::/32` or a single address; throws with a reason. */
+export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? text : text.slice(0, slash);
+  const v = isIP(address);
+  if (v === 0) throw new Error(`"${text}" is not an IP address or CIDR range`);
+  const max = v === 4 ? 32 : 128;
+  const prefix = slash < 0 ? max : Number(text.slice(slash + 1));
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (slash >= 0 && !/^\d+$/.test(text.slice(slash + 1)))) {
+    throw new Error(`"${text}" has a bad prefix length (0-${max})`);
+  }
+  return { address, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** Addresses whose X-Forwarded-* / Forwarded values are kept (null: none). */
+export function trustedProxyList(cidrs: readonly string[]): BlockList | null {
+  if (cidrs.length === 0) return null;
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const { address, prefix, family } = parseCidr(c);
+    list.addSubnet(address, prefix, family);
+  }
+  return list;
+}
+
 function namedByConnection(value: string | string[] | undefined): Set<string> | null {
   if (!value) return null;
   if (typeof value === 'string') {
@@ -58,17 +98,46 @@ function append(existing: string | string[] | undefined, value: string): string 
   return prior ? `${prior}, ${value}` : value;
 }
 
+/** `for=` / `host=` value of a Forwarded element: a token, or a quoted string (RFC 7239 §4, §6). */
+function forwardedValue(v: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`;
+}
+
+function forwardedElement(remote: string, host: string | undefined, proto: string): string {
+  const node = remote.includes(':') ? `"[${remote}]"` : remote;
+  return host ? `for=${node};host=${forwardedValue(host)};proto=${proto}` : `for=${node};proto=${proto}`;
+}
+
 /** Headers for the outgoing request to one target. */
 export function requestHeadersFor(
   req: http.IncomingMessage,
-  opts: { toPeer: boolean; nodeId: string; encrypted: boolean },
+  opts: { toPeer: boolean; nodeId: string; encrypted: boolean; trusted?: BlockList | null },
 ): http.OutgoingHttpHeaders {
   const out = withoutHopByHop(req.headers);
-  const remote = req.socket.remoteAddress;
-  if (remote) out['x-forwarded-for'] = append(req.headers['x-forwarded-for'], remote.startsWith('::ffff:') ? remote.slice(7) : remote);
-  // The first proxy knows how the client came in; later hops keep its answer.
-  if (!req.headers['x-forwarded-proto']) out['x-forwarded-proto'] = opts.encrypted ? 'https' : 'http';
-  if (!req.headers['x-forwarded-host'] && req.headers.host) out['x-forwarded-host'] = req.headers.host;
+  const raw = req.socket.remoteAddress;
+  const remote = raw?.startsWith('::ffff:') ? raw.slice(7) : raw;
+  // An absolute-form target names the host; its Host field is ignored (RFC 9112 §3.2.2).
+  const url = req.url;
+  if (url !== undefined && url.charCodeAt(0) !== 47 && url !== '*') {
+    const authority = absoluteFormAuthority(url);
+    if (authority) out.host = authority;
+  }
+  const host = typeof out.host === 'string' ? out.host : undefined;
+  const proto = opts.encrypted ? 'https' : 'http';
+  const keep = opts.trusted != null && remote !== undefined && opts.trusted.check(remote, remote.includes(':') ? 'ipv6' : 'ipv4');
+  if (remote) out['x-forwarded-for'] = append(req.headers['x-forwarded-for'], remote);
+  if (keep) {
+    // A trusted proxy in front already said how the client came in.
+    if (!req.headers['x-forwarded-proto']) out['x-forwarded-proto'] = proto;
+    if (!req.headers['x-forwarded-host'] && host) out['x-forwarded-host'] = host;
+    if (remote) out.forwarded = append(req.headers.forwarded, forwardedElement(remote, host, proto));
+  } else {
+    out['x-forwarded-proto'] = proto;
+    if (host) out['x-forwarded-host'] = host;
+    else delete out['x-forwarded-host'];
+    if (remote) out.forwarded = forwardedElement(remote, host, proto);
+    else delete out.forwarded;
+  }
   if (opts.toPeer) out[HOP_HEADER] = opts.nodeId;
   return out;
 }

@@ -15,9 +15,13 @@ import type { NodeRuntime } from '../runtime.js';
 import type { CockatielBreakerRegistry } from './breaker-registry.js';
 import { defaultMaxConnections, enforceConnectionLimit, resolveConnectionLimit } from './connection-limit.js';
 import type { ForwardEngine } from './forward-engine.js';
+import { trustedProxyList } from './forwarding-headers.js';
+import { refuseConnect } from './http-rules/connect-method.js';
+import { isWebSocketUpgrade, serveAsPlainRequest } from './http-rules/plain-upgrade.js';
 import { forwardRequest } from './request-forwarder.js';
 import type { ProxyPhase } from './request-forwarder.js';
 import { RateLimitedLog } from './rate-limited-log.js';
+import { createProxyListener, isHttp2Socket } from './tls/proxy-listener.js';
 import { TargetPicker } from './target-picker.js';
 import { WebSocketTunnels } from './websocket-tunnels.js';
 
@@ -105,6 +109,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       // Every request fails alike while the fds are out: a line per 10 s is enough.
       localErrorLog: new RateLimitedLog(10_000),
       logger: log,
+      trustedProxies: trustedProxyList(rt.config.trustedProxies),
     };
 
     // A connection must send its whole request head within --header-timeout
@@ -112,9 +117,11 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     // starts that clock at accept, so one that sends nothing is closed too
     // (with a 408) instead of holding an fd until the fd limit locks
     // everyone out. Idle kept-alive connections close after Node's 5 s.
-    const server = http.createServer(
-      { headersTimeout: rt.config.headerTimeoutMs, connectionsCheckingInterval: HEADER_CHECK_INTERVAL_MS },
+    const listener = createProxyListener(
+      rt,
       (req, res) => {
+        // HTTP/2's `Connection: close`: the session's GOAWAY after this stream.
+        if (phase !== 'serving' && listener.sessions) listener.sessions.goAwayAfter(req);
         // The tracker's intrusive list, not a Set (docs/performance.md: GC).
         const record = rt.tracker.beginRequest();
         const conn = connections.get(req.socket);
@@ -142,10 +149,15 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
           res.end(JSON.stringify({ error: 'bad gateway' }));
         });
       },
+      log,
+      { headersTimeout: rt.config.headerTimeoutMs, connectionsCheckingInterval: HEADER_CHECK_INTERVAL_MS },
     );
+    const server = listener.server;
     const limit = resolveConnectionLimit(rt.config.maxConnections);
     enforceConnectionLimit(server, limit, { logger: log, metrics: rt.metrics, open: () => connections.size + tunnels.open });
-    server.on('connection', (socket: net.Socket) => {
+    server.on(listener.connectionEvent, (socket: net.Socket) => {
+      // HTTP/2 streams are tracked per session (tls/http2-sessions.ts), not per socket.
+      if (isHttp2Socket(socket)) return;
       const c: Connection = { socket, busy: 0, graceTimer: null };
       connections.set(socket, c);
       socket.once('close', () => {
@@ -155,10 +167,15 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       });
     });
     server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      // Any other upgrade offer (h2c…) is ignored and the request answered (RFC 9110 §7.8).
+      if (!isWebSocketUpgrade(req)) return serveAsPlainRequest(server, req, socket, head);
       // Node hands the socket over: it is a tunnel now, not an HTTP connection.
       connections.delete(socket);
       tunnels.handleUpgrade(req, socket, head);
     });
+
+    // No tunnels here: 501 rather than Node's bare close (RFC 9110 §9.1).
+    server.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => (count('not_implemented'), refuseConnect(socket)));
 
     const { host, port } = parseHostPort(rt.config.listen);
     // Before it is bound, an error is the bind's (exit 2). After, it can only
@@ -186,12 +203,13 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         {
           proxy: rt.bound.proxy,
           engine: engine.name,
+          tls: listener.scheme === 'https',
           maxConnections: limit.maxConnections,
           maxConnectionsFrom: limit.source,
           fdSoftLimit: limit.fdSoftLimit,
           headerTimeoutMs: rt.config.headerTimeoutMs,
         },
-        `proxy listening on http://${rt.bound.proxy}/ (engine ${engine.name})`,
+        `proxy listening on ${listener.scheme}://${rt.bound.proxy}/ (engine ${engine.name})`,
       );
       const room = defaultMaxConnections(limit.fdSoftLimit);
       if (limit.source === 'configured' && limit.maxConnections > room) {
@@ -223,6 +241,8 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       if (cmd.type === 'PROXY.SHUTDOWN_STARTED') {
         startShutdown();
         if (phase === 'serving') phase = 'closing';
+        const goaways = listener.sessions?.goAwayAll() ?? 0;
+        if (goaways > 0) log.info({ phase: 'shutdown-started', http2Sessions: goaways }, 'sent GOAWAY to every HTTP/2 session');
         log.info(
           { phase: 'shutdown-started', inFlight: rt.tracker.count, connections: connections.size, sinceShutdownMs: since() },
           `shutdown started: answering with Connection: close; ${rt.tracker.count} in flight`,
@@ -232,6 +252,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         if (phase === 'cut') return;
         phase = 'stopped';
         closeListener();
+        listener.sessions?.goAwayAll();
         let idle = 0;
         for (const c of connections.values()) if (c.busy === 0) (idle++, armGrace(c));
         log.info(
@@ -248,6 +269,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         const cutRequests = rt.tracker.requests;
         rt.tracker.forEachRequest((r) => (r.cut = true));
         const cutTunnels = tunnels.cutAll();
+        listener.sessions?.destroyAll();
         for (const c of connections.values()) c.socket.destroy();
         const cut = cutRequests + cutTunnels;
         log.warn(
@@ -263,6 +285,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       closeListener();
       for (const c of connections.values()) c.socket.destroy();
       tunnels.destroyAll();
+      listener.sessions?.destroyAll();
       void engine.close().catch(() => undefined);
     };
   });

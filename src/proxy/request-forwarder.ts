@@ -14,6 +14,7 @@ import { AttemptAbort, ForwardError } from './forward-engine.js';
 import { DRAINING_HEADER, HOP_HEADER, requestHeadersFor, responseHeadersFrom } from './forwarding-headers.js';
 import type { RequestRecord } from './in-flight-tracker.js';
 import { RateLimitedLog } from './rate-limited-log.js';
+import { refusalFor, refusalOutcome, refuse } from './http-rules/request-rules.js';
 import { ReplayableBody } from './replayable-body.js';
 import type { PickRules, TargetPicker } from './target-picker.js';
 
@@ -41,6 +42,8 @@ export interface ForwarderDeps {
   /** Logs local resource errors at most every few seconds. */
   localErrorLog: RateLimitedLog;
   logger: Logger;
+  /** `--trusted-proxy` addresses (null: none): their X-Forwarded-* / Forwarded are kept. */
+  trustedProxies?: import('node:net').BlockList | null;
 }
 
 /**
@@ -80,6 +83,11 @@ export async function forwardRequest(
   res: http.ServerResponse,
   record: RequestRecord,
 ): Promise<void> {
+  const refusal = refusalFor(req);
+  if (refusal) {
+    record.outcome = refusalOutcome(refusal);
+    return refuse(res, refusal, deps.logger);
+  }
   const closing = () => deps.phase() !== 'serving';
   const isHop = req.headers[HOP_HEADER] !== undefined;
   const phase = deps.phase();
@@ -212,6 +220,7 @@ async function attemptOnce(
     toPeer: target.kind === 'peer',
     nodeId: deps.nodeId,
     encrypted: Boolean((req.socket as { encrypted?: boolean }).encrypted),
+    trusted: deps.trustedProxies ?? null,
   });
   const engine = deps.engine;
   try {

@@ -19,6 +19,7 @@ import type { Logger } from '../log/logger.js';
 import type { InFlightTracker } from './in-flight-tracker.js';
 import { redactTarget, writeRawJson } from './error-responses.js';
 import { DRAINING_HEADER, HOP_HEADER } from './forwarding-headers.js';
+import { addDateIfMissing } from './http-rules/date-header.js';
 import type { ProxyPhase } from './request-forwarder.js';
 import type { TargetPicker } from './target-picker.js';
 
@@ -70,7 +71,9 @@ export class WebSocketTunnels {
         return;
       }
       t.proxyReq = proxyReq;
-      proxyReq.on('upgrade', (_res, upstream: net.Socket) => {
+      // Runs before http-proxy-3's own listener writes the 101 from these headers.
+      proxyReq.on('upgrade', (res: http.IncomingMessage, upstream: net.Socket) => {
+        addDateIfMissing(res.headers);
         t.upstream = upstream;
         // A client that closed in the meantime gets no tunnel.
         if (t.client.destroyed) upstream.destroy();

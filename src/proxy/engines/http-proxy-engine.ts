@@ -10,6 +10,9 @@ import { Readable } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import type { ForwardAttempt, ForwardEngine, ForwardedResponse } from '../forward-engine.js';
 import { ForwardError, readableBody, toForwardError } from '../forward-engine.js';
+import { ExactPathAgent } from '../http-rules/exact-path-agent.js';
+import { relayInformational } from '../http-rules/informational.js';
+import { targetPath } from '../target-path.js';
 
 interface Pending {
   attempt: ForwardAttempt;
@@ -23,7 +26,7 @@ interface Pending {
 
 export class HttpProxyEngine implements ForwardEngine {
   readonly name = 'http-proxy' as const;
-  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+  readonly #agent = new ExactPathAgent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
   readonly #proxy = new ProxyServer({ agent: this.#agent, selfHandleResponse: true, xfwd: false, ws: false });
   /** One attempt at a time per client request; retries replace the entry. */
   readonly #pending = new WeakMap<http.IncomingMessage, Pending>();
@@ -33,6 +36,7 @@ export class HttpProxyEngine implements ForwardEngine {
       const p = this.#pending.get(req);
       if (!p) return;
       p.proxyReq = proxyReq;
+      proxyReq.on('information', (info) => relayInformational(p.attempt.response, info.statusCode, info.headers));
       if (p.attempt.signal.aborted) proxyReq.destroy();
       const timeoutMs = p.attempt.headTimeoutMs ?? 0;
       if (timeoutMs > 0) {
@@ -80,6 +84,8 @@ export class HttpProxyEngine implements ForwardEngine {
       // it, so without this listener that error was uncaught and shut the
       // node down (issue 8, issue 11 item 2). It is this attempt's end.
       body.on('error', (err) => this.#fail(a.incoming, new ForwardError('aborted', 'ECONNRESET', `client request body failed: ${err.message}`)));
+      // The request target byte for byte, not http-proxy-3's re-parsed join.
+      this.#agent.arm(targetPath(a.target.url, a.incoming.url));
       this.#proxy.web(
         a.incoming,
         a.response,
@@ -90,6 +96,7 @@ export class HttpProxyEngine implements ForwardEngine {
         },
         (err) => this.#fail(a.incoming, err),
       );
+      this.#agent.disarm();
     });
   }
 

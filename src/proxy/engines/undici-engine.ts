@@ -12,8 +12,11 @@
 // The Agent module alone, not the package index (see undici-agent.d.ts).
 import Agent from 'undici/lib/dispatcher/agent.js';
 import type { Dispatcher } from 'undici';
+import type http from 'node:http';
 import type { AttemptSignal, BodySink, ForwardAttempt, ForwardEngine, ForwardedResponse, ResponseBody } from '../forward-engine.js';
 import { ForwardError, toForwardError } from '../forward-engine.js';
+import { forwardAsteriskForm } from '../http-rules/asterisk-form.js';
+import { relayInformational } from '../http-rules/informational.js';
 import { targetOrigin, targetPath } from '../target-path.js';
 
 type Resolve = (r: ForwardedResponse) => void;
@@ -65,8 +68,12 @@ class RelayHandler implements ResponseBody {
   #heldBytes = 0;
   readonly #onDrain = (): void => this.#resumeUpstream?.();
 
-  constructor(signal: AttemptSignal, headTimeoutMs: number, resolve: Resolve, reject: Reject) {
+  /** The client's response, for relaying 1xx heads only. */
+  readonly #client: http.ServerResponse;
+
+  constructor(signal: AttemptSignal, headTimeoutMs: number, client: http.ServerResponse, resolve: Resolve, reject: Reject) {
     this.#signal = signal;
+    this.#client = client;
     this.#headTimeoutMs = headTimeoutMs;
     this.#resolve = resolve;
     this.#reject = reject;
@@ -99,7 +106,11 @@ class RelayHandler implements ResponseBody {
   }
 
   onHeaders(status: number, raw: Buffer[] | string[], resume: () => void, _statusText: string): boolean {
-    if (status < 200) return true; // 1xx: Node answers the client's Expect itself.
+    if (status < 200) {
+      // 1xx (103 Early Hints…) go on to the client (RFC 9110 §15.2).
+      relayInformational(this.#client, status, parseRawHeaders(raw));
+      return true;
+    }
     if (this.#headTimer) (clearTimeout(this.#headTimer), (this.#headTimer = null));
     this.#status = status;
     this.#resumeUpstream = resume;
@@ -206,18 +217,21 @@ export class UndiciEngine implements ForwardEngine {
   });
 
   forward(a: ForwardAttempt): Promise<ForwardedResponse> {
+    const path = targetPath(a.target.url, a.incoming.url);
+    // undici refuses a path not starting with '/': `OPTIONS *` goes by node:http.
+    if (path === '*') return forwardAsteriskForm(a);
     return new Promise<ForwardedResponse>((resolve, reject) => {
       const timeout = a.headTimeoutMs ?? 0;
       const hasBody = a.body !== null;
       // Without a body, undici's headersTimeout starts as the request is
       // written, which is when it has been sent; with one, the handler's
       // onRequestSent starts the clock instead.
-      const handler = new RelayHandler(a.signal, hasBody ? timeout : 0, resolve, reject);
+      const handler = new RelayHandler(a.signal, hasBody ? timeout : 0, a.response, resolve, reject);
       a.signal.addEventListener('abort', handler, { once: true });
       this.#agent.dispatch(
         {
           origin: targetOrigin(a.target.url),
-          path: targetPath(a.target.url, a.incoming.url),
+          path,
           method: a.incoming.method as Dispatcher.HttpMethod,
           headers: a.headers as Record<string, string | string[]>,
           body: a.body,

@@ -1,0 +1,105 @@
+/**
+ * Request shapes the proxy refuses instead of relaying (RFC 9112). Node's
+ * parser already rejects the smuggling shapes (CL+TE, conflicting
+ * Content-Lengths, bad chunk sizes, obs-fold) with a 400 and a close; what it
+ * lets through and this module catches is checked in one pass over
+ * `req.rawHeaders`, allocating nothing for an ordinary request.
+ */
+import type http from 'node:http';
+import type { Logger } from '../../log/logger.js';
+import { LogLimiter } from '../../mesh/log-limiter.js';
+import { sendJson } from '../error-responses.js';
+
+export interface Refusal {
+  status: 400 | 501;
+  /** Stable name for logs and docs. */
+  rule: string;
+  rfc: string;
+  /** The JSON body's `error`. */
+  error: string;
+}
+
+const TWO_HOSTS: Refusal = {
+  status: 400,
+  rule: 'duplicate-host',
+  rfc: 'RFC 9112 §3.2',
+  error: 'bad request: more than one Host header field',
+};
+const NO_HOST: Refusal = {
+  status: 400,
+  rule: 'missing-host',
+  rfc: 'RFC 9112 §3.2',
+  error: 'bad request: an HTTP/1.1 request needs a Host header field',
+};
+const TE_ON_HTTP10: Refusal = {
+  status: 400,
+  rule: 'transfer-encoding-http10',
+  rfc: 'RFC 9112 §6.1',
+  error: 'bad request: Transfer-Encoding in an HTTP/1.0 request (faulty framing)',
+};
+const UNKNOWN_CODING: Refusal = {
+  status: 501,
+  rule: 'unknown-transfer-coding',
+  rfc: 'RFC 9112 §6.1',
+  error: 'not implemented: a transfer coding other than chunked',
+};
+
+/** True when a comma-separated Transfer-Encoding value names anything but `chunked`. */
+export function hasOtherCoding(value: string): boolean {
+  if (value.length === 7 && value.toLowerCase() === 'chunked') return false;
+  for (const token of value.split(',')) {
+    const t = token.trim();
+    if (t !== '' && t.toLowerCase() !== 'chunked') return true;
+  }
+  return false;
+}
+
+const isName = (raw: string, lower: string): boolean =>
+  raw.length === lower.length && (raw === lower || raw.toLowerCase() === lower);
+
+/** The rule a request breaks, or null. Called once per request, before any target is picked. */
+export function refusalFor(req: http.IncomingMessage): Refusal | null {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  let te = false;
+  let otherCoding = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Only names of these two lengths can matter: most fields cost one compare.
+    if (name.length === 4) {
+      if (isName(name, 'host')) hosts++;
+    } else if (name.length === 17 && isName(name, 'transfer-encoding')) {
+      te = true;
+      if (hasOtherCoding(raw[i + 1]!)) otherCoding = true;
+    }
+  }
+  if (hosts > 1) return TWO_HOSTS;
+  const http10 = req.httpVersionMajor === 1 && req.httpVersionMinor === 0;
+  if (hosts === 0 && !http10 && req.httpVersionMajor === 1) return NO_HOST;
+  if (te && http10) return TE_ON_HTTP10;
+  if (otherCoding) return UNKNOWN_CODING;
+  return null;
+}
+
+/** The outcome label a refusal is counted under. */
+export function refusalOutcome(r: Refusal): 'bad_request' | 'not_implemented' {
+  return r.status === 400 ? 'bad_request' : 'not_implemented';
+}
+
+const limiter = new LogLimiter(5_000);
+
+/**
+ * Answers a refused request and closes the connection: after faulty framing
+ * nothing more on it can be trusted. One log line per rule every 5 s at most,
+ * so a flood of bad requests costs a counter, not a log line each.
+ */
+export function refuse(res: http.ServerResponse, r: Refusal, logger: Logger): void {
+  const suppressed = limiter.admit(r.rule);
+  if (suppressed !== null) {
+    logger.warn(
+      { rule: r.rule, status: r.status, rfc: r.rfc, remote: res.req?.socket.remoteAddress, suppressed },
+      'request refused by an HTTP rule',
+    );
+  }
+  sendJson(res, r.status, { error: r.error, rule: r.rule }, { closing: true });
+}
