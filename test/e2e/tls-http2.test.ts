@@ -27,11 +27,19 @@ import { startRecordingOrigin } from '../proxy/support/recording-origin.js';
 const run = promisify(execFile);
 const { nodes, cleanups } = testScope();
 
-async function selfSigned(): Promise<{ cert: string; key: string; dir: string }> {
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost, made by openssl in a
+ * temp dir (EC P-256: quick to make even on a busy machine); `other: true`
+ * makes a second, unrelated one.
+ */
+async function selfSigned(opts: { other?: boolean } = {}): Promise<{ cert: string; key: string; dir: string }> {
   const dir = cleanups.tempDir('ge-tls-');
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
+  await run('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '2', '-subj', opts.other ? '/CN=other' : '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]);
   return { cert, key, dir };
 }
 
@@ -91,8 +99,8 @@ describe.each(['undici', 'http-proxy'] as const)('TLS and HTTP/2 (engine %s)', (
 
     // Fast load first (bounded), then two slow streams per session stay open over the signal.
     for (const { s } of sessions) for (let i = 0; i < 5; i++) expect((await get(s, `/fast/${i}`)).status).toBe(200);
-    const slow = sessions.flatMap(({ s }) => [get(s, '/slow?ms=2000&chunks=4'), get(s, '/slow?ms=2500&chunks=5')]);
-    await until('slow streams in flight at the origin', async () => origin.seen.filter((r) => r.url.startsWith('/slow')).length === SESSIONS * 2);
+    const slow = sessions.flatMap(({ s }) => [get(s, '/slow?ms=4000&chunks=4'), get(s, '/slow?ms=5000&chunks=5')]);
+    await until('slow streams in flight at the origin', async () => origin.seen.filter((r) => r.url.startsWith('/slow')).length === SESSIONS * 2, { timeoutMs: 30_000 });
 
     const t0 = Date.now();
     n.kill('SIGTERM');
@@ -112,7 +120,7 @@ describe.each(['undici', 'http-proxy'] as const)('TLS and HTTP/2 (engine %s)', (
     expect(n.logs.some((l) => l.msg === 'sent GOAWAY to every HTTP/2 session' && l.http2Sessions === SESSIONS)).toBe(true);
     const saved = await savedState(n.dataDir);
     expect(saved.shutdowns.at(-1)).toMatchObject({ drained: SESSIONS * 2, cut: 0 });
-  }, 40_000);
+  }, 120_000);
 });
 
 describe.each(['undici', 'http-proxy'] as const)('HTTP/2 details (engine %s)', (engine) => {
@@ -142,7 +150,7 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/2 details (engine %s)', (
     cleanups.defer(() => agent.destroy());
     const answer = new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
       https
-        .get(`https://${n.proxy}/delay?ms=1500`, { agent }, (res) => {
+        .get(`https://${n.proxy}/delay?ms=3000`, { agent }, (res) => {
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (d: string) => (body += d));
@@ -154,7 +162,7 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/2 details (engine %s)', (
     n.kill('SIGTERM');
     const r = await answer;
     // The head goes out after the signal, so it says close, as over plain HTTP/1.1.
-    expect(r).toEqual({ status: 200, connection: 'close', body: delayedBody(1500) });
+    expect(r).toEqual({ status: 200, connection: 'close', body: delayedBody(3000) });
     expect(await n.exited).toEqual({ code: 0, signal: null });
     expect((await savedState(n.dataDir)).shutdowns.at(-1)).toMatchObject({ drained: 1, cut: 0 });
   });
@@ -200,7 +208,7 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/2 details (engine %s)', (
         r.on('close', () => resolve(r.rstCode === 0 && r.readableEnded ? 'ended' : `rst ${r.rstCode}`));
       });
     });
-    await until('slow streams at the origin', async () => origin.seen.filter((x) => x.url.startsWith('/slow')).length === 2);
+    await until('slow streams at the origin', async () => origin.seen.filter((x) => x.url.startsWith('/slow')).length === 2, { timeoutMs: 30_000 });
     const t0 = Date.now();
     n.kill('SIGTERM');
     const ends = await Promise.all(streams);
@@ -211,7 +219,7 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/2 details (engine %s)', (
     console.log(`[tls] ${engine}: streams reset ${resetAfter} ms, exit ${Date.now() - t0} ms after SIGTERM (--drain-timeout 2)`);
     const saved = await savedState(n.dataDir);
     expect(saved.shutdowns.at(-1)).toMatchObject({ cut: 2 });
-  }, 30_000);
+  }, 120_000);
 });
 
 describe('bad TLS input and options', () => {
@@ -256,15 +264,15 @@ describe('bad TLS input and options', () => {
     const failures = await until('every failure counted', async () => {
       const m = await metricBy(n, 'graceful_edge_tls_handshake_failures_total', 'reason');
       return (m.not_tls ?? 0) >= 1 && (m.timeout ?? 0) >= 1 && Object.values(m).reduce((a, b) => a + b, 0) >= 4 ? m : null;
-    });
+    }, { timeoutMs: 30_000 });
     expect(failures.timeout).toBe(1);
     expect(n.logs.some((l) => l.msg === 'TLS handshake refused' && l.reason === 'not_tls')).toBe(true);
     expect((await curl(['--http1.1', `https://${n.proxy}/still`])).status).toBe('200');
-  }, 30_000);
+  }, 120_000);
 
   it('exits 2 naming the option when the cert or key cannot be used', async () => {
     const { cert, key, dir } = await selfSigned();
-    const other = await selfSigned();
+    const other = await selfSigned({ other: true });
     const garbage = path.join(dir, 'garbage.pem');
     writeFileSync(garbage, 'not a certificate\n');
     const cases: Array<[string[], string]> = [
@@ -275,9 +283,9 @@ describe('bad TLS input and options', () => {
       [['--tls-cert', cert, '--tls-key', other.key], '--tls-key'],
     ];
     for (const [args, option] of cases) {
-      const r = await runCli(['run', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--data-dir', dir, ...args]);
+      const r = await runCli(['run', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--data-dir', dir, ...args], { timeoutMs: 60_000 });
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toContain(`invalid ${option}`);
     }
-  });
+  }, 180_000);
 });
