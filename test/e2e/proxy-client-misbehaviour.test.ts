@@ -20,6 +20,7 @@ import {
   resetMidHead,
   resetWhilePending,
   upgradeThenCloseWithUnread,
+  upgradeThenHalfClose,
   upgradeThenReset,
 } from '../proxy/support/misbehaving-client.js';
 
@@ -96,6 +97,11 @@ describe.each(['undici', 'http-proxy'] as const)('client misbehaviour (engine %s
       () => upgradeThenReset(n.proxy, '/hang', 300),
       () => upgradeThenReset(n.proxy, '/live', 100),
       () => upgradeThenCloseWithUnread(n.proxy, '/live'),
+      async () => {
+        // Half-closed before its upstream answered: it must not stay in flight.
+        const s = await upgradeThenHalfClose(n.proxy, '/hang');
+        cleanups.defer(() => s.destroy());
+      },
     ];
     for (let round = 0; round < 2; round++) {
       for (const misdeed of misdeeds) await misdeed();
@@ -103,7 +109,18 @@ describe.each(['undici', 'http-proxy'] as const)('client misbehaviour (engine %s
       await Promise.all(misdeeds.map((m) => m()));
     }
     await assertStillServing(n);
-    await until('nothing left in flight', async () => (await adminState(n)).inFlight === 0, { timeoutMs: 15_000 });
+    let last: unknown = null;
+    await until(
+      'nothing left in flight',
+      async () => {
+        const st = await adminState(n);
+        last = { inFlightRequests: st.inFlightRequests, inFlightWebSockets: st.inFlightWebSockets };
+        return st.inFlight === 0;
+      },
+      { timeoutMs: 15_000 },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; last /state: ${JSON.stringify(last)}`);
+    });
     await stopCleanly(n, 15_000);
   });
 
