@@ -116,6 +116,11 @@ export class WebSocketTunnels {
     this.#tunnels.set(req, tunnel);
     let failed = false;
     socket.on('error', () => undefined);
+    // Upgraded sockets are half-open capable: a client that sends FIN before
+    // the upstream's 101 would otherwise stay in flight until the cut.
+    socket.once('end', () => {
+      if (!tunnel.upstream) socket.destroy();
+    });
     socket.once('close', () => {
       this.#tunnels.delete(req);
       // An upgrade request still waiting on the upstream would hold a socket

@@ -20,6 +20,7 @@ import {
   resetMidHead,
   resetWhilePending,
   upgradeThenCloseWithUnread,
+  upgradeThenHalfClose,
   upgradeThenReset,
 } from '../proxy/support/misbehaving-client.js';
 
@@ -60,16 +61,16 @@ describe.each(['undici', 'http-proxy'] as const)('client misbehaviour (engine %s
     await assertStillServing(n);
     expect(await metric(n, 'graceful_edge_requests_total', { outcome: 'websocket_closed' })).toBe(1);
     // The tunnel that never opened is not left in flight.
-    await until('no websocket in flight', async () => (await adminState(n)).inFlightWebSockets === 0, { timeoutMs: 3_000 });
-    await stopCleanly(n, 5_000);
+    await until('no websocket in flight', async () => (await adminState(n)).inFlightWebSockets === 0, { timeoutMs: 10_000 });
+    await stopCleanly(n, 15_000);
   });
 
   it('a normal close with unread data after a real 101 is that tunnel\'s end, not the node\'s', async () => {
     const { n } = await start();
     for (let i = 0; i < 3; i++) await upgradeThenCloseWithUnread(n.proxy, '/live');
     await assertStillServing(n);
-    await until('no websocket in flight', async () => (await adminState(n)).inFlightWebSockets === 0, { timeoutMs: 3_000 });
-    await stopCleanly(n, 5_000);
+    await until('no websocket in flight', async () => (await adminState(n)).inFlightWebSockets === 0, { timeoutMs: 10_000 });
+    await stopCleanly(n, 15_000);
   });
 
   it('a client that sends part of a body and disconnects is that request\'s outcome', async () => {
@@ -79,9 +80,9 @@ describe.each(['undici', 'http-proxy'] as const)('client misbehaviour (engine %s
     await assertStillServing(n);
     // Each is counted as that request's outcome.
     await until('both counted as aborted', async () => (await metric(n, 'graceful_edge_requests_total', { outcome: 'aborted' })) === 2, {
-      timeoutMs: 3_000,
+      timeoutMs: 10_000,
     });
-    await stopCleanly(n, 5_000);
+    await stopCleanly(n, 15_000);
   });
 
   it('every kind of client misbehaviour, twice over: the node keeps serving and never logs an uncaught exception', async () => {
@@ -96,6 +97,11 @@ describe.each(['undici', 'http-proxy'] as const)('client misbehaviour (engine %s
       () => upgradeThenReset(n.proxy, '/hang', 300),
       () => upgradeThenReset(n.proxy, '/live', 100),
       () => upgradeThenCloseWithUnread(n.proxy, '/live'),
+      async () => {
+        // Half-closed before its upstream answered: it must not stay in flight.
+        const s = await upgradeThenHalfClose(n.proxy, '/hang');
+        cleanups.defer(() => s.destroy());
+      },
     ];
     for (let round = 0; round < 2; round++) {
       for (const misdeed of misdeeds) await misdeed();
@@ -103,8 +109,19 @@ describe.each(['undici', 'http-proxy'] as const)('client misbehaviour (engine %s
       await Promise.all(misdeeds.map((m) => m()));
     }
     await assertStillServing(n);
-    await until('nothing left in flight', async () => (await adminState(n)).inFlight === 0, { timeoutMs: 5_000 });
-    await stopCleanly(n, 5_000);
+    let last: unknown = null;
+    await until(
+      'nothing left in flight',
+      async () => {
+        const st = await adminState(n);
+        last = { inFlightRequests: st.inFlightRequests, inFlightWebSockets: st.inFlightWebSockets };
+        return st.inFlight === 0;
+      },
+      { timeoutMs: 15_000 },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; last /state: ${JSON.stringify(last)}`);
+    });
+    await stopCleanly(n, 15_000);
   });
 
   it('SIGTERM with a websocket upgrade pending on a silent upstream: the drain deadline cuts it and the node exits', async () => {
@@ -120,16 +137,16 @@ describe.each(['undici', 'http-proxy'] as const)('client misbehaviour (engine %s
       'GET /hang HTTP/1.1\r\nhost: test\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n',
     );
     // The pending upgrade is work in flight like any request.
-    await until('the pending upgrade in flight', async () => (await adminState(n)).inFlightWebSockets === 1, { timeoutMs: 3_000 });
+    await until('the pending upgrade in flight', async () => (await adminState(n)).inFlightWebSockets === 1, { timeoutMs: 10_000 });
     const t0 = Date.now();
     n.kill('SIGTERM');
-    const exit = await Promise.race([n.exited, sleep(10_000).then(() => 'hung' as const)]);
+    const exit = await Promise.race([n.exited, sleep(20_000).then(() => 'hung' as const)]);
     expect(exit).toEqual({ code: 0, signal: null });
-    // Cut at the 2 s drain deadline, not before and not minutes later.
+    // Cut at the 2 s drain deadline, not before and not minutes later (generous: a loaded machine).
     expect(Date.now() - t0).toBeGreaterThan(1_000);
-    expect(Date.now() - t0).toBeLessThan(6_000);
+    expect(Date.now() - t0).toBeLessThan(15_000);
     expect(n.logs.find((l) => l.phase === 'cut')).toMatchObject({ cut: 1, cutWebSockets: 1 });
-    await until('the client connection closed', async () => closedAt > 0, { timeoutMs: 2_000 });
+    await until('the client connection closed', async () => closedAt > 0, { timeoutMs: 5_000 });
     // It had no 101, so it gets what any request gets at the deadline: the draining 503.
     expect(answer).toMatch(/^HTTP\/1\.1 503 /);
     expect(answer).toMatch(/x-graceful-edge-draining: 1/i);

@@ -70,6 +70,14 @@ export async function upgradeThenReset(proxy: string, path = '/hang', waitMs = 3
   s.resetAndDestroy();
 }
 
+/** An upgrade for a path whose upstream never answers, then a half-close (FIN) and silence. */
+export async function upgradeThenHalfClose(proxy: string, path = '/hang'): Promise<net.Socket> {
+  const s = quiet(await connect(proxy));
+  s.end(upgradeRequest(path));
+  s.resume();
+  return s;
+}
+
 /**
  * Item 1 (second form): a real 101, the origin echoes a message the client
  * never reads, then a normal close; the unread bytes make the kernel send RST.
