@@ -33,7 +33,14 @@ export function createRegistryArea(rt: NodeRuntime): AreaProvision {
     });
     return () => {
       stopped = true;
-      void loading.then((registration) => registration?.stop());
+      void loading.then((registration) => {
+        if (registration?.started) registration.stop();
+        else
+          rt.logger.warn(
+            { component: 'etcd' },
+            'serving ended without a deregistration step: the etcd client was still loading, nothing was registered and nothing is left to revoke',
+          );
+      });
     };
   });
   return {

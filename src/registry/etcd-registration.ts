@@ -77,6 +77,11 @@ export class EtcdRegistration {
     this.status = status ?? initialEtcdStatus(rt.config.etcd, this.#key, LEASE_TTL_SEC);
   }
 
+  /** Whether start() ran (the registry area loads this module lazily). */
+  get started(): boolean {
+    return this.#client !== null;
+  }
+
   /** The registrar actor started (entering `serving`). */
   start(send: Send): void {
     if (this.#leaving || this.#client) return;

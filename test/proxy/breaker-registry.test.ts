@@ -1,4 +1,5 @@
 /** The cockatiel-backed registry: open/close, export/restore, cool-down across a restart, bad records. */
+import { BrokenCircuitError } from 'cockatiel';
 import { describe, expect, it } from 'vitest';
 import { CockatielBreakerRegistry } from '../../src/proxy/breaker-registry.js';
 import type { BreakerRecord } from '../../src/proxy/breaker-registry.js';
@@ -76,4 +77,40 @@ describe('CockatielBreakerRegistry', () => {
     ]);
     for (const r of out) expect(r.data).toMatchObject({ ownState: expect.any(Object) });
   });
+
+  describe('run(): the fast path while closed with no failure', () => {
+    it('counts failures exactly like execute(): the threshold opens it, then calls are refused', async () => {
+      const reg = registry();
+      const errors: unknown[] = [];
+      for (let i = 0; i < 3; i++) errors.push(await reg.run('http://a', fail).catch((e: unknown) => e));
+      // The caller sees the target's own error each time, not the policy's.
+      expect(errors.map((e) => (e as Error).message)).toEqual(['refused', 'refused', 'refused']);
+      expect(reg.stateOf('http://a')).toBe('open');
+      let called = false;
+      const refused = await reg
+        .run('http://a', () => ((called = true), ok()))
+        .catch((e: unknown) => e);
+      expect(called).toBe(false);
+      expect(refused).toBeInstanceOf(BrokenCircuitError);
+    });
+
+    it('a success after failures resets the count (it goes through the policy then)', async () => {
+      const reg = registry();
+      await reg.run('http://a', fail).catch(() => undefined);
+      await reg.run('http://a', fail).catch(() => undefined);
+      expect(await reg.run('http://a', ok)).toBe('ok');
+      // Two more failures do not reach the threshold of 3: the earlier two were forgotten.
+      await reg.run('http://a', fail).catch(() => undefined);
+      await reg.run('http://a', fail).catch(() => undefined);
+      expect(reg.stateOf('http://a')).toBe('closed');
+    });
+
+    it('errors the policy does not count never open it', async () => {
+      const reg = new CockatielBreakerRegistry({ threshold: 2, halfOpenAfterMs: 1_000, countsAsFailure: (e) => e.message !== 'client left' });
+      for (let i = 0; i < 5; i++) await reg.run('http://a', () => Promise.reject(new Error('client left'))).catch(() => undefined);
+      expect(reg.stateOf('http://a')).toBe('closed');
+      expect(reg.exportAll()[0]!.data).toMatchObject({ breakerState: 0 });
+    });
+  });
 });
+
