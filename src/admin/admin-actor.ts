@@ -3,6 +3,7 @@
  * starts and closes only when the node has stopped.
  */
 import http from 'node:http';
+import net from 'node:net';
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
@@ -26,6 +27,8 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
       res.setHeader('www-authenticate', 'Bearer');
       return json(res, 401, { error: 'admin token required' });
     }
+    // Handed over (hot restart): kept-alive admin clients move to the successor.
+    if (rt.restart?.released) res.setHeader('connection', 'close');
     const route = routes[path];
     if (!route) return json(res, 404, { error: `no such admin path: ${path}` });
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET only' });
@@ -44,13 +47,23 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
       rt.logger.error({ err: error, admin: rt.config.admin }, `admin listener failed: ${error.code ?? error.message}`);
       sendBack({ type: 'ADMIN.FAILED', error: `admin listener ${rt.config.admin}: ${error.code ?? error.message}` } satisfies LifecycleEvent);
     });
-    server.listen(port, host, () => {
+    const onListening = () => {
       const addr = server.address();
       const bound = typeof addr === 'object' && addr ? formatHostPort({ host: addr.address, port: addr.port }) : rt.config.admin;
       rt.bound.admin = bound;
       rt.logger.info({ admin: bound, url: `http://${bound}/` }, `admin listening on http://${bound}/`);
+    };
+    // Hot restart: the passed listener in a successor; the live one is offered to the next.
+    const restart = rt.restart;
+    if (restart?.inherited.admin) server.listen(restart.inherited.admin, onListening);
+    else server.listen(port, host, onListening);
+    restart?.register('admin', server);
+    // Once the successor serves, new admin connections go to it only.
+    const unrelease = restart?.onRelease(() => {
+      if (server.listening) net.Server.prototype.close.call(server);
     });
     return () => {
+      unrelease?.();
       endEventStreams(rt);
       server.close();
       server.closeAllConnections();

@@ -84,6 +84,9 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
       // Nothing more is announced or browsed from here on; the goodbye is the
       // leave step's. Should no leave step come, it is sent anyway.
       own.quiesce();
+      // Hot restart: not a departure. Peers keep the records (until their TTL);
+      // the successor announces the same ones. A shutdown later still says goodbye.
+      if (rt.restart?.presenceHeld) return;
       setTimeout(() => void own.goodbye(ORPHAN_GOODBYE_MS), 0);
     };
   });

@@ -150,12 +150,18 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     server.once('error', (e: NodeJS.ErrnoException) =>
       send({ type: 'PROXY.FAILED', error: `proxy listener ${rt.config.listen}: ${e.code ?? e.message}` }),
     );
-    server.listen(port, host, () => {
+    const onListening = () => {
       const a = server.address() as net.AddressInfo;
       rt.bound.proxy = formatHostPort({ host: a.address, port: a.port });
       log.info({ proxy: rt.bound.proxy, engine: engine.name }, `proxy listening on http://${rt.bound.proxy}/ (engine ${engine.name})`);
       send({ type: 'PROXY.LISTENING', address: rt.bound.proxy });
-    });
+    };
+    // Hot restart: serve on the listening socket the previous process passed
+    // (no bind, so no connection is refused in between); register ours for the next.
+    const inherited = rt.restart?.inherited.proxy;
+    if (inherited) server.listen(inherited, onListening);
+    else server.listen(port, host, onListening);
+    rt.restart?.register('proxy', server);
 
     /**
      * Stops accepting without touching open connections: http.Server#close

@@ -15,6 +15,7 @@ export function createRegistryArea(rt: NodeRuntime): AreaProvision {
   if (rt.config.etcd.length === 0) return {};
   const registration = new EtcdRegistration(rt);
   rt.registry = { etcd: registration.status };
+  rt.restart?.onRelease(() => registration.handOver());
   const registrar = fromCallback<AnyEventObject>(({ sendBack }) => {
     registration.start((event: LifecycleEvent) => sendBack(event));
     return () => registration.stop();

@@ -43,7 +43,11 @@ function holderOf(file: string): number | null {
   }
 }
 
-export function lockDataDir(dir: string): DataDirLock {
+/**
+ * `takeoverFrom`: a hot-restart successor takes the lock of the live process
+ * that spawned it (that one no longer removes it at exit: it is not its pid).
+ */
+export function lockDataDir(dir: string, takeoverFrom: number | null = null): DataDirLock {
   const file = path.join(dir, LOCK_FILE);
   let tookOverFrom: number | null = null;
   for (let attempt = 0; ; attempt++) {
@@ -55,6 +59,11 @@ export function lockDataDir(dir: string): DataDirLock {
         throw new DataDirLockError(`data dir ${dir} cannot be locked (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
       }
       const holder = holderOf(file);
+      if (holder !== null && holder === takeoverFrom) {
+        writeFileSync(file, `${process.pid}\n`);
+        tookOverFrom = holder;
+        break;
+      }
       if (holder !== null && holder !== process.pid && isAlive(holder)) {
         throw new DataDirLockError(`data dir ${dir} is in use by another graceful-edge node (pid ${holder}, ${file})`);
       }
@@ -71,4 +80,12 @@ export function lockDataDir(dir: string): DataDirLock {
   // Also on paths that never reach the store's close (fatal errors, exit()).
   process.once('exit', release);
   return { path: file, tookOverFrom, release };
+}
+
+/**
+ * A hot restart failed after the successor took the lock: the process that
+ * still serves writes its pid back (the successor's exit removed or left it).
+ */
+export function reclaimDataDirLock(dir: string): void {
+  writeFileSync(path.join(dir, LOCK_FILE), `${process.pid}\n`);
 }

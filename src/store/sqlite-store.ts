@@ -18,7 +18,7 @@ import type { Database as Db, Statement, Transaction } from 'better-sqlite3';
 import type { PeerInfo, PeerSource, PeerStatus } from '../../machines/events.js';
 import type { BreakerRecord, BreakerStateName } from '../proxy/breaker-registry.js';
 import { LATEST_VERSION, assertOurs, migrate } from './migrations.js';
-import type { RunRecord, SavedState, ShutdownRecord, SnapshotInput, SnapshotResult, StateStore, TransitionRecord } from './state-store.js';
+import type { RunRecord, RunTakeover, SavedState, ShutdownRecord, SnapshotInput, SnapshotResult, StateStore, TransitionRecord } from './state-store.js';
 
 /**
  * How long a write waits for a lock another process holds. better-sqlite3 is
@@ -167,10 +167,12 @@ export class SqliteStateStore implements StateStore {
     return this.#currentRunId;
   }
 
-  beginRun(input: RunRecord['input'], startedAt: number): number {
+  beginRun(input: RunRecord['input'], startedAt: number, takeover?: RunTakeover): number {
     const s = this.#stmt;
     const runId = this.#db.transaction(() => {
-      const id = Number(s.insertRun.run(startedAt, JSON.stringify(input)).lastInsertRowid);
+      const id = Number(
+        s.insertRun.run(startedAt, JSON.stringify(input), takeover?.previousRunId ?? null, takeover?.kind ?? null).lastInsertRowid,
+      );
       // This run has not shut down: until it does, the file says so (a SIGKILL
       // leaves it that way).
       s.clearSnapshotShutdown.run();
@@ -305,7 +307,7 @@ export class SqliteStateStore implements StateStore {
 function prepareStatements(db: Db) {
   const p = (sql: string): Statement => db.prepare(sql);
   return {
-    insertRun: p('INSERT INTO runs (started_at, input, shutdown_at) VALUES (?, ?, NULL)'),
+    insertRun: p('INSERT INTO runs (started_at, input, shutdown_at, previous_run_id, takeover) VALUES (?, ?, NULL, ?, ?)'),
     pruneRuns: p('DELETE FROM runs WHERE run_id <= ?'),
     clearSnapshotShutdown: p('UPDATE snapshot SET shutdown_at = NULL'),
     setRunShutdown: p('UPDATE runs SET shutdown_at = ? WHERE run_id = ?'),
