@@ -403,6 +403,8 @@ export const lifecycleMachine = setup({
           on: {
             SHUTDOWN: { actions: ['noteSecondSignal', 'reportSecondSignal'] },
             RESTART: { actions: 'reportRestartIgnored' },
+            // As in leaving: losing the admin listener must not abandon the drain or the save.
+            'ADMIN.FAILED': { actions: assign({ lastError: ({ event }) => event.error }) },
           },
           states: {
             waiting: {
