@@ -78,4 +78,6 @@ export type LifecycleEvent =
 export type ProxyCommand =
   | { type: 'PROXY.SHUTDOWN_STARTED' }
   | { type: 'PROXY.STOP_ACCEPTING' }
+  /** Hot restart: the successor accepts now; stop accepting, finish what is open (upstreams still used). */
+  | { type: 'PROXY.HAND_OVER' }
   | { type: 'PROXY.CUT' };

@@ -172,6 +172,7 @@ export const lifecycleMachine = setup({
     tellProxyShutdownStarted: sendTo('proxy', { type: 'PROXY.SHUTDOWN_STARTED' } satisfies ProxyCommand),
     tellProxyStopAccepting: sendTo('proxy', { type: 'PROXY.STOP_ACCEPTING' } satisfies ProxyCommand),
     tellProxyCut: sendTo('proxy', { type: 'PROXY.CUT' } satisfies ProxyCommand),
+    tellProxyHandOver: sendTo('proxy', { type: 'PROXY.HAND_OVER' } satisfies ProxyCommand),
   },
   delays: {
     shutdownDelay: ({ context }) => context.shutdownDelayMs,
@@ -394,7 +395,7 @@ export const lifecycleMachine = setup({
         // finish in-flight requests under the same drain budget; no goodbye,
         // no leave notice, no lease revoke.
         handedOver: {
-          entry: ['releaseToSuccessor', 'tellProxyStopAccepting'],
+          entry: ['releaseToSuccessor', 'tellProxyHandOver'],
           initial: 'waiting',
           onDone: 'done',
           after: {

@@ -57,6 +57,10 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     let shutdownAt: number | null = null;
     let drainDeadlineAt = Infinity;
     let reported = false;
+    // Hot restart: the successor accepts on the same socket; this process
+    // finishes its connections (still forwarding to upstreams, unlike a drain).
+    let handedOver = false;
+    const listenerGone = () => phase === 'stopped' || handedOver;
     const connections = new Map<net.Socket, Connection>();
     const requests = new Set<RequestRecord>();
 
@@ -64,7 +68,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     const graceMs = () => Math.max(0, Math.min(IDLE_GRACE_MS, drainDeadlineAt - Date.now() - 50));
 
     const maybeDrained = () => {
-      if (phase !== 'stopped' || reported) return;
+      if (!listenerGone() || reported) return;
       if (rt.tracker.count > 0 || connections.size > 0) return;
       reported = true;
       const drained = rt.tracker.completedSinceShutdown;
@@ -121,7 +125,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         if (conn) {
           conn.busy--;
           // A keep-alive socket that outlived the listener gets the same grace.
-          if (phase === 'stopped' && conn.busy === 0 && !conn.socket.destroyed) armGrace(conn);
+          if (listenerGone() && conn.busy === 0 && !conn.socket.destroyed) armGrace(conn);
         }
         maybeDrained();
       });
@@ -197,6 +201,20 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         log.info(
           { phase: 'stop-accepting', inFlight: rt.tracker.count, idleConnections: idle, graceMs: graceMs(), sinceShutdownMs: since() },
           `listener closed: ${rt.tracker.count} in flight, ${idle} idle connections get ${graceMs()} ms`,
+        );
+        maybeDrained();
+      } else if (cmd.type === 'PROXY.HAND_OVER') {
+        startShutdown();
+        if (phase === 'cut') return;
+        handedOver = true;
+        // Every answer says Connection: close, so kept-alive clients reconnect to the successor.
+        phase = 'closing';
+        closeListener();
+        let idle = 0;
+        for (const c of connections.values()) if (c.busy === 0) (idle++, armGrace(c));
+        log.info(
+          { phase: 'handed-over', inFlight: rt.tracker.count, idleConnections: idle, graceMs: graceMs() },
+          'hot restart: listener handed over; finishing open connections here',
         );
         maybeDrained();
       } else if (cmd.type === 'PROXY.CUT') {
