@@ -7,11 +7,25 @@
 import type dgram from 'node:dgram';
 import type net from 'node:net';
 
-/** The listening handles one process passes to the next. */
+/**
+ * The listening handles one process passes to the next. TCP listeners travel
+ * as their native handle, not as a net.Server: Node would wrap a received
+ * server in a bare net.Server that accepts at once, with nobody to answer,
+ * while the successor is still starting. A native handle accepts nothing
+ * until `listen(handle)` (connections wait in the kernel's backlog, and the
+ * old process still accepts meanwhile).
+ */
 export interface ListenHandles {
-  proxy?: net.Server;
-  admin?: net.Server;
+  proxy?: NativeListenHandle;
+  admin?: NativeListenHandle;
   mesh?: dgram.Socket;
+}
+/** libuv's TCP handle of a listening net.Server (`server._handle`), opaque here. */
+export type NativeListenHandle = object;
+
+/** The native handle of a listening server, or null when it is not listening. */
+export function nativeHandleOf(server: net.Server): NativeListenHandle | null {
+  return (server as unknown as { _handle: NativeListenHandle | null })._handle ?? null;
 }
 export type HandleName = keyof ListenHandles;
 
@@ -26,8 +40,6 @@ export interface Takeover {
 }
 
 export class RestartState {
-  /** Listening handles of this process, registered by the areas that own them. */
-  readonly live: ListenHandles = {};
   /**
    * While true the serving actors' stop (serving → handingOver) must not tell
    * peers anything: no mDNS goodbye, no etcd revoke. Cleared if the restart fails.
@@ -49,8 +61,18 @@ export class RestartState {
     return this.takeover?.restarts ?? 0;
   }
 
-  register<K extends HandleName>(name: K, handle: NonNullable<ListenHandles[K]>): void {
-    this.live[name] = handle;
+  /** The live listeners, offered to a successor. */
+  readonly servers: { proxy?: net.Server; admin?: net.Server; mesh?: dgram.Socket } = {};
+
+  register<K extends HandleName>(name: K, server: K extends 'mesh' ? dgram.Socket : net.Server): void {
+    (this.servers as Record<string, unknown>)[name] = server;
+  }
+
+  /** What to send for `name`: the native TCP handle of a server, the dgram socket itself. */
+  handleToSend(name: HandleName): object | null {
+    if (name === 'mesh') return this.servers.mesh ?? null;
+    const server = this.servers[name];
+    return server && server.listening ? nativeHandleOf(server) : null;
   }
 
   /** `release` runs once the successor is ready; returns a function that unregisters it. */

@@ -69,9 +69,9 @@ export function createSuccessorActor(rt: NodeRuntime, restart: RestartState) {
       if (isMessage<ToPredecessor>(message, 'ge:hello')) {
         const names: HandleName[] = [];
         for (const name of HANDLE_ORDER) {
-          const handle = restart.live[name];
+          const handle = restart.handleToSend(name);
           if (!handle) continue;
-          proc.send({ type: 'ge:handle', name } satisfies ToSuccessor, handle);
+          proc.send({ type: 'ge:handle', name } satisfies ToSuccessor, handle as Parameters<ChildProcess['send']>[1]);
           names.push(name);
         }
         proc.send({ type: 'ge:handles-done', names } satisfies ToSuccessor);

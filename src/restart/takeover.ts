@@ -4,12 +4,11 @@
  * once this process serves on them.
  */
 import type dgram from 'node:dgram';
-import type net from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { TAKEOVER_ENV, isMessage } from './protocol.js';
 import type { ToPredecessor, ToSuccessor } from './protocol.js';
 import { RestartState } from './restart-state.js';
-import type { ListenHandles, Takeover } from './restart-state.js';
+import type { ListenHandles, NativeListenHandle, Takeover } from './restart-state.js';
 
 /** Longest wait for the handles once the predecessor said hello back. */
 const HANDLES_TIMEOUT_MS = 10_000;
@@ -50,7 +49,7 @@ export async function receiveTakeover(logger: Logger, env: NodeJS.ProcessEnv = p
       if (isMessage<ToSuccessor>(message, 'ge:handle') && handle) {
         const m = message as Extract<ToSuccessor, { type: 'ge:handle' }>;
         if (m.name === 'mesh') inherited.mesh = handle as dgram.Socket;
-        else inherited[m.name] = handle as net.Server;
+        else inherited[m.name] = handle as NativeListenHandle;
       } else if (isMessage<ToSuccessor>(message, 'ge:handles-done')) {
         cleanup();
         resolve();
