@@ -28,6 +28,7 @@ import { reclaimDataDirLock } from './store/data-dir-lock.js';
 import { announceReadyWhen, receiveTakeover } from './restart/takeover.js';
 import { createSuccessorActor } from './restart/successor-actor.js';
 import { forwardRestartSignal } from './restart/sighup.js';
+import { createSystemdNotifier } from './restart/systemd-notify.js';
 
 export async function runDaemon(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel, config.nodeId);
@@ -133,12 +134,17 @@ export async function runDaemon(config: Config): Promise<number> {
     const stopSignals = forwardSignals((event) => actor.send(event), logger);
     const stopRestartSignal = forwardRestartSignal((event) => actor.send(event), restart, () => rt.lifecycle.isServing(), logger);
     let finished = false;
-    // A successor tells its predecessor READY once it serves on the passed listeners.
-    if (restart.takeover) {
+    // A successor tells its predecessor READY once it serves on the passed
+    // listeners; under systemd (Type=notify) every start says READY=1 and a
+    // successor first makes itself the main pid.
+    const systemd = createSystemdNotifier(logger);
+    if (restart.takeover || systemd) {
       announceReadyWhen(
         () => rt.lifecycle.isServing() && rt.bound.proxy !== null && rt.bound.admin !== null,
         () => rt.store?.currentRunId ?? null,
         () => finished,
+        async () => systemd?.ready(restart.takeover !== null),
+        restart.takeover !== null,
       );
     }
     const onUncaught = (error: unknown) => {

@@ -80,17 +80,28 @@ export async function receiveTakeover(logger: Logger, env: NodeJS.ProcessEnv = p
  * admin listener report their addresses asynchronously), then drops the IPC
  * channel so neither process keeps the other's event loop alive.
  */
-export function announceReadyWhen(ready: () => boolean, runId: () => number | null, stopped: () => boolean): void {
-  if (!process.send) return;
+export function announceReadyWhen(
+  ready: () => boolean,
+  runId: () => number | null,
+  stopped: () => boolean,
+  /** Runs first (systemd's MAINPID=): the predecessor exits soon after READY. */
+  beforeReady: () => Promise<void> = async () => undefined,
+  /** False on a cold start: only a successor has a predecessor to tell. */
+  successor = true,
+): void {
+  successor &&= process.send !== undefined;
   const poll = setInterval(() => {
-    if (stopped() || !process.connected) {
+    if (stopped() || (successor && !process.connected)) {
       clearInterval(poll);
       return;
     }
     if (!ready()) return;
     clearInterval(poll);
-    process.send!({ type: 'ge:ready', pid: process.pid, runId: runId() } satisfies ToPredecessor, undefined, {}, () => {
-      if (process.connected) process.disconnect();
+    void beforeReady().then(() => {
+      if (!successor || !process.connected) return;
+      process.send!({ type: 'ge:ready', pid: process.pid, runId: runId() } satisfies ToPredecessor, undefined, {}, () => {
+        if (process.connected) process.disconnect();
+      });
     });
   }, 10);
 }

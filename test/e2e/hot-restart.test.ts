@@ -48,7 +48,7 @@ describe('hot restart', () => {
   it('SIGHUP: a slow request finishes on the old process, the successor takes the lock, /state shows pid, runId, restarts; replay and runs record the takeover', async () => {
     const track = trackPids(cleanups);
     const origin = cleanups.closing(await startOrigin());
-    const n = await startNode({ args: ['--upstream', origin.url, '--drain-timeout', '15'] });
+    const n = await startNode({ args: ['--upstream', origin.url, '--drain-timeout', '15'], startTimeoutMs: 60_000 });
     nodes.push(n);
     const before = await stateOf(n.adminUrl);
     track(before.pid);
@@ -115,7 +115,7 @@ describe('hot restart', () => {
     cpSync(path.dirname(CLI), build, { recursive: true });
     const cli = path.join(build, 'cli.js');
     const good = readFileSync(cli);
-    const n = await startNode({ cli, args: ['--upstream', origin.url] });
+    const n = await startNode({ cli, args: ['--upstream', origin.url], startTimeoutMs: 60_000 });
     nodes.push(n);
     const before = await stateOf(n.adminUrl);
     track(before.pid);
@@ -158,8 +158,8 @@ describe('hot restart', () => {
     const b = { proxy: `127.0.0.1:${await freeTcpPort()}`, mesh: await freeUdpPort() };
     const common = ['--upstream', origin.url, '--mesh-key-file', keyFile, '--drain-timeout', '20'];
     const [na, nb] = await Promise.all([
-      startNode({ args: [...common, '--node-id', 'node-a', '--listen', a.proxy, '--mesh-port', String(a.mesh), '--peer', `${b.proxy}/${b.mesh}`] }),
-      startNode({ args: [...common, '--node-id', 'node-b', '--listen', b.proxy, '--mesh-port', String(b.mesh), '--peer', `${a.proxy}/${a.mesh}`] }),
+      startNode({ args: [...common, '--node-id', 'node-a', '--listen', a.proxy, '--mesh-port', String(a.mesh), '--peer', `${b.proxy}/${b.mesh}`], startTimeoutMs: 60_000 }),
+      startNode({ args: [...common, '--node-id', 'node-b', '--listen', b.proxy, '--mesh-port', String(b.mesh), '--peer', `${a.proxy}/${a.mesh}`], startTimeoutMs: 60_000 }),
     ]);
     nodes.push(na!, nb!);
     let pid = (await stateOf(na!.adminUrl)).pid;

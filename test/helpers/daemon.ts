@@ -47,6 +47,8 @@ export interface StartOptions {
   wrap?: string[];
   /** Another build's cli.js (e.g. a copy a test later breaks); default CLI. */
   cli?: string;
+  /** How long to wait for the node to serve (default 15 s). */
+  startTimeoutMs?: number;
 }
 
 /** Runs a CLI subcommand to completion (state, replay, run with bad flags). */
@@ -131,10 +133,11 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProcess> {
   };
   if (!opts.dataDir) madeDataDirs.set(node, dataDir);
   if (opts.waitFor === 'spawned') return node;
+  const startMs = opts.startTimeoutMs;
   const [p, a] = await Promise.all([
-    waitForLog((l) => typeof l.proxy === 'string' && String(l.msg).startsWith('proxy listening')),
-    waitForLog((l) => typeof l.admin === 'string' && String(l.msg).startsWith('admin listening')),
-    waitForLog((l) => l.lifecycle === 'serving'),
+    waitForLog((l) => typeof l.proxy === 'string' && String(l.msg).startsWith('proxy listening'), startMs),
+    waitForLog((l) => typeof l.admin === 'string' && String(l.msg).startsWith('admin listening'), startMs),
+    waitForLog((l) => l.lifecycle === 'serving', startMs),
   ]);
   node.proxy = String(p.proxy);
   node.admin = String(a.admin);
