@@ -36,7 +36,7 @@ import type {
 } from './events.js';
 
 /** Longest wait for a successor's READY before the restart is given up (default). */
-export const RESTART_TIMEOUT_MS = 30_000;
+export const RESTART_TIMEOUT_MS = 60_000;
 
 export interface LifecycleInput {
   nodeId: string;

@@ -25,18 +25,18 @@ describe.skipIf(!HAS_NOTIFY)('hot restart under systemd Type=notify', () => {
     cleanups.defer(() => listener.kill('SIGKILL'));
     const messages: Array<{ at: number; text: string }> = [];
     readline.createInterface({ input: listener.stdout! }).on('line', (text) => messages.push({ at: Date.now(), text }));
-    await until('the notify socket', async () => messages.some((m) => m.text === 'listening'));
+    await until('the notify socket', async () => messages.some((m) => m.text === 'listening'), { timeoutMs: 60_000 });
 
     const n = await startNode({ env: { NOTIFY_SOCKET: socketPath }, startTimeoutMs: 60_000 });
     nodes.push(n);
     const first = await stateOf(n.adminUrl);
     track(first.pid);
-    await until('READY=1 at start', async () => messages.some((m) => m.text.includes('READY=1')));
+    await until('READY=1 at start', async () => messages.some((m) => m.text.includes('READY=1')), { timeoutMs: 60_000 });
     expect(messages.filter((m) => m.text.includes('MAINPID='))).toHaveLength(0);
 
-    const next = await hotRestart(n.adminUrl, first.pid);
+    const next = await hotRestart(n.adminUrl, first.pid, 150_000);
     track(next.pid);
-    const mainPid = await until('MAINPID of the successor', async () => messages.find((m) => m.text.includes(`MAINPID=${next.pid}`)));
+    const mainPid = await until('MAINPID of the successor', async () => messages.find((m) => m.text.includes(`MAINPID=${next.pid}`)), { timeoutMs: 60_000 });
     expect(mainPid.text).toContain('READY=1');
     await n.exited;
     const oldExit = Date.now();
@@ -44,5 +44,5 @@ describe.skipIf(!HAS_NOTIFY)('hot restart under systemd Type=notify', () => {
     expect(mainPid.at).toBeLessThanOrEqual(oldExit);
     const handedOver = n.logs.find((l) => l.restart === 'handed-over');
     expect(handedOver?.time as number).toBeGreaterThanOrEqual(mainPid.at - 1_000);
-  }, 120_000);
+  }, 400_000);
 });

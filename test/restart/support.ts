@@ -57,7 +57,7 @@ export function trackPids(cleanups: Cleanups): (pid: number) => void {
 }
 
 /** SIGHUP to `pid`; resolves with the successor's state once it answers /state. */
-export async function hotRestart(adminUrl: string, pid: number, timeoutMs = 60_000): Promise<StateView> {
+export async function hotRestart(adminUrl: string, pid: number, timeoutMs = 150_000): Promise<StateView> {
   process.kill(pid, 'SIGHUP');
   return until(
     `a successor of pid ${pid} answering /state`,
