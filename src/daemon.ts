@@ -117,6 +117,8 @@ export async function runDaemon(config: Config): Promise<number> {
     nodeId: config.nodeId,
     drainTimeoutMs: config.drainTimeoutMs,
     shutdownDelayMs: config.shutdownDelayMs,
+    // Seconds; a tuning knob for slow hosts (the successor's start is a node's start).
+    ...(Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) > 0 ? { restartTimeoutMs: Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) * 1000 } : {}),
   };
   const recorder = new TransitionRecorder(rt, input);
   const bridge = createInspectorBridge(config.inspectorUrl, logger);
