@@ -43,6 +43,12 @@ export interface DeregisterOutcome {
   leaseRevoked: boolean | null;
 }
 
+/** A successor that took over this node (hot restart). */
+export interface SuccessorInfo {
+  pid: number;
+  runId: number | null;
+}
+
 export interface StartupOutput {
   /** Set when the state file could not be used and was moved aside. */
   movedAside: string | null;
@@ -51,6 +57,12 @@ export interface StartupOutput {
 /** Events sent into the chart from outside (signals) or by invoked actors. */
 export type LifecycleEvent =
   | { type: 'SHUTDOWN'; signal: string; at: number }
+  /** Hot restart asked for (SIGHUP): hand the node over to a fresh process. */
+  | { type: 'RESTART'; signal: string; at: number }
+  /** The successor serves on the passed listeners and took the data dir. */
+  | { type: 'RESTART.READY'; pid: number; runId: number | null }
+  /** The successor could not start; this process keeps serving. */
+  | { type: 'RESTART.FAILED'; error: string }
   | { type: 'PROXY.LISTENING'; address: string }
   | { type: 'PROXY.DRAINED'; drained: number }
   | { type: 'PROXY.CUT_DONE'; drained: number; cut: number }
@@ -66,4 +78,6 @@ export type LifecycleEvent =
 export type ProxyCommand =
   | { type: 'PROXY.SHUTDOWN_STARTED' }
   | { type: 'PROXY.STOP_ACCEPTING' }
+  /** Hot restart: the successor accepts now; stop accepting, finish what is open (upstreams still used). */
+  | { type: 'PROXY.HAND_OVER' }
   | { type: 'PROXY.CUT' };

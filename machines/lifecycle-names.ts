@@ -34,9 +34,13 @@ export function lifecycleNames(value: StateValue): LifecycleName[] {
   }
   const online = child(value, 'online');
   if (online === undefined) return [];
-  if (online === 'serving') return ['serving'];
+  // Handing over (hot restart) is still serving: the listeners accept, readiness holds.
+  if (online === 'serving' || online === 'handingOver') return ['serving'];
   // `online.done` is a transient final state that hands over to persisting.
   if (online === 'done') return ['persisting'];
+  // Handed over: draining without deregistering, then persisting.
+  const handedOver = child(online, 'handedOver');
+  if (handedOver !== undefined) return handedOver === 'drained' ? ['persisting'] : ['draining'];
   const leaving = child(online, 'leaving');
   if (leaving === undefined) return [];
   const names: LifecycleName[] = [];

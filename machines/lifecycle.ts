@@ -11,6 +11,12 @@
  *   online    proxy server (listener + in-flight tracker) (serving AND draining)
  *   serving   announcer, registrar, snapshot timer, prober
  *   leaving   deregistering ∥ draining (bounded, parallel)
+ *   handingOver  the successor process (hot restart), until it is READY
+ *
+ * A hot restart (RESTART, from SIGHUP) is not a departure: serving →
+ * handingOver (spawn the successor, pass the listeners, wait for READY) →
+ * handedOver (stop accepting and drain, without deregistering) → persisting.
+ * A successor that fails or times out sends the node back to serving.
  * Leaving `serving` must never kill in-flight requests, so the proxy lives on
  * `online` and `draining` only *tells* it what to do (sendTo).
  */
@@ -26,7 +32,11 @@ import type {
   ProxyCommand,
   RestoreSummary,
   StartupOutput,
+  SuccessorInfo,
 } from './events.js';
+
+/** Longest wait for a successor's READY before the restart is given up (default). */
+export const RESTART_TIMEOUT_MS = 60_000;
 
 export interface LifecycleInput {
   nodeId: string;
@@ -34,6 +44,8 @@ export interface LifecycleInput {
   drainTimeoutMs: number;
   /** `--shutdown-delay`, in ms. */
   shutdownDelayMs: number;
+  /** Longest wait for a hot-restart successor's READY (default RESTART_TIMEOUT_MS). */
+  restartTimeoutMs?: number;
 }
 
 export interface LifecycleContext {
@@ -59,6 +71,14 @@ export interface LifecycleContext {
   lastError: string | null;
   persistAttempts: number;
   exitCode: number;
+  restartTimeoutMs: number;
+  /** Epoch ms of the hot restart under way or done; null otherwise. */
+  restartAt: number | null;
+  /** Hot restarts tried / failed by this process. */
+  restartAttempts: number;
+  restartFailures: number;
+  /** The process that took over (hot restart); null otherwise. */
+  successor: SuccessorInfo | null;
 }
 
 /** Input of the final-persist actor: everything the shutdown record needs. */
@@ -67,6 +87,8 @@ export interface PersistInput {
   drain: DrainOutcome | null;
   deregister: DeregisterOutcome | null;
   signals: string[];
+  /** Set when this process handed over to a successor (hot restart): not a departure. */
+  successor?: SuccessorInfo | null;
 }
 
 export interface DeregisterInput {
@@ -116,6 +138,8 @@ export const lifecycleMachine = setup({
     deregister: pending<DeregisterOutcome, DeregisterInput>(),
     /** Final snapshot and shutdown record. */
     persistFinal: pending<void, PersistInput>(),
+    /** Hot restart: saves, spawns the successor, passes the listeners; sends RESTART.READY / RESTART.FAILED. */
+    successor: idle(),
   },
   actions: {
     /** Routing-table effects, provided by the daemon; no-ops in replay. */
@@ -130,6 +154,17 @@ export const lifecycleMachine = setup({
     reportDrainDeadline: () => undefined,
     reportPersistFailure: (_, _reason: string) => undefined,
     reportSnapshotFailure: (_, _failure: { error: string; attempt: number }) => undefined,
+    reportRestartFailure: (_, _reason: string) => undefined,
+    reportRestartIgnored: () => undefined,
+    /** Hot restart: the old process lets go of what the successor now holds (admin listener, mesh socket, etcd lease). */
+    releaseToSuccessor: () => undefined,
+    /** Hot restart failed: what was held for the successor is this process's again. */
+    resumeAfterRestart: () => undefined,
+    noteRestart: assign({
+      restartAt: ({ event }) => (event.type === 'RESTART' ? event.at : null),
+      restartAttempts: ({ context }) => context.restartAttempts + 1,
+      signals: ({ context, event }) => (event.type === 'RESTART' ? [...context.signals, event.signal] : context.signals),
+    }),
     noteSecondSignal: assign({
       signals: ({ context, event }) => (event.type === 'SHUTDOWN' ? [...context.signals, event.signal] : context.signals),
       drainSkipped: true,
@@ -137,6 +172,7 @@ export const lifecycleMachine = setup({
     tellProxyShutdownStarted: sendTo('proxy', { type: 'PROXY.SHUTDOWN_STARTED' } satisfies ProxyCommand),
     tellProxyStopAccepting: sendTo('proxy', { type: 'PROXY.STOP_ACCEPTING' } satisfies ProxyCommand),
     tellProxyCut: sendTo('proxy', { type: 'PROXY.CUT' } satisfies ProxyCommand),
+    tellProxyHandOver: sendTo('proxy', { type: 'PROXY.HAND_OVER' } satisfies ProxyCommand),
   },
   delays: {
     shutdownDelay: ({ context }) => context.shutdownDelayMs,
@@ -145,6 +181,7 @@ export const lifecycleMachine = setup({
     persistTimeout: ({ context }) => context.persistReserveMs,
     /** After CUT, how long the proxy gets to report what it destroyed. */
     cutGrace: 250,
+    restartTimeout: ({ context }) => context.restartTimeoutMs,
   },
   guards: {
     /** The final persist gets one retry; a second failure is reported. */
@@ -175,6 +212,11 @@ export const lifecycleMachine = setup({
       lastError: null,
       persistAttempts: 0,
       exitCode: 0,
+      restartTimeoutMs: input.restartTimeoutMs ?? RESTART_TIMEOUT_MS,
+      restartAt: null,
+      restartAttempts: 0,
+      restartFailures: 0,
+      successor: null,
     };
   },
   invoke: [
@@ -185,6 +227,8 @@ export const lifecycleMachine = setup({
     'PEER.FOUND': { actions: { type: 'applyPeerFound', params: ({ event }) => event.peer } },
     'PEER.LEFT': { actions: { type: 'applyPeerLeft', params: ({ event }) => event } },
     'PEER.STATUS': { actions: { type: 'applyPeerStatus', params: ({ event }) => event } },
+    // Outside serving there is nothing to hand over (starting, leaving, …).
+    RESTART: { actions: 'reportRestartIgnored' },
     'ADMIN.FAILED': {
       target: '.stopped',
       actions: assign({ lastError: ({ event }) => event.error, exitCode: 2 }),
@@ -277,6 +321,7 @@ export const lifecycleMachine = setup({
                 signals: ({ context, event }) => [...context.signals, event.signal],
               }),
             },
+            RESTART: { target: 'handingOver', actions: 'noteRestart' },
             'SNAPSHOT.SAVED': {
               actions: assign({ snapshotsSaved: ({ context }) => context.snapshotsSaved + 1 }),
             },
@@ -289,6 +334,100 @@ export const lifecycleMachine = setup({
                 { type: 'reportSnapshotFailure', params: ({ event }) => event },
               ],
             },
+          },
+        },
+
+        // Hot restart, first half: still serving (readiness holds, the
+        // listeners accept) while the successor starts on the same sockets.
+        // Peers are told nothing, so the serving actors' stop (on the way
+        // here) leaves mDNS records and the etcd lease alone.
+        handingOver: {
+          invoke: { id: 'successor', src: 'successor' },
+          after: {
+            restartTimeout: {
+              target: 'serving',
+              actions: [
+                assign({
+                  restartFailures: ({ context }) => context.restartFailures + 1,
+                  restartAt: null,
+                  lastError: ({ context }) => `hot restart: no READY from the successor in ${context.restartTimeoutMs} ms`,
+                }),
+                { type: 'reportRestartFailure', params: ({ context }) => `no READY from the successor in ${context.restartTimeoutMs} ms` },
+                'resumeAfterRestart',
+              ],
+            },
+          },
+          on: {
+            'RESTART.READY': {
+              target: 'handedOver',
+              actions: assign({ successor: ({ event }) => ({ pid: event.pid, runId: event.runId }) }),
+            },
+            'RESTART.FAILED': {
+              target: 'serving',
+              actions: [
+                assign({
+                  restartFailures: ({ context }) => context.restartFailures + 1,
+                  restartAt: null,
+                  lastError: ({ event }) => `hot restart: ${event.error}`,
+                }),
+                { type: 'reportRestartFailure', params: ({ event }) => event.error },
+                'resumeAfterRestart',
+              ],
+            },
+            // One restart at a time.
+            RESTART: { actions: 'reportRestartIgnored' },
+            // A shutdown wins: the successor (not ready) is stopped with this state.
+            SHUTDOWN: {
+              target: 'leaving',
+              actions: [
+                assign({
+                  shutdownAt: ({ event }) => event.at,
+                  restartAt: null,
+                  signals: ({ context, event }) => [...context.signals, event.signal],
+                }),
+                'resumeAfterRestart',
+              ],
+            },
+          },
+        },
+
+        // Hot restart, second half: the successor serves. Stop accepting and
+        // finish in-flight requests under the same drain budget; no goodbye,
+        // no leave notice, no lease revoke.
+        handedOver: {
+          entry: ['releaseToSuccessor', 'tellProxyHandOver'],
+          initial: 'waiting',
+          onDone: 'done',
+          after: {
+            drainDeadline: { target: '.cutting', actions: 'reportDrainDeadline' },
+          },
+          on: {
+            SHUTDOWN: { actions: ['noteSecondSignal', 'reportSecondSignal'] },
+            RESTART: { actions: 'reportRestartIgnored' },
+            // As in leaving: losing the admin listener must not abandon the drain or the save.
+            'ADMIN.FAILED': { actions: assign({ lastError: ({ event }) => event.error }) },
+          },
+          states: {
+            waiting: {
+              on: {
+                SHUTDOWN: { target: 'cutting', actions: ['noteSecondSignal', 'reportSecondSignal'] },
+                'PROXY.DRAINED': {
+                  target: 'drained',
+                  actions: assign({ drain: ({ event }) => ({ drained: event.drained, cut: 0 }) }),
+                },
+              },
+            },
+            cutting: {
+              entry: 'tellProxyCut',
+              on: {
+                'PROXY.CUT_DONE': {
+                  target: 'drained',
+                  actions: assign({ drain: ({ event }) => ({ drained: event.drained, cut: event.cut }) }),
+                },
+              },
+              after: { cutGrace: 'drained' },
+            },
+            drained: { type: 'final' },
           },
         },
 
@@ -384,6 +523,7 @@ export const lifecycleMachine = setup({
           drain: context.drain,
           deregister: context.deregister,
           signals: context.signals,
+          successor: context.successor,
         }),
         onDone: 'stopped',
         onError: [

@@ -1,5 +1,5 @@
 /**
- * `graceful-edge run | state | replay`. Argument parsing is commander's; the
+ * `graceful-edge run | state | replay | restart`. Argument parsing is commander's; the
  * meaning of options lives in config/schema.ts.
  */
 import { Command, CommanderError, Option } from 'commander';
@@ -69,12 +69,23 @@ function replayCommand(): Command {
     });
 }
 
+function restartCommand(): Command {
+  return new Command('restart')
+    .description('hot restart: SIGHUP to the node holding the data dir lock (it hands over to a fresh process)')
+    .option('--data-dir <dir>', 'holds node.lock', process.env.GRACEFUL_EDGE_DATA_DIR ?? './data')
+    .action(async (opts: { dataDir: string }) => {
+      const { restartCommand: restart } = await import('./restart/restart-command.js');
+      process.exitCode = restart(opts.dataDir);
+    });
+}
+
 const program = new Command('graceful-edge')
   .description('edge proxy daemon for a mesh of peer nodes, driven by an XState statechart')
   .exitOverride()
   .addCommand(runCommand().exitOverride())
   .addCommand(stateCommand().exitOverride())
-  .addCommand(replayCommand().exitOverride());
+  .addCommand(replayCommand().exitOverride())
+  .addCommand(restartCommand().exitOverride());
 
 try {
   await program.parseAsync(process.argv);

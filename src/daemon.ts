@@ -24,9 +24,22 @@ import { createMeshArea } from './mesh/area.js';
 import { createDiscoveryArea } from './discovery/area.js';
 import { createRegistryArea } from './registry/area.js';
 import { createInspectorBridge } from './lifecycle/inspector-bridge.js';
+import { reclaimDataDirLock } from './store/data-dir-lock.js';
+import { announceReadyWhen, receiveTakeover } from './restart/takeover.js';
+import { createSuccessorActor } from './restart/successor-actor.js';
+import { forwardRestartSignal } from './restart/sighup.js';
+import { createSystemdNotifier } from './restart/systemd-notify.js';
 
 export async function runDaemon(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel, config.nodeId);
+  // A hot-restart successor first receives the listeners of the process it replaces.
+  let restart;
+  try {
+    restart = await receiveTakeover(logger);
+  } catch (error) {
+    logger.fatal({ err: (error as Error).message }, 'hot restart: cannot take over');
+    return 2;
+  }
   const rt: NodeRuntime = {
     config,
     logger,
@@ -37,6 +50,7 @@ export async function runDaemon(config: Config): Promise<number> {
     lifecycle: new LifecycleView(),
     store: null,
     bound: { proxy: null, admin: null, mesh: null },
+    restart,
   };
 
   // Order matters only for `leave` steps' logs; all run in parallel.
@@ -50,6 +64,7 @@ export async function runDaemon(config: Config): Promise<number> {
   ];
   const actors = Object.assign({}, ...areas.map((a) => a.actors ?? {}), {
     deregister: createDeregisterActor(areas, logger),
+    successor: createSuccessorActor(rt, restart),
   });
 
   const machine = lifecycleMachine.provide({
@@ -74,6 +89,27 @@ export async function runDaemon(config: Config): Promise<number> {
         logger.warn({ inFlight: rt.tracker.count, drainDeadlineMs: context.drainDeadlineMs }, 'drain deadline reached: cutting what is left'),
       reportPersistFailure: (_, reason) => logger.error({ reason }, `final snapshot failed: ${reason}`),
       reportSnapshotFailure: (_, { error, attempt }) => logger.error({ error, attempt }, `snapshot failed (attempt ${attempt}): ${error}`),
+      reportRestartFailure: (_, reason) => logger.error({ restart: 'failed', reason }, 'hot restart failed: still serving on this process'),
+      reportRestartIgnored: ({ context }) =>
+        logger.warn({ restart: 'ignored', lifecycle: rt.lifecycle.label(), restartAt: context.restartAt }, 'hot restart ignored: not serving, or one is under way'),
+      releaseToSuccessor: ({ context }) => {
+        restart.release((error) => logger.error({ err: error }, 'hot restart: letting go of a listener failed'));
+        logger.info(
+          { restart: 'handed-over', successor: context.successor, inFlight: rt.tracker.count, tookMs: context.restartAt ? Date.now() - context.restartAt : null },
+          'hot restart: successor serving; draining here without deregistering',
+        );
+      },
+      resumeAfterRestart: () => {
+        restart.presenceHeld = false;
+        // The successor may have taken the data dir lock before it failed.
+        if (rt.store) {
+          try {
+            reclaimDataDirLock(config.dataDir);
+          } catch (error) {
+            logger.error({ err: error }, 'hot restart: cannot take the data dir lock back');
+          }
+        }
+      },
     },
   });
 
@@ -81,6 +117,8 @@ export async function runDaemon(config: Config): Promise<number> {
     nodeId: config.nodeId,
     drainTimeoutMs: config.drainTimeoutMs,
     shutdownDelayMs: config.shutdownDelayMs,
+    // Seconds; a tuning knob for slow hosts (the successor's start is a node's start).
+    ...(Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) > 0 ? { restartTimeoutMs: Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) * 1000 } : {}),
   };
   const recorder = new TransitionRecorder(rt, input);
   const bridge = createInspectorBridge(config.inspectorUrl, logger);
@@ -96,6 +134,21 @@ export async function runDaemon(config: Config): Promise<number> {
 
   const exitCode = await new Promise<number>((resolve) => {
     const stopSignals = forwardSignals((event) => actor.send(event), logger);
+    const stopRestartSignal = forwardRestartSignal((event) => actor.send(event), restart, () => rt.lifecycle.isServing(), logger);
+    let finished = false;
+    // A successor tells its predecessor READY once it serves on the passed
+    // listeners; under systemd (Type=notify) every start says READY=1 and a
+    // successor first makes itself the main pid.
+    const systemd = createSystemdNotifier(logger);
+    if (restart.takeover || systemd) {
+      announceReadyWhen(
+        () => rt.lifecycle.isServing() && rt.bound.proxy !== null && rt.bound.admin !== null,
+        () => rt.store?.currentRunId ?? null,
+        () => finished,
+        async () => systemd?.ready(restart.takeover !== null),
+        restart.takeover !== null,
+      );
+    }
     const onUncaught = (error: unknown) => {
       logger.error({ err: error }, 'uncaught exception: shutting down gracefully');
       actor.send({ type: 'SHUTDOWN', signal: 'uncaughtException', at: Date.now() });
@@ -103,7 +156,9 @@ export async function runDaemon(config: Config): Promise<number> {
     process.on('uncaughtException', onUncaught);
     actor.subscribe({
       complete: () => {
+        finished = true;
         stopSignals();
+        stopRestartSignal();
         process.off('uncaughtException', onUncaught);
         resolve(actor.getSnapshot().context.exitCode);
       },

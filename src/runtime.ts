@@ -13,6 +13,7 @@ import type { LifecycleView } from './lifecycle/view.js';
 import type { StateStore } from './store/state-store.js';
 import type { MdnsStatus } from './discovery/mdns-status.js';
 import type { EtcdRegistryStatus } from './registry/registry-status.js';
+import type { RestartState } from './restart/restart-state.js';
 
 export interface NodeRuntime {
   config: Config;
@@ -28,6 +29,8 @@ export interface NodeRuntime {
   registry?: { etcd: EtcdRegistryStatus | null };
   /** Discovery status for `/state`; set by the discovery area. */
   discovery?: { mdns: MdnsStatus | null };
+  /** Hot restart: inherited and live listeners, takeover info; set by the composition root. */
+  restart?: RestartState;
   /** Addresses actually bound (ports may be 0 in config). */
   bound: { proxy: string | null; admin: string | null; mesh: number | null };
 }

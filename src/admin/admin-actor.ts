@@ -3,6 +3,7 @@
  * starts and closes only when the node has stopped.
  */
 import http from 'node:http';
+import net from 'node:net';
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
@@ -40,6 +41,8 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
       rateLimitedWarn(rt, 'host', { host: String(req.headers.host).slice(0, 100), path }, 'admin request with a non-loopback Host refused');
       return json(res, 403, { error: 'without --admin-token the admin answers only Host localhost or a loopback address' });
     }
+    // Handed over (hot restart): kept-alive admin clients move to the successor.
+    if (rt.restart?.released) res.setHeader('connection', 'close');
     const route = routes[path];
     if (!route) return json(res, 404, { error: `no such admin path: ${path}` });
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET only' });
@@ -58,7 +61,7 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
       rt.logger.error({ err: error, admin: rt.config.admin }, `admin listener failed: ${error.code ?? error.message}`);
       sendBack({ type: 'ADMIN.FAILED', error: `admin listener ${rt.config.admin}: ${error.code ?? error.message}` } satisfies LifecycleEvent);
     });
-    server.listen(port, host, () => {
+    const onListening = () => {
       const addr = server.address();
       const bound = typeof addr === 'object' && addr ? formatHostPort({ host: addr.address, port: addr.port }) : rt.config.admin;
       // The name given may resolve anywhere: judge the socket actually bound.
@@ -71,8 +74,18 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
       }
       rt.bound.admin = bound;
       rt.logger.info({ admin: bound, url: `http://${bound}/` }, `admin listening on http://${bound}/`);
+    };
+    // Hot restart: the passed listener in a successor; the live one is offered to the next.
+    const restart = rt.restart;
+    if (restart?.inherited.admin) server.listen(restart.inherited.admin, onListening);
+    else server.listen(port, host, onListening);
+    restart?.register('admin', server);
+    // Once the successor serves, new admin connections go to it only.
+    const unrelease = restart?.onRelease(() => {
+      if (server.listening) net.Server.prototype.close.call(server);
     });
     return () => {
+      unrelease?.();
       endEventStreams(rt);
       server.close();
       server.closeAllConnections();

@@ -53,6 +53,11 @@ export function stateView(rt: NodeRuntime, page: PeersPage = { offset: 0, limit:
       : null;
   return {
     nodeId: rt.config.nodeId,
+    // The process answering; runId changes at every start and hot restart.
+    pid: process.pid,
+    runId: rt.store?.currentRunId ?? null,
+    restarts: rt.restart?.restarts ?? 0,
+    workers: [{ pid: process.pid, inFlight: rt.tracker.count }],
     lifecycle: rt.lifecycle.label(),
     lifecycleStates: rt.lifecycle.names(),
     inFlight: rt.tracker.count,

@@ -91,6 +91,9 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
       // leave step's. Should no leave step come, it is sent anyway.
       void opening.then((mdns) => {
         mdns.quiesce();
+        // Hot restart: not a departure. Peers keep the records (until their TTL);
+        // the successor announces the same ones. A shutdown later still says goodbye.
+        if (rt.restart?.presenceHeld) return;
         setTimeout(() => void mdns.goodbye(ORPHAN_GOODBYE_MS), 0);
       }, () => undefined);
     };

@@ -78,7 +78,14 @@ export class TransitionRecorder {
     const store = this.runtime.store;
     if (!store || this.#pending.length === 0) return;
     try {
-      if (this.#runId === null) this.#runId = store.beginRun(this.input, this.runtime.lifecycle.startedAt);
+      if (this.#runId === null) {
+        const takeover = this.runtime.restart?.takeover;
+        this.#runId = store.beginRun(
+          this.input,
+          this.runtime.lifecycle.startedAt,
+          takeover ? { previousRunId: takeover.previousRunId, kind: 'hot-restart' } : undefined,
+        );
+      }
       for (const t of this.#pending) store.recordTransition(this.#runId, t);
       this.#pending = [];
     } catch (error) {

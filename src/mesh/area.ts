@@ -65,13 +65,20 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
         },
       },
       host,
+      rt.restart?.inherited.mesh,
     );
     let closed = false;
+    // Hot restart: the successor receives on this socket now; this process stops reading it.
+    const unrelease = rt.restart?.onRelease(() => {
+      endpoint = null;
+      ep.close();
+    });
     ep.bind(host, rt.config.meshPort).then(
       (port) => {
         if (closed) return;
         endpoint = ep;
         rt.bound.mesh = port;
+        rt.restart?.register('mesh', ep.socket);
         logger.info({ mesh: port }, `mesh listening on udp ${formatHostPort({ host, port })}`);
       },
       (error: NodeJS.ErrnoException) => {
@@ -83,6 +90,7 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
       },
     );
     return () => {
+      unrelease?.();
       closed = true;
       endpoint = null;
       ep.close();

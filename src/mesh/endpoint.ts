@@ -64,17 +64,26 @@ export class MeshEndpoint {
   readonly #aliveSince = new Map<string, number>();
   #closed = false;
 
+  readonly #adopted: boolean;
+
   constructor(
     private readonly opts: MeshEndpointOptions,
     host: string,
+    /** A bound socket passed by the previous process (hot restart). */
+    adopt?: dgram.Socket,
   ) {
     this.#verifier = new NoticeVerifier(opts.key, opts.verifier);
-    this.#socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+    this.#adopted = adopt !== undefined;
+    this.#socket = adopt ?? dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
     this.#socket.on('message', (buf, rinfo) => this.#receive(buf, rinfo));
   }
 
   /** Binds; resolves with the port actually bound (the given one may be 0). */
   bind(host: string, port: number): Promise<number> {
+    if (this.#adopted) {
+      this.#socket.on('error', (e) => this.#warn('socket', { err: e.message }, `mesh socket error: ${e.message}`));
+      return Promise.resolve(this.#socket.address().port);
+    }
     return new Promise((resolve, reject) => {
       const onError = (error: Error) => reject(error);
       this.#socket.once('error', onError);
@@ -108,6 +117,11 @@ export class MeshEndpoint {
   expectReply(seq: number, kind: ReplyKind, onReply: Waiter['onReply']): () => void {
     this.#waiting.set(seq, { kind, onReply });
     return () => this.#waiting.delete(seq);
+  }
+
+  /** The UDP socket, to pass to a hot-restart successor. */
+  get socket(): dgram.Socket {
+    return this.#socket;
   }
 
   close(): void {

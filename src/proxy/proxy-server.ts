@@ -64,13 +64,17 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     let shutdownAt: number | null = null;
     let drainDeadlineAt = Infinity;
     let reported = false;
+    // Hot restart: the successor accepts on the same socket; this process
+    // finishes its connections (still forwarding to upstreams, unlike a drain).
+    let handedOver = false;
+    const listenerGone = () => phase === 'stopped' || handedOver;
     const connections = new Map<net.Socket, Connection>();
 
     const since = () => (shutdownAt === null ? null : Date.now() - shutdownAt);
     const graceMs = () => Math.max(0, Math.min(IDLE_GRACE_MS, drainDeadlineAt - Date.now() - 50));
 
     const maybeDrained = () => {
-      if (phase !== 'stopped' || reported) return;
+      if (!listenerGone() || reported) return;
       if (rt.tracker.count > 0 || connections.size > 0) return;
       reported = true;
       const drained = rt.tracker.completedSinceShutdown;
@@ -139,7 +143,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
           if (conn) {
             conn.busy--;
             // A keep-alive socket that outlived the listener gets the same grace.
-            if (phase === 'stopped' && conn.busy === 0 && !conn.socket.destroyed) armGrace(conn);
+            if (listenerGone() && conn.busy === 0 && !conn.socket.destroyed) armGrace(conn);
           }
           maybeDrained();
         });
@@ -195,7 +199,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         log.warn({ code: e.code ?? null, err: e.message, suppressed }, 'proxy listener could not accept a connection'),
       );
     });
-    server.listen(port, host, () => {
+    const onListening = () => {
       const a = server.address() as net.AddressInfo;
       bound = true;
       rt.bound.proxy = formatHostPort({ host: a.address, port: a.port });
@@ -219,7 +223,13 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         );
       }
       send({ type: 'PROXY.LISTENING', address: rt.bound.proxy });
-    });
+    };
+    // Hot restart: serve on the listening socket the previous process passed
+    // (no bind, so no connection is refused in between); register ours for the next.
+    const inherited = rt.restart?.inherited.proxy;
+    if (inherited) server.listen(inherited, onListening);
+    else server.listen(port, host, onListening);
+    rt.restart?.register('proxy', server);
 
     /**
      * Stops accepting without touching open connections: http.Server#close
@@ -258,6 +268,20 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         log.info(
           { phase: 'stop-accepting', inFlight: rt.tracker.count, idleConnections: idle, graceMs: graceMs(), sinceShutdownMs: since() },
           `listener closed: ${rt.tracker.count} in flight, ${idle} idle connections get ${graceMs()} ms`,
+        );
+        maybeDrained();
+      } else if (cmd.type === 'PROXY.HAND_OVER') {
+        startShutdown();
+        if (phase === 'cut') return;
+        handedOver = true;
+        // Every answer says Connection: close, so kept-alive clients reconnect to the successor.
+        phase = 'closing';
+        closeListener();
+        let idle = 0;
+        for (const c of connections.values()) if (c.busy === 0) (idle++, armGrace(c));
+        log.info(
+          { phase: 'handed-over', inFlight: rt.tracker.count, idleConnections: idle, graceMs: graceMs() },
+          'hot restart: listener handed over; finishing open connections here',
         );
         maybeDrained();
       } else if (cmd.type === 'PROXY.CUT') {

@@ -26,6 +26,7 @@ export function createRegistryArea(rt: NodeRuntime): AreaProvision {
       return null;
     },
   );
+  rt.restart?.onRelease(() => void loading.then((registration) => registration?.handOver()));
   const registrar = fromCallback<AnyEventObject>(({ sendBack }) => {
     let stopped = false;
     void loading.then((registration) => {

@@ -84,6 +84,11 @@ export class EtcdRegistration {
 
   /** The registrar actor started (entering `serving`). */
   start(send: Send): void {
+    // Back in `serving` after a hot restart that failed: the registration never stopped.
+    if (this.#client && !this.#leaving) {
+      this.#send = send;
+      return;
+    }
     if (this.#leaving || this.#client) return;
     this.#send = send;
     this.#abort = new AbortController();
@@ -97,12 +102,38 @@ export class EtcdRegistration {
   stop(): void {
     this.#send = null;
     if (this.#leaving || !this.#client) return;
+    // Hot restart under way: the lease stays alive for the successor (see handOver).
+    if (this.#rt.restart?.presenceHeld) return;
     this.#orphanTimer = setTimeout(() => {
       this.#orphanTimer = null;
       if (this.#leaving) return;
       this.#log.warn('serving ended without a deregistration step: revoking the etcd lease now');
       void this.leave(REVOKE_CAP_MS);
     }, ORPHAN_GRACE_MS);
+  }
+
+  /**
+   * Hot restart: the successor holds the key now (its put moved the key to
+   * its own lease). Stop keeping this lease alive and close, without revoking:
+   * the key never disappears; this lease just expires. Never throws.
+   */
+  handOver(): void {
+    if (this.#leaving || !this.#client) return;
+    this.#closing = true;
+    this.#abort?.abort();
+    this.#send = null;
+    const client = this.#client;
+    const lease = this.#lease;
+    const watcher = this.#watcher;
+    this.#client = null;
+    this.#lease = null;
+    this.#watcher = null;
+    this.status.registered = false;
+    this.status.watching = false;
+    lease?.release();
+    void watcher?.cancel().catch(() => undefined);
+    client.close();
+    this.#log.info({ key: this.#key, leaseId: this.status.leaseId }, 'etcd: registration left to the hot-restart successor; lease not revoked');
   }
 
   /** Revoke the lease (the key disappears at once), stop watching, close the client. Never rejects. */
@@ -292,6 +323,12 @@ export class EtcdRegistration {
       return;
     }
     if (!stale) return;
+    // Hot restart: that lease is the live predecessor's. Revoking it would
+    // delete the key; the put below moves the key to this process's lease.
+    if (this.#rt.restart?.takeover && !this.#grantedHere.has(stale)) {
+      this.#log.info({ previousLeaseId: stale }, 'etcd: lease of the previous process left to expire (hot restart)');
+      return;
+    }
     const started = Date.now();
     let outcome: 'revoked' | 'already expired' = 'revoked';
     try {

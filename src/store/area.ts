@@ -36,8 +36,11 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
   };
 
   const prepare = fromPromise<StartupOutput>(async () => {
-    const opened = openStateStore(rt.config.dataDir);
-    if (opened.lock.tookOverFrom !== null) {
+    const takeoverFrom = rt.restart?.takeover?.fromPid ?? null;
+    const opened = openStateStore(rt.config.dataDir, Date.now(), takeoverFrom);
+    if (opened.lock.tookOverFrom !== null && opened.lock.tookOverFrom === takeoverFrom) {
+      rt.logger.info({ lock: opened.lock.path, previousPid: takeoverFrom }, 'hot restart: data dir lock taken over from the previous process');
+    } else if (opened.lock.tookOverFrom !== null) {
       rt.logger.warn(
         { lock: opened.lock.path, previousPid: opened.lock.tookOverFrom, pidReused: opened.lock.pidReused },
         opened.lock.pidReused
@@ -88,7 +91,9 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
   const restoreSnapshot = fromPromise<RestoreSummary>(async () => {
     // The chart turns a rejection into "start fresh and say why".
     if (previous.error) throw previous.error;
-    return restoreInto(rt, previous.saved, previous.freshReason);
+    // A hot-restart successor restores what its predecessor saved a moment
+    // ago, peer statuses included: peers alive then are not probed again.
+    return restoreInto(rt, previous.saved, previous.freshReason, Date.now(), rt.restart?.takeover != null);
   });
 
   const persistFinal = fromPromise<void, PersistInput>(async ({ input }) => {
@@ -101,7 +106,9 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
     const tookMs = Math.round((performance.now() - started) * 10) / 10;
     rt.logger.info(
       { ...saved, shutdown, tookMs },
-      shutdown
+      input.successor
+        ? `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')}; handed over to pid ${input.successor.pid} (hot restart, not a shutdown)`
+        : shutdown
         ? `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')}, shutdown record (drained ${shutdown.drained}, cut ${shutdown.cut})`
         : `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')} (no graceful shutdown to record)`,
     );

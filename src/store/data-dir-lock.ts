@@ -110,7 +110,11 @@ function refuseSymlink(file: string): void {
   }
 }
 
-export function lockDataDir(dir: string): DataDirLock {
+/**
+ * `takeoverFrom`: a hot-restart successor takes the lock of the live process
+ * that spawned it (that one no longer removes it at exit: it is not its pid).
+ */
+export function lockDataDir(dir: string, takeoverFrom: number | null = null): DataDirLock {
   const file = path.join(dir, LOCK_FILE);
   let tookOverFrom: number | null = null;
   let pidReused = false;
@@ -125,6 +129,11 @@ export function lockDataDir(dir: string): DataDirLock {
         throw new DataDirLockError(`data dir ${dir} cannot be locked (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
       }
       const holder = holderOf(file);
+      if (holder !== null && holder.pid === takeoverFrom) {
+        writeFileSync(file, content);
+        tookOverFrom = holder.pid;
+        break;
+      }
       if (holder !== null && holder.pid !== process.pid) {
         const { running, reused } = holderRunning(holder);
         if (running) {
@@ -145,4 +154,12 @@ export function lockDataDir(dir: string): DataDirLock {
   // Also on paths that never reach the store's close (fatal errors, exit()).
   process.once('exit', release);
   return { path: file, tookOverFrom, pidReused, release };
+}
+
+/**
+ * A hot restart failed after the successor took the lock: the process that
+ * still serves writes its pid back (the successor's exit removed or left it).
+ */
+export function reclaimDataDirLock(dir: string): void {
+  writeFileSync(path.join(dir, LOCK_FILE), `${process.pid}\n${processStartTime(process.pid) ?? ''}\n`);
 }

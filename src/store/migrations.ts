@@ -93,6 +93,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'hot restart: a run records the run it took over from',
+    sql: `
+      -- Set when this run started as a hot-restart successor of previous_run_id.
+      ALTER TABLE runs ADD COLUMN previous_run_id INTEGER;
+      ALTER TABLE runs ADD COLUMN takeover TEXT;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -151,11 +151,11 @@ export interface OpenedStore {
  * through a read-only connection, so an unusable one is moved aside exactly as
  * it was (a read-write open would checkpoint or delete its WAL on close).
  */
-export function openStateStore(dataDir: string, now = Date.now()): OpenedStore {
+export function openStateStore(dataDir: string, now = Date.now(), takeoverFrom: number | null = null): OpenedStore {
   const dir = ensureWritableDataDir(dataDir);
   // Before the file is looked at: a second node must not move aside or write
   // the first one's state.
-  const lock = lockDataDir(dir);
+  const lock = lockDataDir(dir, takeoverFrom);
   try {
     return { ...openLocked(dir, now), lock };
   } catch (error) {

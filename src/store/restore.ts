@@ -54,7 +54,14 @@ export function restoredPeer(saved: PeerInfo): PeerInfo | null {
   return { ...saved, source: 'restored', status: 'suspect' };
 }
 
-export function restoreInto(rt: NodeRuntime, saved: SavedState | null, freshReason: string | null, now = Date.now()): RestoreSummary {
+export function restoreInto(
+  rt: NodeRuntime,
+  saved: SavedState | null,
+  freshReason: string | null,
+  now = Date.now(),
+  /** Hot restart: the snapshot is the predecessor's of a moment ago; keep source and status. */
+  keepStatus = false,
+): RestoreSummary {
   const log = rt.logger;
   if (!saved) {
     const reason = freshReason ?? 'no saved state';
@@ -68,7 +75,7 @@ export function restoreInto(rt: NodeRuntime, saved: SavedState | null, freshReas
     const verdict = restoreVerdict(p, saved.savedAt, now);
     if (verdict === 'left') skippedLeft++;
     else if (verdict === 'forgotten') forgotten++;
-    else if (rt.peers.upsert(restoredPeer(p)!)) peers++;
+    else if (rt.peers.upsert(keepStatus ? p : restoredPeer(p)!)) peers++;
   }
   if (forgotten > 0) {
     log.info(
@@ -94,7 +101,9 @@ export function restoreInto(rt: NodeRuntime, saved: SavedState | null, freshReas
     breakers: saved.breakers.length,
   };
   const what = `${count(peers, 'peer')} and ${count(saved.breakers.length, 'breaker')} restored`;
-  if (saved.shutdownAt !== null) {
+  if (keepStatus) {
+    log.info(fields, `hot restart: state of the previous process restored; ${what}`);
+  } else if (saved.shutdownAt !== null) {
     log.info(fields, `last shutdown at ${new Date(saved.shutdownAt).toISOString()}; ${what}`);
   } else {
     log.warn(

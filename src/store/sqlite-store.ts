@@ -20,6 +20,7 @@ import type { BreakerRecord, BreakerStateName } from '../proxy/breaker-registry.
 import { LATEST_VERSION, assertOurs, migrate } from './migrations.js';
 import type {
   RunRecord,
+  RunTakeover,
   SavedState,
   ShutdownRecord,
   SkippedRow,
@@ -207,10 +208,12 @@ export class SqliteStateStore implements StateStore {
     return this.#currentRunId;
   }
 
-  beginRun(input: RunRecord['input'], startedAt: number): number {
+  beginRun(input: RunRecord['input'], startedAt: number, takeover?: RunTakeover): number {
     const s = this.#stmt;
     const runId = this.#db.transaction(() => {
-      const id = Number(s.insertRun.run(startedAt, JSON.stringify(input)).lastInsertRowid);
+      const id = Number(
+        s.insertRun.run(startedAt, JSON.stringify(input), takeover?.previousRunId ?? null, takeover?.kind ?? null).lastInsertRowid,
+      );
       // This run has not shut down: until it does, the file says so (a SIGKILL
       // leaves it that way).
       s.clearSnapshotShutdown.run();
@@ -417,7 +420,7 @@ export class SqliteStateStore implements StateStore {
 function prepareStatements(db: Db) {
   const p = (sql: string): Statement => db.prepare(sql);
   return {
-    insertRun: p('INSERT INTO runs (started_at, input, shutdown_at) VALUES (?, ?, NULL)'),
+    insertRun: p('INSERT INTO runs (started_at, input, shutdown_at, previous_run_id, takeover) VALUES (?, ?, NULL, ?, ?)'),
     pruneRuns: p('DELETE FROM runs WHERE run_id <= ?'),
     clearSnapshotShutdown: p('UPDATE snapshot SET shutdown_at = NULL'),
     setRunShutdown: p('UPDATE runs SET shutdown_at = ? WHERE run_id = ?'),

@@ -47,6 +47,12 @@ export interface TransitionRecord {
   to: string;
 }
 
+/** How a run started when it took over from another (hot restart). */
+export interface RunTakeover {
+  previousRunId: number | null;
+  kind: 'hot-restart';
+}
+
 export interface RunRecord {
   runId: number;
   startedAt: number;
@@ -76,12 +82,15 @@ export interface SnapshotResult {
 
 export interface StateStore {
   readonly path: string;
+  /** The run begun by this process, or null before `beginRun`. */
+  readonly currentRunId: number | null;
   /**
    * Starts a run and returns its id; transitions are recorded under it. Also
    * clears the saved `shutdownAt`: until this run shuts down gracefully, the
-   * file says the last run did not.
+   * file says the last run did not. `takeover`: this run is a hot-restart
+   * successor of `previousRunId`.
    */
-  beginRun(input: RunRecord['input'], startedAt: number): number;
+  beginRun(input: RunRecord['input'], startedAt: number, takeover?: RunTakeover): number;
   recordTransition(runId: number, t: TransitionRecord): void;
   /**
    * Replaces peers and breakers (and, at shutdown, adds the shutdown record and

@@ -45,6 +45,10 @@ export interface StartOptions {
   waitFor?: 'serving' | 'spawned';
   /** Prefix command, e.g. ['ip', 'netns', 'exec', 'ns1']. */
   wrap?: string[];
+  /** Another build's cli.js (e.g. a copy a test later breaks); default CLI. */
+  cli?: string;
+  /** How long to wait for the node to serve (default 15 s). */
+  startTimeoutMs?: number;
 }
 
 /** Runs a CLI subcommand to completion (state, replay, run with bad flags). */
@@ -69,7 +73,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutM
 export async function startNode(opts: StartOptions = {}): Promise<NodeProcess> {
   const dataDir = opts.dataDir ?? tempDir();
   const args = ['run', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--mesh-port', '0', '--data-dir', dataDir, '--no-mdns', ...(opts.args ?? [])];
-  const command = opts.wrap ? [...opts.wrap, process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+  const cli = opts.cli ?? CLI;
+  const command = opts.wrap ? [...opts.wrap, process.execPath, cli, ...args] : [process.execPath, cli, ...args];
   const proc = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -128,10 +133,11 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProcess> {
   };
   if (!opts.dataDir) madeDataDirs.set(node, dataDir);
   if (opts.waitFor === 'spawned') return node;
+  const startMs = opts.startTimeoutMs;
   const [p, a] = await Promise.all([
-    waitForLog((l) => typeof l.proxy === 'string' && String(l.msg).startsWith('proxy listening')),
-    waitForLog((l) => typeof l.admin === 'string' && String(l.msg).startsWith('admin listening')),
-    waitForLog((l) => l.lifecycle === 'serving'),
+    waitForLog((l) => typeof l.proxy === 'string' && String(l.msg).startsWith('proxy listening'), startMs),
+    waitForLog((l) => typeof l.admin === 'string' && String(l.msg).startsWith('admin listening'), startMs),
+    waitForLog((l) => l.lifecycle === 'serving', startMs),
   ]);
   node.proxy = String(p.proxy);
   node.admin = String(a.admin);

@@ -46,6 +46,9 @@ const REPRESENTATIVES: Record<string, AnyEventObject[]> = {
   'xstate.error.actor.deregister': [{ type: 'xstate.error.actor.deregister', error: 'etcd unreachable' }],
   'xstate.done.actor.persistFinal': [{ type: 'xstate.done.actor.persistFinal' }],
   'xstate.error.actor.persistFinal': [{ type: 'xstate.error.actor.persistFinal', error: 'disk full' }],
+  RESTART: [{ type: 'RESTART', signal: 'SIGHUP', at: 800 }],
+  'RESTART.READY': [{ type: 'RESTART.READY', pid: 4242, runId: 7 }],
+  'RESTART.FAILED': [{ type: 'RESTART.FAILED', error: 'successor pid 4242 exited with code 1 before it was ready' }],
 };
 
 function eventsIn(snapshot: Snap): Ev[] {
@@ -58,6 +61,9 @@ function eventsIn(snapshot: Snap): Ev[] {
       events.push({ type });
       continue;
     }
+    // One hot restart per path is representative (a second one is the same
+    // subgraph again) and keeps the number of simple paths tractable.
+    if (type === 'RESTART' && snapshot.context.restartAttempts >= 1) continue;
     const reps = REPRESENTATIVES[type];
     if (!reps) throw new Error(`no representative event for ${type}: add one to REPRESENTATIVES`);
     events.push(...reps);
@@ -72,7 +78,10 @@ function eventsIn(snapshot: Snap): Ev[] {
  * paths stay finite).
  */
 function serializeState(s: Snap): string {
-  return `${stateValueText(s.value)}|attempts=${s.context.persistAttempts}|signals=${Math.min(s.context.signals.length, 2)}|${s.status}`;
+  // SIGHUP is not counted: serving again after a failed hot restart is the
+  // same state as before it, so simple paths do not walk it twice.
+  const shutdownSignals = s.context.signals.filter((sig) => sig !== 'SIGHUP').length;
+  return `${stateValueText(s.value)}|attempts=${s.context.persistAttempts}|signals=${Math.min(shutdownSignals, 2)}|${s.status}`;
 }
 
 const traversal = { input, events: eventsIn, serializeState } as const;
@@ -84,9 +93,15 @@ const text = (s: Snap) => stateValueText(s.value);
 const isStopped = (s: Snap) => s.value === 'stopped';
 /** The step states of a path, starting with the initial state. */
 const statesOf = (p: Path) => p.steps.map((s) => s.state);
+/** States in which the node serves (a hot restart's handing over included). */
+const SERVING = ['online.serving', 'online.handingOver'];
 /** Index of the step that took the node from serving into leaving, or -1. */
 function shutdownIndex(p: Path): number {
-  return p.steps.findIndex((s, i) => i > 0 && s.event.type === 'SHUTDOWN' && text(p.steps[i - 1]!.state) === 'online.serving');
+  return p.steps.findIndex((s, i) => i > 0 && s.event.type === 'SHUTDOWN' && SERVING.includes(text(p.steps[i - 1]!.state)));
+}
+/** Index of the step where a successor became READY (hot restart done), or -1. */
+function handedOverIndex(p: Path): number {
+  return p.steps.findIndex((s) => s.event.type === 'RESTART.READY');
 }
 
 describe('lifecycle chart, every path (xstate/graph)', () => {
@@ -96,7 +111,9 @@ describe('lifecycle chart, every path (xstate/graph)', () => {
     for (const t of ['PROXY.DRAINED', 'PROXY.CUT_DONE', 'PROXY.FAILED', 'ADMIN.FAILED', 'xstate.error.actor.persistFinal']) {
       expect(eventTypes, t).toContain(t);
     }
-    expect([...eventTypes].filter((t) => t.startsWith('xstate.after.')).length).toBe(5);
+    // shutdownDelay, drainDeadline ×2, deregisterTimeout, cutGrace ×2, persistTimeout (restartTimeout
+    // leads back to serving, a state already on the path: see the failed-restart test)
+    expect([...eventTypes].filter((t) => t.startsWith('xstate.after.')).length).toBe(7);
     const twice = simplePaths.filter((p) => p.steps.filter((s) => s.event.type === 'SHUTDOWN').length >= 2);
     expect(twice.length).toBeGreaterThan(10);
     console.info(`lifecycle paths: ${simplePaths.length} simple paths, ${reachable.length} reachable states, ${twice.length} with two signals`);
@@ -170,7 +187,9 @@ describe('lifecycle chart, every path (xstate/graph)', () => {
     // And on every path: once leaving, no announcing actor is alive again.
     for (const p of simplePaths) {
       const i = shutdownIndex(p);
-      const from = i >= 0 ? i : p.steps.findIndex((s) => text(s.state) !== 'online.serving' && lifecycleNames(s.state.value).length > 0 && !['starting', 'restoring'].includes(text(s.state)));
+      // A failed hot restart goes back to serving (announcing again): only
+      // what comes after serving and handing over counts.
+      const from = i >= 0 ? i : p.steps.findIndex((s) => !SERVING.includes(text(s.state)) && lifecycleNames(s.state.value).length > 0 && !['starting', 'restoring'].includes(text(s.state)));
       if (from < 0) continue;
       for (const s of statesOf(p).slice(from)) {
         expect(Object.keys(s.children).filter((id) => announcing.includes(id)), text(s)).toEqual([]);
@@ -184,7 +203,7 @@ describe('lifecycle chart, every path (xstate/graph)', () => {
     view.attach(() => current as unknown as LifecycleSnapshotLike);
     for (const s of reachable) {
       current = s;
-      expect(view.isServing(), serializeState(s)).toBe(text(s) === 'online.serving');
+      expect(view.isServing(), serializeState(s)).toBe(SERVING.includes(text(s)));
       expect(lifecycleNames(s.value).length, `${text(s)} has a lifecycle name`).toBeGreaterThan(0);
     }
     for (const p of simplePaths) {
@@ -195,6 +214,50 @@ describe('lifecycle chart, every path (xstate/graph)', () => {
         expect(view.isServing(), text(s)).toBe(false);
       }
     }
+  });
+
+  it('a hot restart is not a departure: once the successor is READY, no deregistration, then persisting, exit 0', () => {
+    let checked = 0;
+    for (const p of simplePaths) {
+      const i = handedOverIndex(p);
+      if (i < 0) continue;
+      const after = statesOf(p).slice(i);
+      for (const s of after) {
+        expect(Object.keys(s.children), text(s)).not.toContain('deregister');
+        expect(Object.keys(s.children).filter((id) => ['announcer', 'registrar', 'successor'].includes(id)), text(s)).toEqual([]);
+        expect(lifecycleNames(s.value), text(s)).not.toContain('deregistering');
+      }
+      if (!isStopped(p.state)) continue;
+      checked++;
+      expect(after[after.length - 2]!.value).toBe('persisting');
+      // Graph states are shared between paths by their serialization: walk this path's own context.
+      let [snap] = initialTransition(lifecycleMachine, input);
+      for (const step of p.steps.slice(1)) [snap] = transition(lifecycleMachine, snap, step.event);
+      expect(snap.context.successor).toEqual({ pid: 4242, runId: 7 });
+      expect(snap.context.shutdownAt).toBeNull();
+      const persistFailedTwice = p.steps.filter((s) => (s.event.type as string) === 'xstate.error.actor.persistFinal').length >= 2;
+      const failed = p.steps.some((s) => s.event.type.startsWith('xstate.after.persistTimeout') || s.event.type === 'PROXY.FAILED');
+      if (!persistFailedTwice && !failed) expect(snap.context.exitCode, p.steps.map((s) => s.event.type).join(' → ')).toBe(0);
+    }
+    expect(checked).toBeGreaterThan(3);
+  });
+
+  it('a failed hot restart (from every reachable handing-over state) goes back to serving with the serving actors, counted', () => {
+    let checked = 0;
+    const failures = [REPRESENTATIVES['RESTART.FAILED']![0]!, { type: 'xstate.after.restartTimeout.lifecycle.online.handingOver' }];
+    for (const from of reachable.filter((s) => text(s) === 'online.handingOver')) {
+      for (const event of failures) {
+        const [after] = transition(lifecycleMachine, from, event as Ev);
+        checked++;
+        expect(text(after)).toBe('online.serving');
+        expect(Object.keys(after.children)).toEqual(expect.arrayContaining(['announcer', 'registrar', 'snapshotTimer', 'peerProber', 'proxy']));
+        expect(after.children).not.toHaveProperty('successor');
+        expect(after.context.restartFailures).toBe(from.context.restartFailures + 1);
+        expect(after.context.restartAt).toBeNull();
+        expect(after.context.lastError).toMatch(/^hot restart: /);
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(2);
   });
 
   it('replay of what the daemon would record reproduces every path (determinism), with chatter in between', () => {
