@@ -18,7 +18,8 @@ import { getOnce, hotRestart, isAlive, startLoad, stateOf, trackPids } from '../
 
 const { nodes, cleanups } = testScope();
 
-const lockPid = (dataDir: string) => Number(readFileSync(path.join(dataDir, 'node.lock'), 'utf8').trim());
+// node.lock holds the pid, then the process start time (a reused pid is told apart).
+const lockPid = (dataDir: string) => Number.parseInt(readFileSync(path.join(dataDir, 'node.lock'), 'utf8').split('\n')[0]!, 10);
 
 function runsOf(dataDir: string) {
   const db = new Database(path.join(dataDir, 'state.db'), { readonly: true });
