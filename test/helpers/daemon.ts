@@ -134,11 +134,17 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProcess> {
   if (!opts.dataDir) madeDataDirs.set(node, dataDir);
   if (opts.waitFor === 'spawned') return node;
   const startMs = opts.startTimeoutMs;
+  // A node that never got to serving is not in the test's list (this throws
+  // before returning it), so nothing else would stop it: it would outlive the
+  // test, blocked on a stdout nobody reads.
   const [p, a] = await Promise.all([
     waitForLog((l) => typeof l.proxy === 'string' && String(l.msg).startsWith('proxy listening'), startMs),
     waitForLog((l) => typeof l.admin === 'string' && String(l.msg).startsWith('admin listening'), startMs),
     waitForLog((l) => l.lifecycle === 'serving', startMs),
-  ]);
+  ]).catch((error: unknown) => {
+    proc.kill('SIGKILL');
+    throw error;
+  });
   node.proxy = String(p.proxy);
   node.admin = String(a.admin);
   node.proxyUrl = `http://${node.proxy}`;
