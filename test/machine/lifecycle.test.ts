@@ -79,3 +79,39 @@ describe('shutdown budget', () => {
     expect(planShutdown(2_000, 5_000)).toMatchObject({ persistReserveMs: 200, drainDeadlineMs: 1_800, shutdownDelayMs: 1_800 });
   });
 });
+
+describe('hot restart in the chart', () => {
+  it('serving → handingOver (still serving) → handedOver (draining) → persisting → stopped, exit 0, no shutdown record', async () => {
+    const { runChart, toServing, drained, persisted } = await import('../helpers/chart.js');
+    const { lifecycleLabel: label, stateValueText: valueText } = await import('../../machines/lifecycle-names.js');
+    const steps = runChart([
+      ...toServing,
+      { type: 'RESTART', signal: 'SIGHUP', at: 500 },
+      { type: 'RESTART.READY', pid: 42, runId: 2 },
+      drained(3),
+      persisted,
+    ]);
+    expect(steps.map((s) => valueText(s.value))).toEqual([
+      'starting',
+      'restoring',
+      'online.serving',
+      'online.handingOver',
+      'online.handedOver.waiting',
+      'persisting',
+      'stopped',
+    ]);
+    expect(steps.map((s) => label(s.value))).toEqual(['starting', 'restoring', 'serving', 'serving', 'draining', 'persisting', 'stopped']);
+    const last = steps.at(-1)!;
+    expect(last.context).toMatchObject({ exitCode: 0, shutdownAt: null, successor: { pid: 42, runId: 2 }, drain: { drained: 3, cut: 0 }, restartAttempts: 1 });
+  });
+
+  it('a failed restart returns to serving; SIGHUP outside serving changes nothing', async () => {
+    const { runChart, toServing, sigterm } = await import('../helpers/chart.js');
+    const { stateValueText: valueText } = await import('../../machines/lifecycle-names.js');
+    const failed = runChart([...toServing, { type: 'RESTART', signal: 'SIGHUP', at: 500 }, { type: 'RESTART.FAILED', error: 'successor pid 9 exited with code 1 before it was ready' }]).at(-1)!;
+    expect(valueText(failed.value)).toBe('online.serving');
+    expect(failed.context).toMatchObject({ restartFailures: 1, restartAt: null, lastError: 'hot restart: successor pid 9 exited with code 1 before it was ready' });
+    const leaving = runChart([...toServing, sigterm, { type: 'RESTART', signal: 'SIGHUP', at: 1_200 }]);
+    expect(valueText(leaving.at(-1)!.value)).toBe(valueText(leaving.at(-2)!.value));
+  });
+});
