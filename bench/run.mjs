@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: every figure of docs/performance.md from one run.
 //
-//   node bench/run.mjs [--only throughput,exit,drain,mesh,restore] [--quick]
+//   node bench/run.mjs [--only throughput,exit,drain,mesh,restore,tls] [--quick]
 //                      [--seconds 6] [--warmup 2] [--rounds 4] [--connections 32]
 //                      [--sizes 100b,64k] [--targets direct,nginx,bare,undici,http-proxy]
 //                      [--engines undici,http-proxy] (graceful-edge engines; default undici)
@@ -21,10 +21,11 @@ import { throughput, throughputTables } from './sections/throughput.mjs';
 import { drainUnderLoad, idleExit, shutdownTables } from './sections/shutdown.mjs';
 import { mesh, meshTables } from './sections/mesh.mjs';
 import { restore, restoreTables } from './sections/restore.mjs';
+import { tlsBench, tlsTables } from './sections/tls.mjs';
 
 const { values: opt } = parseArgs({
   options: {
-    only: { type: 'string', default: 'throughput,exit,drain,mesh,restore' },
+    only: { type: 'string', default: 'throughput,exit,drain,mesh,restore,tls' },
     quick: { type: 'boolean', default: false },
     seconds: { type: 'string' },
     warmup: { type: 'string' },
@@ -128,6 +129,11 @@ try {
     log('## 6. Restart with N saved peers and breakers');
     await sectionGuard('restore', () => restore(cfg, log));
     if (!results.sections.restore.error) log('\n' + restoreTables(results.sections.restore) + '\n');
+  }
+  if (only.has('tls')) {
+    log('## 7. HTTPS and HTTP/2 vs NGINX (same certificate)');
+    await sectionGuard('tls', () => tlsBench(cfg, log));
+    if (!results.sections.tls.error) log('\n' + tlsTables(results.sections.tls) + '\n');
   }
 } finally {
   await stopEverything();

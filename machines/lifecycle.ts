@@ -169,6 +169,15 @@ export const lifecycleMachine = setup({
       signals: ({ context, event }) => (event.type === 'SHUTDOWN' ? [...context.signals, event.signal] : context.signals),
       drainSkipped: true,
     }),
+    /** What the proxy reported when the drain ended (all finished, or some cut). */
+    recordDrain: assign({
+      drain: ({ event }) =>
+        event.type === 'PROXY.DRAINED'
+          ? { drained: event.drained, cut: 0 }
+          : event.type === 'PROXY.CUT_DONE'
+            ? { drained: event.drained, cut: event.cut }
+            : null,
+    }),
     tellProxyShutdownStarted: sendTo('proxy', { type: 'PROXY.SHUTDOWN_STARTED' } satisfies ProxyCommand),
     tellProxyStopAccepting: sendTo('proxy', { type: 'PROXY.STOP_ACCEPTING' } satisfies ProxyCommand),
     tellProxyCut: sendTo('proxy', { type: 'PROXY.CUT' } satisfies ProxyCommand),
@@ -413,7 +422,7 @@ export const lifecycleMachine = setup({
                 SHUTDOWN: { target: 'cutting', actions: ['noteSecondSignal', 'reportSecondSignal'] },
                 'PROXY.DRAINED': {
                   target: 'drained',
-                  actions: assign({ drain: ({ event }) => ({ drained: event.drained, cut: 0 }) }),
+                  actions: 'recordDrain',
                 },
               },
             },
@@ -422,7 +431,7 @@ export const lifecycleMachine = setup({
               on: {
                 'PROXY.CUT_DONE': {
                   target: 'drained',
-                  actions: assign({ drain: ({ event }) => ({ drained: event.drained, cut: event.cut }) }),
+                  actions: 'recordDrain',
                 },
               },
               after: { cutGrace: 'drained' },
@@ -489,7 +498,7 @@ export const lifecycleMachine = setup({
                     SHUTDOWN: { target: 'cutting', actions: ['noteSecondSignal', 'reportSecondSignal'] },
                     'PROXY.DRAINED': {
                       target: 'drained',
-                      actions: assign({ drain: ({ event }) => ({ drained: event.drained, cut: 0 }) }),
+                      actions: 'recordDrain',
                     },
                   },
                 },
@@ -498,7 +507,7 @@ export const lifecycleMachine = setup({
                   on: {
                     'PROXY.CUT_DONE': {
                       target: 'drained',
-                      actions: assign({ drain: ({ event }) => ({ drained: event.drained, cut: event.cut }) }),
+                      actions: 'recordDrain',
                     },
                   },
                   after: { cutGrace: 'drained' },

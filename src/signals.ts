@@ -11,7 +11,8 @@
  *   they are counted and ignored — the handlers are never removed, since a
  *   signal without a handler would kill the process before it saves.
  *
- * SIGHUP is not handled here: it is the hot restart's (src/restart/). The
+ * SIGHUP is the hot restart's (src/restart/); here it is only kept from
+ * killing the node while no restart handler is attached. The
  * table in docs/operations.md ("Signals") lists every signal and why.
  * This module imports nothing at run time: it must load in microseconds.
  */
@@ -132,6 +133,13 @@ export function installSignalHandlers(): void {
       // A platform without this signal (e.g. SIGPWR off Linux): nothing to catch.
     }
   }
+  // SIGHUP is the hot restart's (src/restart/sighup.ts), whose handler exists
+  // only while the chart runs. Before (the node is still starting) and after
+  // (it has stopped), one is noted and ignored instead of killing the process.
+  process.on('SIGHUP', () => {
+    if (process.listenerCount('SIGHUP') > 1) return;
+    onSignal('SIGHUP', 'log');
+  });
 }
 
 /**

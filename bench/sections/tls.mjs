@@ -5,11 +5,7 @@
 // (Debian nghttp2-client) measures HTTP/2 with several streams per connection.
 // Everything on 127.0.0.1, bounded in time; everything started is stopped.
 //
-// Wiring (bench/run.mjs belongs to the data-plane helper):
-//   import { tlsBench, tlsTables } from './sections/tls.mjs';
-//   if (only.has('tls')) { log('## 7. HTTPS and HTTP/2 vs NGINX');
-//     await sectionGuard('tls', () => tlsBench(cfg, log));
-//     if (!results.sections.tls.error) log('\n' + tlsTables(results.sections.tls) + '\n'); }
+// Run by bench/run.mjs (section `tls`; alone: `--only tls`).
 import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';

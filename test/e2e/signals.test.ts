@@ -182,3 +182,17 @@ describe('SIGTERM during start-up (item 9)', () => {
     expect(out).toContain('"msg":"stopped"');
   });
 });
+
+describe('SIGHUP during start-up', () => {
+  // The hot restart's handler is attached once the chart runs; before that a
+  // SIGHUP took the default action (exit 129, nothing saved).
+  it.each([50, 300])('SIGHUP %i ms after Node has bootstrapped: ignored, the node starts and serves', async (after) => {
+    const ms = (await bootstrapMs()) + after;
+    const n = await startNode({ waitFor: 'spawned' });
+    setTimeout(() => n.proc.kill('SIGHUP'), ms);
+    await n.waitForLog((l) => l.lifecycle === 'serving', 30_000);
+    await n.waitForLog((l) => l.signal === 'SIGHUP' && l.msg === 'SIGHUP received: ignored', 10_000);
+    n.proc.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+  });
+});
