@@ -21,7 +21,7 @@
  * `online` and `draining` only *tells* it what to do (sendTo).
  */
 import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate';
-import type { AnyEventObject } from 'xstate';
+import type { AnyEventObject, EventObject, MachineImplementationsFrom, NonReducibleUnknown } from 'xstate';
 import { planShutdown } from './budget.js';
 import type {
   DeregisterOutcome,
@@ -95,12 +95,17 @@ export interface DeregisterInput {
   timeoutMs: number;
 }
 
-/** Stub for logic the daemon provides; never settles, does nothing. */
-function pending<TOutput, TInput = void>() {
+/**
+ * Stubs for logic the daemon provides; never settle, do nothing. Their type
+ * parameters are the contract `provide()` is checked against: output, input
+ * (xstate's default when the chart passes none) and, for callbacks, the
+ * events the chart sends them.
+ */
+function pending<TOutput, TInput = NonReducibleUnknown>() {
   return fromPromise<TOutput, TInput>(() => new Promise<TOutput>(() => undefined));
 }
-function idle<TInput = void>() {
-  return fromCallback<AnyEventObject, TInput>(() => undefined);
+function idle<TEvent extends EventObject = AnyEventObject, TInput = NonReducibleUnknown>() {
+  return fromCallback<TEvent, TInput>(() => undefined);
 }
 
 function errorMessage(error: unknown): string {
@@ -125,7 +130,7 @@ export const lifecycleMachine = setup({
     /** UDP mesh socket: receives leave notices, answers acks. */
     meshSocket: idle(),
     /** Proxy listener + in-flight tracker; obeys ProxyCommand events. */
-    proxyServer: idle(),
+    proxyServer: idle<ProxyCommand>(),
     /** mDNS publish + browse while serving. */
     announcer: idle(),
     /** etcd lease + watch while serving. */
@@ -561,3 +566,14 @@ export const lifecycleMachine = setup({
 });
 
 export type LifecycleMachine = typeof lifecycleMachine;
+
+/** What `lifecycleMachine.provide()` accepts, derived from `setup()` above. */
+export type LifecycleImplementations = MachineImplementationsFrom<LifecycleMachine>;
+/**
+ * The chart's actors by name, each with the logic type its stub declares; a
+ * provided actor must match both, so a misspelled name or a promise where a
+ * callback is invoked fails `tsc` instead of leaving the stub running.
+ */
+export type LifecycleActors = NonNullable<LifecycleImplementations['actors']>;
+/** The daemon's actions by name, with the params the chart passes them. */
+export type LifecycleActions = NonNullable<LifecycleImplementations['actions']>;
