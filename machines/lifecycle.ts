@@ -23,6 +23,7 @@
 import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import type { AnyEventObject, EventObject, MachineImplementationsFrom, NonReducibleUnknown } from 'xstate';
 import { planShutdown } from './budget.js';
+import { errorMessage } from './error-message.js';
 import type {
   DeregisterOutcome,
   DrainOutcome,
@@ -106,12 +107,6 @@ function pending<TOutput, TInput = NonReducibleUnknown>() {
 }
 function idle<TEvent extends EventObject = AnyEventObject, TInput = NonReducibleUnknown>() {
   return fromCallback<TEvent, TInput>(() => undefined);
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (typeof error === 'string') return error;
-  return JSON.stringify(error) ?? 'unknown error';
 }
 
 export const lifecycleMachine = setup({
