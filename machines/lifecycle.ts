@@ -21,8 +21,9 @@
  * `online` and `draining` only *tells* it what to do (sendTo).
  */
 import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate';
-import type { AnyEventObject } from 'xstate';
+import type { AnyEventObject, EventObject, MachineImplementationsFrom, NonReducibleUnknown } from 'xstate';
 import { planShutdown } from './budget.js';
+import { errorMessage } from './error-message.js';
 import type {
   DeregisterOutcome,
   DrainOutcome,
@@ -95,18 +96,17 @@ export interface DeregisterInput {
   timeoutMs: number;
 }
 
-/** Stub for logic the daemon provides; never settles, does nothing. */
-function pending<TOutput, TInput = void>() {
+/**
+ * Stubs for logic the daemon provides; never settle, do nothing. Their type
+ * parameters are the contract `provide()` is checked against: output, input
+ * (xstate's default when the chart passes none) and, for callbacks, the
+ * events the chart sends them.
+ */
+function pending<TOutput, TInput = NonReducibleUnknown>() {
   return fromPromise<TOutput, TInput>(() => new Promise<TOutput>(() => undefined));
 }
-function idle<TInput = void>() {
-  return fromCallback<AnyEventObject, TInput>(() => undefined);
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (typeof error === 'string') return error;
-  return JSON.stringify(error) ?? 'unknown error';
+function idle<TEvent extends EventObject = AnyEventObject, TInput = NonReducibleUnknown>() {
+  return fromCallback<TEvent, TInput>(() => undefined);
 }
 
 export const lifecycleMachine = setup({
@@ -125,7 +125,7 @@ export const lifecycleMachine = setup({
     /** UDP mesh socket: receives leave notices, answers acks. */
     meshSocket: idle(),
     /** Proxy listener + in-flight tracker; obeys ProxyCommand events. */
-    proxyServer: idle(),
+    proxyServer: idle<ProxyCommand>(),
     /** mDNS publish + browse while serving. */
     announcer: idle(),
     /** etcd lease + watch while serving. */
@@ -570,3 +570,14 @@ export const lifecycleMachine = setup({
 });
 
 export type LifecycleMachine = typeof lifecycleMachine;
+
+/** What `lifecycleMachine.provide()` accepts, derived from `setup()` above. */
+export type LifecycleImplementations = MachineImplementationsFrom<LifecycleMachine>;
+/**
+ * The chart's actors by name, each with the logic type its stub declares; a
+ * provided actor must match both, so a misspelled name or a promise where a
+ * callback is invoked fails `tsc` instead of leaving the stub running.
+ */
+export type LifecycleActors = NonNullable<LifecycleImplementations['actors']>;
+/** The daemon's actions by name, with the params the chart passes them. */
+export type LifecycleActions = NonNullable<LifecycleImplementations['actions']>;

@@ -6,7 +6,7 @@
  */
 import { createActor } from 'xstate';
 import { lifecycleMachine } from '../machines/lifecycle.js';
-import type { LifecycleInput } from '../machines/lifecycle.js';
+import type { LifecycleActors, LifecycleInput } from '../machines/lifecycle.js';
 import type { Config } from './config/schema.js';
 import { createLogger } from './log/logger.js';
 import { createMetrics } from './admin/metrics.js';
@@ -62,10 +62,12 @@ export async function runDaemon(config: Config): Promise<number> {
     createDiscoveryArea(rt),
     createRegistryArea(rt),
   ];
-  const actors = Object.assign({}, ...areas.map((a) => a.actors ?? {}), {
+  // Typed against the chart's setup(): a misspelled name or a wrong logic type fails tsc.
+  const actors: LifecycleActors = {
+    ...areas.reduce<LifecycleActors>((all, area) => ({ ...all, ...area.actors }), {}),
     deregister: createDeregisterActor(areas, logger),
     successor: createSuccessorActor(rt, restart),
-  });
+  };
 
   const machine = lifecycleMachine.provide({
     actors,

@@ -3,11 +3,12 @@
  * chart's actor names, and an optional step for deregistering (goodbye,
  * leave notices, lease revoke) that runs in parallel with the others.
  */
-import type { AnyActorLogic } from 'xstate';
 import type { DeregisterOutcome } from '../../machines/events.js';
+import type { LifecycleActors } from '../../machines/lifecycle.js';
 
 export interface AreaProvision {
-  actors?: Record<string, AnyActorLogic>;
+  /** Some of the chart's actors: names and logic types are checked against `setup()`. */
+  actors?: LifecycleActors;
   /** Runs when the node starts leaving; must settle within `timeoutMs`. */
   leave?: (timeoutMs: number) => Promise<Partial<DeregisterOutcome>>;
 }

@@ -40,7 +40,6 @@ export class InFlightTracker {
   /** Requests finished since shutdown began. */
   completedSinceShutdown = 0;
   shuttingDown = false;
-  #onIdle: (() => void) | null = null;
   #head: RequestRecord | null = null;
 
   get count(): number {
@@ -92,16 +91,5 @@ export class InFlightTracker {
 
   #settled(): void {
     if (this.shuttingDown) this.completedSinceShutdown++;
-    if (this.#onIdle !== null && this.count === 0) {
-      const cb = this.#onIdle;
-      this.#onIdle = null;
-      cb();
-    }
-  }
-
-  /** Resolves `cb` the moment nothing is in flight (at once if already idle). */
-  whenIdle(cb: () => void): void {
-    if (this.count === 0) cb();
-    else this.#onIdle = cb;
   }
 }

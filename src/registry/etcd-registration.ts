@@ -20,6 +20,7 @@ import { ExponentialBackoff, halfJitterGenerator, handleAll, retry } from 'cocka
 import { EtcdLeaseInvalidError, GRPCNotFoundError } from 'etcd3';
 import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import type { LifecycleEvent } from '../../machines/events.js';
+import { errorMessage } from '../../machines/error-message.js';
 import type { Logger } from '../log/logger.js';
 import type { NodeRuntime } from '../runtime.js';
 import { createEtcdClient } from './etcd-client.js';
@@ -540,9 +541,4 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
     timer = setTimeout(() => reject(new Error(what)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message.replace(/\s*Resolution note:\s*$/, '');
-  return String(error);
 }

@@ -5,29 +5,15 @@
  */
 import type { PeerInfo, PeerSource, PeerStatus } from '../../machines/events.js';
 
-export type PeerChange = { kind: 'upsert' | 'left' | 'status'; peer: PeerInfo };
-type Listener = (change: PeerChange) => void;
-
 /** Lower wins when two sources report the same address. */
 const SOURCE_RANK: Record<PeerSource, number> = { static: 0, etcd: 1, mdns: 2, restored: 3 };
 
 export class PeerTable {
   readonly #peers = new Map<string, PeerInfo>();
-  readonly #listeners = new Set<Listener>();
   /** Bumped on every change so routers can cache their target list. */
   version = 0;
 
   constructor(readonly selfAddress: string) {}
-
-  onChange(listener: Listener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  #emit(change: PeerChange): void {
-    this.version++;
-    for (const l of this.#listeners) l(change);
-  }
 
   /** Adds or refreshes a peer. Never adds this node itself. */
   upsert(peer: PeerInfo): PeerInfo | null {
@@ -46,7 +32,7 @@ export class PeerTable {
         }
       : { ...peer };
     this.#peers.set(peer.address, merged);
-    this.#emit({ kind: 'upsert', peer: merged });
+    this.version++;
     return merged;
   }
 
@@ -55,7 +41,7 @@ export class PeerTable {
     if (!known || known.status === 'left') return null;
     const left: PeerInfo = { ...known, status: 'left', lastSeen: Date.now() };
     this.#peers.set(address, left);
-    this.#emit({ kind: 'left', peer: left });
+    this.version++;
     return left;
   }
 
@@ -64,7 +50,7 @@ export class PeerTable {
     if (!known || known.status === status) return null;
     const next: PeerInfo = { ...known, status, lastSeen: status === 'alive' ? Date.now() : known.lastSeen };
     this.#peers.set(address, next);
-    this.#emit({ kind: 'status', peer: next });
+    this.version++;
     return next;
   }
 
