@@ -42,7 +42,7 @@ describe('migrations', () => {
     expect(schemaVersion(db)).toBe(1);
     db.prepare("INSERT INTO meta (key, value) VALUES ('node_id', 'old-node')").run();
     db.prepare("INSERT INTO peers VALUES ('127.0.0.1:1', 7946, NULL, 'static', 'alive', NULL, 1)").run();
-    expect(migrate(db)).toEqual([2]);
+    expect(migrate(db)).toEqual([2, 3]);
     expect(schemaVersion(db)).toBe(LATEST_VERSION);
     expect(db.prepare("SELECT value FROM meta WHERE key = 'node_id'").get()).toEqual({ value: 'old-node' });
     expect(db.prepare('SELECT count(*) AS n FROM peers').get()).toEqual({ n: 1 });
