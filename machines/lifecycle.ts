@@ -109,6 +109,20 @@ function idle<TEvent extends EventObject = AnyEventObject, TInput = NonReducible
   return fromCallback<TEvent, TInput>(() => undefined);
 }
 
+/**
+ * How a drain ends, the same after a signal (leaving.draining) and after a
+ * hot restart (handedOver): every request finished (PROXY.DRAINED, in the
+ * region's own waiting state), or the deadline told the proxy to cut the rest.
+ */
+const drainEnd = {
+  cutting: {
+    entry: 'tellProxyCut',
+    on: { 'PROXY.CUT_DONE': { target: 'drained', actions: 'recordDrain' } },
+    after: { cutGrace: 'drained' },
+  },
+  drained: { type: 'final' },
+} as const;
+
 export const lifecycleMachine = setup({
   types: {
     context: {} as LifecycleContext,
@@ -426,17 +440,7 @@ export const lifecycleMachine = setup({
                 },
               },
             },
-            cutting: {
-              entry: 'tellProxyCut',
-              on: {
-                'PROXY.CUT_DONE': {
-                  target: 'drained',
-                  actions: 'recordDrain',
-                },
-              },
-              after: { cutGrace: 'drained' },
-            },
-            drained: { type: 'final' },
+            ...drainEnd,
           },
         },
 
@@ -502,17 +506,7 @@ export const lifecycleMachine = setup({
                     },
                   },
                 },
-                cutting: {
-                  entry: 'tellProxyCut',
-                  on: {
-                    'PROXY.CUT_DONE': {
-                      target: 'drained',
-                      actions: 'recordDrain',
-                    },
-                  },
-                  after: { cutGrace: 'drained' },
-                },
-                drained: { type: 'final' },
+                ...drainEnd,
               },
             },
           },
