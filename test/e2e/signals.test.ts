@@ -185,17 +185,38 @@ describe('SIGTERM during start-up (item 9)', () => {
 
 describe('SIGHUP during start-up', () => {
   // The hot restart's handler is attached once the chart runs; before that a
-  // SIGHUP took the default action (exit 129, nothing saved).
-  // 50 ms after Node's own start-up the dependencies are still loading (they
-  // take ~0.5 s): later, the node may already serve, and SIGHUP then is a
-  // real hot restart. Earlier, Node itself has not run our first line yet.
-  it.each([50])('SIGHUP %i ms after Node has bootstrapped: ignored, the node starts and serves', async (after) => {
-    const ms = (await bootstrapMs()) + after;
+  // SIGHUP took the default action (exit 129, nothing saved). 50 ms after
+  // Node's own start-up the dependencies are usually still loading (Node 20:
+  // ~0.5 s); a faster runtime may already serve, and SIGHUP is then a real hot
+  // restart. Either way the process must not die of it.
+  it('SIGHUP 50 ms after Node has bootstrapped: never fatal (ignored while starting, a hot restart once serving)', async () => {
+    const ms = (await bootstrapMs()) + 50;
     const n = await startNode({ waitFor: 'spawned' });
     setTimeout(() => n.proc.kill('SIGHUP'), ms);
-    await n.waitForLog((l) => l.lifecycle === 'serving', 30_000);
-    await n.waitForLog((l) => l.signal === 'SIGHUP' && l.msg === 'SIGHUP received: ignored', 10_000);
-    n.proc.kill('SIGTERM');
+    const seen = await n.waitForLog((l) => l.signal === 'SIGHUP', 30_000);
+    if (seen.msg === 'SIGHUP received: ignored') {
+      await n.waitForLog((l) => l.lifecycle === 'serving', 30_000);
+      n.proc.kill('SIGTERM');
+      expect(await n.exited).toEqual({ code: 0, signal: null });
+      return;
+    }
+    expect(seen.msg).toBe('SIGHUP received: hot restart');
+    const spawned = await n.waitForLog((l) => typeof l.successorPid === 'number', 30_000);
+    const successor = Number(spawned.successorPid);
+    // The old process hands over and exits 0; the successor is this test's to stop.
     expect(await n.exited).toEqual({ code: 0, signal: null });
+    process.kill(successor, 'SIGTERM');
+    await until(
+      'the successor to exit',
+      async () => {
+        try {
+          process.kill(successor, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 20_000 },
+    );
   });
 });
