@@ -85,7 +85,9 @@ describe('signal bursts (item 7)', () => {
     // already written. None of them may kill the node.
     const counts = n.logs.filter((l) => l.signal === 'SIGTERM').map((l) => Number(l.count));
     expect(counts).toEqual(counts.map((_, i) => i + 1));
-    expect(counts.length).toBeGreaterThanOrEqual(5);
+    // The kernel merges a signal that arrives while the same one is pending,
+    // so fewer than 10 may be delivered (3 seen on Node 24); more than one were.
+    expect(counts.length).toBeGreaterThanOrEqual(2);
     const before = n.logs.filter((l) => l.signal === 'SIGTERM' && l.msg !== 'signal received after the node stopped: ignored').length;
     expect(s.shutdowns[0]!.signals).toEqual(Array(before).fill('SIGTERM'));
   });
