@@ -72,7 +72,7 @@ describe('memory and lazy loading', () => {
     // The first etcd line can come while the client's modules still load.
     await until('etcd3 and gRPC to be loaded', async () => {
       const loaded = loadedPackages(n);
-      return loaded.includes('etcd3') && loaded.includes('@grpc/grpc-js');
+      return loaded.has('etcd3') && loaded.has('@grpc/grpc-js');
     }, { timeoutMs: 15_000 });
   });
 
