@@ -16,6 +16,7 @@ import { hotRestart, stateOf, trackPids } from '../restart/support.js';
 
 const { nodes, cleanups } = testScope();
 const HAS_NOTIFY = existsSync('/usr/bin/systemd-notify') || existsSync('/bin/systemd-notify');
+if (!HAS_NOTIFY) console.warn('[skip] hot restart under systemd: no systemd-notify (Debian package systemd) on this machine');
 
 describe.skipIf(!HAS_NOTIFY)('hot restart under systemd Type=notify', () => {
   it('says READY=1 at start, and the successor says MAINPID=<its pid> before the old process exits', async () => {
