@@ -162,11 +162,6 @@ export function forwardSignals(send: (event: ShutdownEvent) => void, logger: Log
   };
 }
 
-/** Every signal received so far (for the `stopped` line and tests). */
-export function receivedSignals(): ReadonlyArray<{ signal: string; at: number }> {
-  return gate.received.map(({ signal, at }) => ({ signal, at }));
-}
-
 /**
  * How SIGUSR1's inspector is kept closed: the runtime's `--disable-sigusr1`
  * (Node ≥ 22.14 / 23.7, when the operator passed it) or our handler, which

@@ -15,7 +15,7 @@ import type { Dispatcher } from 'undici';
 import type http from 'node:http';
 import type { AttemptSignal, BodySink, ForwardAttempt, ForwardEngine, ForwardedResponse, ResponseBody } from '../forward-engine.js';
 import { ForwardError, toForwardError } from '../forward-engine.js';
-import { forwardAsteriskForm } from '../http-rules/asterisk-form.js';
+import { closeAsteriskAgent, forwardAsteriskForm } from '../http-rules/asterisk-form.js';
 import { relayInformational } from '../http-rules/informational.js';
 import { targetOrigin, targetPath } from '../target-path.js';
 
@@ -246,6 +246,7 @@ export class UndiciEngine implements ForwardEngine {
   }
 
   async close(): Promise<void> {
+    closeAsteriskAgent();
     await this.#agent.destroy();
   }
 }
