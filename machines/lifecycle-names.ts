@@ -36,6 +36,8 @@ export function lifecycleNames(value: StateValue): LifecycleName[] {
   if (online === undefined) return [];
   // Handing over (hot restart) is still serving: the listeners accept, readiness holds.
   if (online === 'serving' || online === 'handingOver') return ['serving'];
+  // Binding the proxy listener is the last step of getting ready: not serving yet.
+  if (online === 'binding') return ['restoring'];
   // `online.done` is a transient final state that hands over to persisting.
   if (online === 'done') return ['persisting'];
   // Handed over: draining without deregistering, then persisting.

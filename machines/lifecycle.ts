@@ -21,7 +21,7 @@
  * `online` and `draining` only *tells* it what to do (sendTo).
  */
 import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate';
-import type { AnyEventObject, EventObject, MachineImplementationsFrom, NonReducibleUnknown } from 'xstate';
+import type { AnyEventObject, DoneActorEvent, EventObject, MachineImplementationsFrom, NonReducibleUnknown } from 'xstate';
 import { planShutdown } from './budget.js';
 import { errorMessage } from './error-message.js';
 import type {
@@ -30,7 +30,11 @@ import type {
   LifecycleEvent,
   PeerInfo,
   PeerStatus,
+  MeshCommand,
   ProxyCommand,
+  RestoreInput,
+  RestoreOutput,
+  RestoredState,
   RestoreSummary,
   StartupOutput,
   SuccessorInfo,
@@ -63,10 +67,15 @@ export interface LifecycleContext {
   /** True once a second signal asked to skip what is left of the drain. */
   drainSkipped: boolean;
   movedAside: string | null;
+  /** The etcd lease this node holds or left behind (kept in the store by `recordLeaseId`). */
+  etcdLeaseId: string | null;
   restored: RestoreSummary | null;
   drain: DrainOutcome | null;
   deregister: DeregisterOutcome | null;
+  /** Bound addresses, as their listeners report them (ports may be 0 in config). */
   proxyAddress: string | null;
+  adminAddress: string | null;
+  meshPort: number | null;
   snapshotsSaved: number;
   snapshotFailures: number;
   lastError: string | null;
@@ -97,6 +106,22 @@ export interface DeregisterInput {
 }
 
 /**
+ * Input of the actors that tell the world this node serves (announcer,
+ * registrar): the addresses peers dial. Only `online.binding` leads to
+ * `serving`, and only with PROXY.LISTENING, so the proxy address is known.
+ */
+export interface ServingInput {
+  proxyAddress: string;
+  /** Null when the mesh socket did not bind (its configured port is then named). */
+  meshPort: number | null;
+}
+
+/** The registrar also gets the lease a previous run left behind, to revoke it. */
+export interface RegistrarInput extends ServingInput {
+  etcdLeaseId: string | null;
+}
+
+/**
  * Stubs for logic the daemon provides; never settle, do nothing. Their type
  * parameters are the contract `provide()` is checked against: output, input
  * (xstate's default when the chart passes none) and, for callbacks, the
@@ -114,9 +139,13 @@ function idle<TEvent extends EventObject = AnyEventObject, TInput = NonReducible
  * hot restart (handedOver): every request finished (PROXY.DRAINED, in the
  * region's own waiting state), or the deadline told the proxy to cut the rest.
  */
+function servingInput(context: LifecycleContext): ServingInput {
+  return { proxyAddress: context.proxyAddress ?? '', meshPort: context.meshPort };
+}
+
 const drainEnd = {
   cutting: {
-    entry: 'tellProxyCut',
+    entry: { type: 'tellProxy', params: 'cutting' },
     on: { 'PROXY.CUT_DONE': { target: 'drained', actions: 'recordDrain' } },
     after: { cutGrace: 'drained' },
   },
@@ -132,18 +161,18 @@ export const lifecycleMachine = setup({
   actors: {
     /** Config check, data dir check, open the store. Rejects → exit 2. */
     prepare: pending<StartupOutput>(),
-    /** Loads the last snapshot into the routing table and breakers. */
-    restoreSnapshot: pending<RestoreSummary>(),
+    /** Decides what of prepare's snapshot comes back; the chart applies it (applyRestored). */
+    restoreSnapshot: pending<RestoreOutput, RestoreInput>(),
     /** Admin HTTP listener (health, state, metrics, events, inspector). */
     adminServer: idle(),
     /** UDP mesh socket: receives leave notices, answers acks. */
-    meshSocket: idle(),
+    meshSocket: idle<MeshCommand>(),
     /** Proxy listener + in-flight tracker; obeys ProxyCommand events. */
     proxyServer: idle<ProxyCommand>(),
     /** mDNS publish + browse while serving. */
-    announcer: idle(),
+    announcer: idle<AnyEventObject, ServingInput>(),
     /** etcd lease + watch while serving. */
-    registrar: idle(),
+    registrar: idle<AnyEventObject, RegistrarInput>(),
     /** Periodic snapshot while serving. */
     snapshotTimer: idle(),
     /** Probes suspect (restored) peers before they get traffic. */
@@ -160,6 +189,10 @@ export const lifecycleMachine = setup({
     applyPeerFound: (_, _peer: PeerInfo) => undefined,
     applyPeerLeft: (_, _left: { address: string; reason: string }) => undefined,
     applyPeerStatus: (_, _status: { address: string; status: PeerStatus }) => undefined,
+    /** Restored peers into the routing table, breakers into the registry. */
+    applyRestored: (_, _restored: RestoredState) => undefined,
+    /** Keeps the etcd lease id in the store at once: a crash after the grant leaves a lease the next start revokes. */
+    recordLeaseId: (_, _leaseId: string | null) => undefined,
     /** Logging hooks, provided by the daemon. */
     reportStartupFailure: () => undefined,
     reportRestoreFailure: (_, _reason: string) => undefined,
@@ -192,10 +225,10 @@ export const lifecycleMachine = setup({
             ? { drained: event.drained, cut: event.cut }
             : null,
     }),
-    tellProxyShutdownStarted: sendTo('proxy', { type: 'PROXY.SHUTDOWN_STARTED' } satisfies ProxyCommand),
-    tellProxyStopAccepting: sendTo('proxy', { type: 'PROXY.STOP_ACCEPTING' } satisfies ProxyCommand),
-    tellProxyCut: sendTo('proxy', { type: 'PROXY.CUT' } satisfies ProxyCommand),
-    tellProxyHandOver: sendTo('proxy', { type: 'PROXY.HAND_OVER' } satisfies ProxyCommand),
+    /** Enter a drain phase (machines/events.ts `DrainPhase`); the proxy gets the deadline with it. */
+    tellProxy: sendTo('proxy', ({ context }, phase: ProxyCommand['phase']) => ({ type: 'PROXY.DRAIN', phase, drainDeadlineMs: context.drainDeadlineMs }) satisfies ProxyCommand),
+    tellMeshServing: sendTo('mesh', ({ context }) => ({ type: 'MESH.SERVING', proxyAddress: context.proxyAddress ?? '' }) satisfies MeshCommand),
+    tellMeshNotServing: sendTo('mesh', { type: 'MESH.NOT_SERVING' } satisfies MeshCommand),
   },
   delays: {
     shutdownDelay: ({ context }) => context.shutdownDelayMs,
@@ -226,10 +259,13 @@ export const lifecycleMachine = setup({
       signals: [],
       drainSkipped: false,
       movedAside: null,
+      etcdLeaseId: null,
       restored: null,
       drain: null,
       deregister: null,
       proxyAddress: null,
+      adminAddress: null,
+      meshPort: null,
       snapshotsSaved: 0,
       snapshotFailures: 0,
       lastError: null,
@@ -252,6 +288,11 @@ export const lifecycleMachine = setup({
     'PEER.STATUS': { actions: { type: 'applyPeerStatus', params: ({ event }) => event } },
     // Outside serving there is nothing to hand over (starting, leaving, …).
     RESTART: { actions: 'reportRestartIgnored' },
+    'ADMIN.LISTENING': { actions: assign({ adminAddress: ({ event }) => event.address }) },
+    'MESH.LISTENING': { actions: assign({ meshPort: ({ event }) => event.port }) },
+    'REGISTRY.LEASE': {
+      actions: [assign({ etcdLeaseId: ({ event }) => event.leaseId }), { type: 'recordLeaseId', params: ({ event }) => event.leaseId }],
+    },
     'ADMIN.FAILED': {
       target: '.stopped',
       actions: assign({ lastError: ({ event }) => event.error, exitCode: 2 }),
@@ -264,7 +305,7 @@ export const lifecycleMachine = setup({
         src: 'prepare',
         onDone: {
           target: 'restoring',
-          actions: assign({ movedAside: ({ event }) => event.output.movedAside }),
+          actions: assign({ movedAside: ({ event }) => event.output.movedAside, etcdLeaseId: ({ event }) => event.output.etcdLeaseId }),
         },
         onError: {
           target: 'stopped',
@@ -287,9 +328,14 @@ export const lifecycleMachine = setup({
       invoke: {
         id: 'restore',
         src: 'restoreSnapshot',
+        // Only prepare's done event leads here: its output's payload is what to restore.
+        input: ({ event }) => (event as unknown as DoneActorEvent<StartupOutput>).output.payload,
         onDone: {
           target: 'online',
-          actions: assign({ restored: ({ event }) => event.output }),
+          actions: [
+            assign({ restored: ({ event }) => event.output.summary }),
+            { type: 'applyRestored', params: ({ event }) => event.output.payload },
+          ],
         },
         // A snapshot that cannot be used never stops the node: it starts fresh and says why.
         onError: {
@@ -319,9 +365,9 @@ export const lifecycleMachine = setup({
 
     online: {
       invoke: { id: 'proxy', src: 'proxyServer' },
-      initial: 'serving',
+      initial: 'binding',
+      exit: 'tellMeshNotServing',
       on: {
-        'PROXY.LISTENING': { actions: assign({ proxyAddress: ({ event }) => event.address }) },
         // The proxy could not bind: nothing was served, but what was restored is kept.
         'PROXY.FAILED': {
           target: 'persisting',
@@ -329,10 +375,27 @@ export const lifecycleMachine = setup({
         },
       },
       states: {
+        // Declared readiness: nothing is announced, and /readyz stays 503,
+        // until the proxy says it is listening and on which address.
+        binding: {
+          on: {
+            'PROXY.LISTENING': { target: 'serving', actions: assign({ proxyAddress: ({ event }) => event.address }) },
+            // As from serving: deregister (peers may know us from a previous run) and drain.
+            SHUTDOWN: {
+              target: 'leaving',
+              actions: assign({
+                shutdownAt: ({ event }) => event.at,
+                signals: ({ context, event }) => [...context.signals, event.signal],
+              }),
+            },
+          },
+        },
+
         serving: {
+          entry: 'tellMeshServing',
           invoke: [
-            { id: 'announcer', src: 'announcer' },
-            { id: 'registrar', src: 'registrar' },
+            { id: 'announcer', src: 'announcer', input: ({ context }) => servingInput(context) },
+            { id: 'registrar', src: 'registrar', input: ({ context }) => ({ ...servingInput(context), etcdLeaseId: context.etcdLeaseId }) },
             { id: 'snapshotTimer', src: 'snapshotTimer' },
             { id: 'peerProber', src: 'peerProber' },
           ],
@@ -418,7 +481,7 @@ export const lifecycleMachine = setup({
         // finish in-flight requests under the same drain budget; no goodbye,
         // no leave notice, no lease revoke.
         handedOver: {
-          entry: ['releaseToSuccessor', 'tellProxyHandOver'],
+          entry: ['releaseToSuccessor', 'tellMeshNotServing', { type: 'tellProxy', params: 'handedOver' }],
           initial: 'waiting',
           onDone: 'done',
           after: {
@@ -446,6 +509,7 @@ export const lifecycleMachine = setup({
 
         leaving: {
           type: 'parallel',
+          entry: 'tellMeshNotServing',
           onDone: 'done',
           // A second signal is handled inside the draining region, never on
           // `leaving` itself: a transition here would exit and re-enter both
@@ -457,17 +521,26 @@ export const lifecycleMachine = setup({
           },
           states: {
             deregistering: {
-              initial: 'announcing',
+              initial: 'notifying',
               states: {
-                announcing: {
+                // Goodbye, leave notices, lease revoke (the `deregister` actor); not the mDNS `announcer`.
+                notifying: {
                   invoke: {
                     id: 'deregister',
                     src: 'deregister',
                     input: ({ context }) => ({ timeoutMs: context.deregisterTimeoutMs }),
-                    onDone: {
-                      target: 'done',
-                      actions: assign({ deregister: ({ event }) => event.output }),
-                    },
+                    onDone: [
+                      {
+                        // The lease is gone: the next start has nothing to revoke.
+                        guard: ({ event }) => event.output.leaseRevoked === true,
+                        target: 'done',
+                        actions: [
+                          assign({ deregister: ({ event }) => event.output, etcdLeaseId: null }),
+                          { type: 'recordLeaseId', params: null },
+                        ],
+                      },
+                      { target: 'done', actions: assign({ deregister: ({ event }) => event.output }) },
+                    ],
                     onError: { target: 'done' },
                   },
                   after: {
@@ -492,12 +565,12 @@ export const lifecycleMachine = setup({
                 // Readiness already fails; keep serving (with Connection: close) so
                 // load balancers can catch up before the listener closes.
                 delaying: {
-                  entry: 'tellProxyShutdownStarted',
+                  entry: { type: 'tellProxy', params: 'delaying' },
                   after: { shutdownDelay: 'waiting' },
                   on: { SHUTDOWN: { target: 'cutting', actions: ['noteSecondSignal', 'reportSecondSignal'] } },
                 },
                 waiting: {
-                  entry: 'tellProxyStopAccepting',
+                  entry: { type: 'tellProxy', params: 'waiting' },
                   on: {
                     SHUTDOWN: { target: 'cutting', actions: ['noteSecondSignal', 'reportSecondSignal'] },
                     'PROXY.DRAINED': {

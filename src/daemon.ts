@@ -23,6 +23,7 @@ import { createBreakerRegistry, createProxyArea } from './proxy/area.js';
 import { createMeshArea } from './mesh/area.js';
 import { createDiscoveryArea } from './discovery/area.js';
 import { createRegistryArea } from './registry/area.js';
+import { LEASE_META_KEY } from './registry/registry-status.js';
 import { createInspectorBridge } from './lifecycle/inspector-bridge.js';
 import { reclaimDataDirLock } from './store/data-dir-lock.js';
 import { announceReadyWhen, receiveTakeover } from './restart/takeover.js';
@@ -49,7 +50,6 @@ export async function runDaemon(config: Config): Promise<number> {
     tracker: new InFlightTracker(),
     lifecycle: new LifecycleView(),
     store: null,
-    bound: { proxy: null, admin: null, mesh: null },
     restart,
   };
 
@@ -80,6 +80,17 @@ export async function runDaemon(config: Config): Promise<number> {
       },
       applyPeerStatus: (_, { address, status }) => {
         if (rt.peers.setStatus(address, status)) logger.info({ peer: address, status }, `peer ${address} is ${status}`);
+      },
+      applyRestored: (_, { peers, breakers }) => {
+        for (const peer of peers) rt.peers.upsert(peer);
+        rt.breakers.restoreAll(breakers);
+      },
+      recordLeaseId: (_, leaseId) => {
+        try {
+          rt.store?.setMeta(LEASE_META_KEY, leaseId);
+        } catch (error) {
+          logger.warn({ component: 'etcd', leaseId, error: (error as Error).message }, `cannot save the etcd lease id: ${(error as Error).message}`);
+        }
       },
       reportStartupFailure: ({ context }) => logger.fatal({ error: context.lastError }, `cannot start: ${context.lastError}`),
       reportRestoreFailure: (_, reason) => logger.warn({ reason }, `saved state not restored, starting fresh: ${reason}`),
@@ -144,7 +155,8 @@ export async function runDaemon(config: Config): Promise<number> {
     const systemd = createSystemdNotifier(logger);
     if (restart.takeover || systemd) {
       announceReadyWhen(
-        () => rt.lifecycle.isServing() && rt.bound.proxy !== null && rt.bound.admin !== null,
+        // Serving means the proxy is bound (online.binding is passed); the admin reports on its own.
+        () => rt.lifecycle.isServing() && rt.lifecycle.snapshot()?.context.adminAddress != null,
         () => rt.store?.currentRunId ?? null,
         () => finished,
         async () => systemd?.ready(restart.takeover !== null),

@@ -31,6 +31,4 @@ export interface NodeRuntime {
   discovery?: { mdns: MdnsStatus | null };
   /** Hot restart: inherited and live listeners, takeover info; set by the composition root. */
   restart?: RestartState;
-  /** Addresses actually bound (ports may be 0 in config). */
-  bound: { proxy: string | null; admin: string | null; mesh: number | null };
 }

@@ -72,7 +72,7 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
         sendBack({ type: 'ADMIN.FAILED', error } satisfies LifecycleEvent);
         return;
       }
-      rt.bound.admin = bound;
+      sendBack({ type: 'ADMIN.LISTENING', address: bound } satisfies LifecycleEvent);
       rt.logger.info({ admin: bound, url: `http://${bound}/` }, `admin listening on http://${bound}/`);
     };
     // Hot restart: the passed listener in a successor; the live one is offered to the next.

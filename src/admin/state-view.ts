@@ -67,7 +67,7 @@ export function stateView(rt: NodeRuntime, page: PeersPage = { offset: 0, limit:
     peersPage: { total: allPeers.length, offset: page.offset, limit: page.limit },
     circuitBreakers: rt.breakers.list(),
     upstreams: rt.config.upstreams,
-    listen: { proxy: rt.bound.proxy, admin: rt.bound.admin, mesh: rt.bound.mesh },
+    listen: { proxy: ctx?.proxyAddress ?? null, admin: ctx?.adminAddress ?? null, mesh: ctx?.meshPort ?? null },
     startedAt: rt.lifecycle.startedAt,
     restored: ctx?.restored ?? null,
     snapshots: ctx ? { saved: ctx.snapshotsSaved, failed: ctx.snapshotFailures } : null,

@@ -1,7 +1,7 @@
 /**
  * Discovery area: mDNS / DNS-SD (bonjour-service).
  *
- * `announcer` (invoked while `serving`) publishes `_graceful-edge._tcp` and
+ * `announcer` (invoked while `serving`, with the bound addresses as input) publishes `_graceful-edge._tcp` and
  * browses for other nodes, sending PEER.FOUND / PEER.LEFT to the chart. The
  * `leave` step (run by `deregistering`) sends the goodbye. Both share the one
  * session kept in this closure; see mdns-session.ts for why that is safe.
@@ -11,30 +11,14 @@
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
+import type { ServingInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
 import type { MdnsSession } from './mdns-session.js';
 import { initialMdnsStatus } from './mdns-status.js';
 
-const WAIT_POLL_MS = 20;
-/** How long to wait for the proxy to bind before announcing (it binds in parallel). */
-const PROXY_WAIT_MS = 30_000;
-/** With --mesh-port 0 the mesh socket reports its port shortly after start. */
-const MESH_WAIT_MS = 1_000;
 /** If serving ends without a deregister step (e.g. the proxy failed), say goodbye anyway. */
 const ORPHAN_GOODBYE_MS = 500;
-
-function waitFor<T>(read: () => T | null, timeoutMs: number, cancelled: () => boolean): Promise<T | null> {
-  const until = Date.now() + timeoutMs;
-  return new Promise((resolve) => {
-    const poll = () => {
-      const value = read();
-      if (value !== null || cancelled() || Date.now() >= until) return resolve(value);
-      setTimeout(poll, WAIT_POLL_MS);
-    };
-    poll();
-  });
-}
 
 export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
   const log = rt.logger.child({ component: 'mdns' });
@@ -48,7 +32,8 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
     registers: [rt.metrics.registry],
   });
 
-  const announcer = fromCallback<AnyEventObject>(({ sendBack }) => {
+  // The chart invokes this only once the proxy is bound, with the addresses to announce.
+  const announcer = fromCallback<AnyEventObject, ServingInput>(({ sendBack, input }) => {
     if (!rt.config.mdns) return undefined;
     let stopped = false;
     const opening = import('./mdns-session.js').then((m) => {
@@ -68,18 +53,8 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
     });
     void (async () => {
       const mdns = await opening;
-      const proxy = await waitFor(() => rt.bound.proxy, PROXY_WAIT_MS, () => stopped);
       if (stopped) return;
-      if (proxy === null) {
-        status.phase = 'failed';
-        status.lastError = 'the proxy never reported its address';
-        log.error('mDNS: not announcing, the proxy never reported its address');
-        return;
-      }
-      const meshPort =
-        rt.config.meshPort === 0 ? ((await waitFor(() => rt.bound.mesh, MESH_WAIT_MS, () => stopped)) ?? 0) : (rt.bound.mesh ?? rt.config.meshPort);
-      if (stopped) return;
-      await mdns.start({ nodeId: rt.config.nodeId, proxy, meshPort });
+      await mdns.start({ nodeId: rt.config.nodeId, proxy: input.proxyAddress, meshPort: input.meshPort ?? rt.config.meshPort });
     })().catch((error: unknown) => {
       status.phase = 'failed';
       status.lastError = (error as Error).message;

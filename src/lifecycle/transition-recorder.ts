@@ -11,10 +11,17 @@ import type { NodeRuntime } from '../runtime.js';
 import type { TransitionRecord } from '../store/state-store.js';
 import { RecordingRule } from '../replay/recording-rule.js';
 
-/** Events as stored and replayed: plain JSON, errors reduced to their message. */
+/**
+ * Events as stored and replayed: plain JSON, errors reduced to their message,
+ * and an actor output's `payload` (bulk data the chart only hands on, e.g. the
+ * restored snapshot; see machines/events.ts) left out.
+ */
 export function toRecordedEvent(event: { type: string }): TransitionRecord['event'] {
   return JSON.parse(
-    JSON.stringify(event, (_key, value: unknown) => (value instanceof Error ? value.message : value)),
+    JSON.stringify(event, function (this: unknown, key, value: unknown) {
+      if (key === 'payload' && this === (event as { output?: unknown }).output) return undefined;
+      return value instanceof Error ? value.message : value;
+    }),
   ) as TransitionRecord['event'];
 }
 

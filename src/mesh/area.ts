@@ -5,7 +5,7 @@
  */
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
-import type { LifecycleEvent } from '../../machines/events.js';
+import type { LifecycleEvent, MeshCommand } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
@@ -29,7 +29,17 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
   /** Set while the root's mesh socket is bound; the leave step and prober use it. */
   let endpoint: MeshEndpoint | null = null;
 
-  const meshSocket = fromCallback<AnyEventObject>(({ sendBack }) => {
+  const meshSocket = fromCallback<MeshCommand>(({ sendBack, receive }) => {
+    // Told by the chart: serving (with the bound proxy address) or not. A
+    // leaving node must not look alive to a prober.
+    let serving = false;
+    let selfAddress = rt.config.listen;
+    receive((cmd) => {
+      if (cmd.type === 'MESH.SERVING') {
+        serving = true;
+        selfAddress = cmd.proxyAddress;
+      } else serving = false;
+    });
     for (const event of staticPeerEvents(rt.config)) sendBack(event);
     if (!key) {
       logger.warn(
@@ -43,7 +53,7 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
       {
         key,
         nodeId: rt.config.nodeId,
-        selfAddress: () => rt.bound.proxy ?? rt.config.listen,
+        selfAddress: () => selfAddress,
         logger,
         metrics: rt.metrics,
         sent,
@@ -60,8 +70,7 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
             sendBack({ type: 'PEER.LEFT', address: match.peer.address, reason: 'leave notice' } satisfies LifecycleEvent);
             return 'accepted';
           },
-          // A leaving node must not look alive to a prober.
-          answerPing: () => rt.lifecycle.isServing(),
+          answerPing: () => serving,
         },
       },
       host,
@@ -77,7 +86,7 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
       (port) => {
         if (closed) return;
         endpoint = ep;
-        rt.bound.mesh = port;
+        sendBack({ type: 'MESH.LISTENING', port } satisfies LifecycleEvent);
         rt.restart?.register('mesh', ep.socket);
         logger.info({ mesh: port }, `mesh listening on udp ${formatHostPort({ host, port })}`);
       },

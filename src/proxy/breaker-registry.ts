@@ -2,18 +2,12 @@
  * Seam between the proxy's circuit breakers and the store: the store saves
  * and restores `BreakerRecord`s without knowing the breaker library.
  */
+import type { BreakerRecord } from '../../machines/events.js';
 import { type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 
-export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
+export type BreakerStateName = BreakerRecord['state'];
 
-export interface BreakerRecord {
-  /** A proxy target: an upstream origin URL or a peer's `host:port`. */
-  target: string;
-  state: BreakerStateName;
-  /** The library's own serialised state (cockatiel's `toJSON()`). */
-  data: unknown;
-  updatedAt: number;
-}
+export type { BreakerRecord };
 
 export interface BreakerRegistry {
   /** Current state of every breaker, for snapshots. */

@@ -1,14 +1,15 @@
 /**
  * The proxy listener as the chart's `proxyServer` actor (invoked on `online`):
- * it serves until told otherwise and walks the shutdown timeline on command —
- * SHUTDOWN_STARTED (every answer says `Connection: close`), STOP_ACCEPTING
- * (listener closed, idle keep-alive sockets get a short grace, DRAINED the
- * moment nothing is left), CUT (destroy the rest, count it, CUT_DONE).
+ * it serves until told otherwise and walks the drain timeline on command
+ * (`PROXY.DRAIN` with a `DrainPhase`, machines/events.ts): delaying (every
+ * answer says `Connection: close`), waiting (listener closed, idle keep-alive
+ * sockets get a short grace, DRAINED the moment nothing is left), handedOver
+ * (hot restart: the same, still forwarding to upstreams), cutting (destroy
+ * the rest, count it, CUT_DONE).
  */
 import http from 'node:http';
 import net from 'node:net';
 import { fromCallback } from 'xstate';
-import { planShutdown } from '../../machines/budget.js';
 import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import type { NodeRuntime } from '../runtime.js';
@@ -56,7 +57,9 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     const log = rt.logger.child({ component: 'proxy' });
     const send = (e: LifecycleEvent) => sendBack(e);
     const engine = opts.engine();
-    const picker = new TargetPicker(rt.config.upstreams, rt.peers, opts.breakers, () => rt.bound.proxy);
+    /** The address bound, once listening: never forward to ourselves. */
+    let boundAddress: string | null = null;
+    const picker = new TargetPicker(rt.config.upstreams, rt.peers, opts.breakers, () => boundAddress);
     // Plain counts, read by prom-client at scrape (src/admin/metrics.ts).
     const count = rt.metrics.countRequest;
 
@@ -64,10 +67,8 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     let shutdownAt: number | null = null;
     let drainDeadlineAt = Infinity;
     let reported = false;
-    // Hot restart: the successor accepts on the same socket; this process
-    // finishes its connections (still forwarding to upstreams, unlike a drain).
-    let handedOver = false;
-    const listenerGone = () => phase === 'stopped' || handedOver;
+    // Waiting or handed over (hot restart): the listener is closed or the successor's.
+    const listenerGone = () => phase === 'waiting' || phase === 'handedOver';
     const connections = new Map<net.Socket, Connection>();
 
     const since = () => (shutdownAt === null ? null : Date.now() - shutdownAt);
@@ -202,10 +203,10 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     const onListening = () => {
       const a = server.address() as net.AddressInfo;
       bound = true;
-      rt.bound.proxy = formatHostPort({ host: a.address, port: a.port });
+      boundAddress = formatHostPort({ host: a.address, port: a.port });
       log.info(
         {
-          proxy: rt.bound.proxy,
+          proxy: boundAddress,
           engine: engine.name,
           tls: listener.scheme === 'https',
           maxConnections: limit.maxConnections,
@@ -213,7 +214,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
           fdSoftLimit: limit.fdSoftLimit,
           headerTimeoutMs: rt.config.headerTimeoutMs,
         },
-        `proxy listening on ${listener.scheme}://${rt.bound.proxy}/ (engine ${engine.name})`,
+        `proxy listening on ${listener.scheme}://${boundAddress}/ (engine ${engine.name})`,
       );
       const room = defaultMaxConnections(limit.fdSoftLimit);
       if (limit.source === 'configured' && limit.maxConnections > room) {
@@ -222,7 +223,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
           '--max-connections is above what the fd limit leaves room for: the admin listener may be locked out when it is reached',
         );
       }
-      send({ type: 'PROXY.LISTENING', address: rt.bound.proxy });
+      send({ type: 'PROXY.LISTENING', address: boundAddress });
     };
     // Hot restart: serve on the listening socket the previous process passed
     // (no bind, so no connection is refused in between); register ours for the next.
@@ -240,54 +241,53 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       if (server.listening) net.Server.prototype.close.call(server);
     };
 
-    const startShutdown = () => {
+    /** The drain starts with the first command; its deadline is the chart's, counted from then. */
+    const startDrain = (drainDeadlineMs: number) => {
       if (shutdownAt !== null) return;
       shutdownAt = Date.now();
-      drainDeadlineAt = shutdownAt + planShutdown(rt.config.drainTimeoutMs, rt.config.shutdownDelayMs).drainDeadlineMs;
+      drainDeadlineAt = shutdownAt + drainDeadlineMs;
       rt.tracker.shuttingDown = true;
     };
 
     receive((cmd) => {
-      if (cmd.type === 'PROXY.SHUTDOWN_STARTED') {
-        startShutdown();
-        if (phase === 'serving') phase = 'closing';
+      startDrain(cmd.drainDeadlineMs);
+      if (cmd.phase === 'delaying') {
+        if (phase === 'serving') phase = 'delaying';
         const goaways = listener.sessions?.goAwayAll() ?? 0;
-        if (goaways > 0) log.info({ phase: 'shutdown-started', http2Sessions: goaways }, 'sent GOAWAY to every HTTP/2 session');
+        if (goaways > 0) log.info({ phase: 'delaying', http2Sessions: goaways }, 'sent GOAWAY to every HTTP/2 session');
         log.info(
-          { phase: 'shutdown-started', inFlight: rt.tracker.count, connections: connections.size, sinceShutdownMs: since() },
+          { phase: 'delaying', inFlight: rt.tracker.count, connections: connections.size, sinceShutdownMs: since() },
           `shutdown started: answering with Connection: close; ${rt.tracker.count} in flight`,
         );
-      } else if (cmd.type === 'PROXY.STOP_ACCEPTING') {
-        startShutdown();
-        if (phase === 'cut') return;
-        phase = 'stopped';
+      } else if (cmd.phase === 'waiting') {
+        if (phase === 'cutting') return;
+        phase = 'waiting';
         closeListener();
         listener.sessions?.goAwayAll();
         let idle = 0;
         for (const c of connections.values()) if (c.busy === 0) (idle++, armGrace(c));
         log.info(
-          { phase: 'stop-accepting', inFlight: rt.tracker.count, idleConnections: idle, graceMs: graceMs(), sinceShutdownMs: since() },
+          { phase: 'waiting', inFlight: rt.tracker.count, idleConnections: idle, graceMs: graceMs(), sinceShutdownMs: since() },
           `listener closed: ${rt.tracker.count} in flight, ${idle} idle connections get ${graceMs()} ms`,
         );
         maybeDrained();
-      } else if (cmd.type === 'PROXY.HAND_OVER') {
-        startShutdown();
-        if (phase === 'cut') return;
-        handedOver = true;
-        // Every answer says Connection: close, so kept-alive clients reconnect to the successor.
-        phase = 'closing';
+      } else if (cmd.phase === 'handedOver') {
+        if (phase === 'cutting') return;
+        // The successor accepts on the same socket; open connections finish
+        // here, to any target, every answer saying Connection: close so
+        // kept-alive clients reconnect to the successor.
+        phase = 'handedOver';
         closeListener();
         let idle = 0;
         for (const c of connections.values()) if (c.busy === 0) (idle++, armGrace(c));
         log.info(
-          { phase: 'handed-over', inFlight: rt.tracker.count, idleConnections: idle, graceMs: graceMs() },
+          { phase: 'handedOver', inFlight: rt.tracker.count, idleConnections: idle, graceMs: graceMs() },
           'hot restart: listener handed over; finishing open connections here',
         );
         maybeDrained();
-      } else if (cmd.type === 'PROXY.CUT') {
-        startShutdown();
-        if (phase === 'cut') return;
-        phase = 'cut';
+      } else if (cmd.phase === 'cutting') {
+        if (phase === 'cutting') return;
+        phase = 'cutting';
         closeListener();
         const drained = rt.tracker.completedSinceShutdown;
         const cutRequests = rt.tracker.requests;
@@ -297,7 +297,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         for (const c of connections.values()) c.socket.destroy();
         const cut = cutRequests + cutTunnels;
         log.warn(
-          { phase: 'cut', cut, cutRequests, cutWebSockets: cutTunnels, drained, sinceShutdownMs: since() },
+          { phase: 'cutting', cut, cutRequests, cutWebSockets: cutTunnels, drained, sinceShutdownMs: since() },
           `drain deadline: cut ${cut} (${cutRequests} requests, ${cutTunnels} websockets), ${drained} drained`,
         );
         reported = true;

@@ -4,6 +4,7 @@
  * on another target when the first never processed it, and stream the answer
  * back. Every way out sets the request's outcome; nothing here throws.
  */
+import type { DrainPhase } from '../../machines/events.js';
 import type http from 'node:http';
 import { BrokenCircuitError, IsolatedCircuitError } from 'cockatiel';
 import type { Logger } from '../log/logger.js';
@@ -21,11 +22,13 @@ import type { PickRules, TargetPicker } from './target-picker.js';
 export { RequestRecord } from './in-flight-tracker.js';
 
 /**
- * serving → closing (shutdown started: `Connection: close` on every answer)
- * → stopped (listener closed: late requests go to peers or get the draining 503)
- * → cut (the deadline: what is left is destroyed).
+ * The proxy's part of the drain timeline (`DrainPhase`, machines/events.ts):
+ * serving → delaying (`Connection: close` on every answer) → waiting
+ * (listener closed: late requests go to peers or get the draining 503) →
+ * cutting; or, on a hot restart, handedOver (listener passed on; open
+ * connections finish, to any target, with `Connection: close`).
  */
-export type ProxyPhase = 'serving' | 'closing' | 'stopped' | 'cut';
+export type ProxyPhase = Exclude<DrainPhase, 'drained'>;
 
 export interface ForwarderDeps {
   nodeId: string;
@@ -91,7 +94,7 @@ export async function forwardRequest(
   const closing = () => deps.phase() !== 'serving';
   const isHop = req.headers[HOP_HEADER] !== undefined;
   const phase = deps.phase();
-  const rules: PickRules = { peers: !isHop, upstreams: phase === 'serving' || phase === 'closing' };
+  const rules: PickRules = { peers: !isHop, upstreams: phase === 'serving' || phase === 'delaying' || phase === 'handedOver' };
 
   const first = deps.picker.pick(rules);
   if (first.kind === 'none') {

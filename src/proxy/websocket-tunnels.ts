@@ -97,7 +97,7 @@ export class WebSocketTunnels {
   handleUpgrade(req: http.IncomingMessage, duplex: Duplex, head: Buffer): void {
     const socket = duplex as net.Socket;
     const phase = this.deps.phase();
-    if (phase === 'stopped' || phase === 'cut') {
+    if (phase === 'waiting' || phase === 'cutting') {
       this.deps.count('draining_503');
       return writeRawJson(socket, 503, 'Service Unavailable', { error: 'this node is shutting down', retry: true }, {
         'retry-after': '1',

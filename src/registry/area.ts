@@ -9,6 +9,7 @@
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
+import type { RegistrarInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
 import type { EtcdRegistration } from './etcd-registration.js';
@@ -27,10 +28,10 @@ export function createRegistryArea(rt: NodeRuntime): AreaProvision {
     },
   );
   rt.restart?.onRelease(() => void loading.then((registration) => registration?.handOver()));
-  const registrar = fromCallback<AnyEventObject>(({ sendBack }) => {
+  const registrar = fromCallback<AnyEventObject, RegistrarInput>(({ sendBack, input }) => {
     let stopped = false;
     void loading.then((registration) => {
-      if (!stopped) registration?.start((event: LifecycleEvent) => sendBack(event));
+      if (!stopped) registration?.start((event: LifecycleEvent) => sendBack(event), input);
     });
     return () => {
       stopped = true;

@@ -20,6 +20,7 @@ import { ExponentialBackoff, halfJitterGenerator, handleAll, retry } from 'cocka
 import { EtcdLeaseInvalidError, GRPCNotFoundError } from 'etcd3';
 import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import type { LifecycleEvent } from '../../machines/events.js';
+import type { RegistrarInput } from '../../machines/lifecycle.js';
 import { errorMessage } from '../../machines/error-message.js';
 import type { Logger } from '../log/logger.js';
 import type { NodeRuntime } from '../runtime.js';
@@ -32,8 +33,7 @@ import { LEASE_TTL_SEC, initialEtcdStatus } from './registry-status.js';
 export { LEASE_TTL_SEC };
 /** The lease revoke at shutdown never takes longer than this. */
 export const REVOKE_CAP_MS = 1_000;
-/** Store meta key holding the current lease id, for the next start after a crash. */
-export const LEASE_META_KEY = 'etcd.leaseId';
+export { LEASE_META_KEY } from './registry-status.js';
 const WATCH_CONNECT_TIMEOUT_MS = 2_000;
 /** If `serving` ends and no leave step claims the lease within this, the cleanup revokes it. */
 const ORPHAN_GRACE_MS = 50;
@@ -55,6 +55,10 @@ export class EtcdRegistration {
   #client: Etcd3 | null = null;
   #abort: AbortController | null = null;
   #send: Send | null = null;
+  /** The addresses the chart gave the registrar (the proxy is bound by then). */
+  #self: RegistrarInput | null = null;
+  /** The lease id the store holds (the chart keeps it there): what a crash would leave behind. */
+  #recordedLeaseId: string | null = null;
   #lease: Lease | null = null;
   #watcher: Watcher | null = null;
   /** Other nodes' keys → the address they named, to say who left on delete. */
@@ -66,7 +70,6 @@ export class EtcdRegistration {
   #closing = false;
   #orphanTimer: NodeJS.Timeout | null = null;
   #keepaliveFailing = false;
-  #warnedNoStore = false;
   /** Leases granted by this process: a lost one is cleaned up without blaming a previous run. */
   readonly #grantedHere = new Set<string>();
 
@@ -83,8 +86,8 @@ export class EtcdRegistration {
     return this.#client !== null;
   }
 
-  /** The registrar actor started (entering `serving`). */
-  start(send: Send): void {
+  /** The registrar actor started (entering `serving`), with the addresses to register. */
+  start(send: Send, self: RegistrarInput): void {
     // Back in `serving` after a hot restart that failed: the registration never stopped.
     if (this.#client && !this.#leaving) {
       this.#send = send;
@@ -92,6 +95,8 @@ export class EtcdRegistration {
     }
     if (this.#leaving || this.#client) return;
     this.#send = send;
+    this.#self = self;
+    this.#recordedLeaseId = self.etcdLeaseId;
     this.#abort = new AbortController();
     this.#client = createEtcdClient(this.#rt.config.etcd, { closing: () => this.#closing });
     this.#log.info({ endpoints: this.#rt.config.etcd, key: this.#key }, `registering in etcd as ${this.#key}`);
@@ -177,7 +182,8 @@ export class EtcdRegistration {
             `etcd lease ${leaseId} revoked: ${this.#key} removed`,
           );
           this.status.leaseId = null;
-          this.#persistLeaseId(null);
+          // The chart records the revoke from the deregister outcome (leaseRevoked).
+          this.#recordedLeaseId = null;
         }
       } catch (error) {
         const message = errorMessage(error);
@@ -230,7 +236,7 @@ export class EtcdRegistration {
     throwIfAborted(signal);
     const client = this.#client;
     if (!client) throw new Error('etcd client closed');
-    const self = await this.#selfRecord(signal);
+    const self = this.#selfRecord();
     await this.#revokeStaleLease(client, signal);
     throwIfAborted(signal);
 
@@ -293,36 +299,20 @@ export class EtcdRegistration {
     void this.#keepRegistered(signal);
   }
 
-  /** Waits for the proxy to be bound: the record must name the address peers can dial. */
-  async #selfRecord(signal: AbortSignal): Promise<NodeRecord> {
-    while (!this.#rt.bound.proxy) {
-      throwIfAborted(signal);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+  /** The record names the address peers can dial: the bound one, from the chart. */
+  #selfRecord(): NodeRecord {
+    const self = this.#self;
+    if (!self) throw new Error('etcd registration not started');
     return {
       id: this.#rt.config.nodeId,
-      address: this.#rt.bound.proxy,
-      meshPort: this.#rt.bound.mesh ?? this.#rt.config.meshPort,
+      address: self.proxyAddress,
+      meshPort: self.meshPort ?? this.#rt.config.meshPort,
       startedAt: this.#rt.lifecycle.startedAt,
     };
   }
 
   async #revokeStaleLease(client: Etcd3, signal: AbortSignal): Promise<void> {
-    const store = this.#rt.store;
-    if (!store) {
-      if (!this.#warnedNoStore) {
-        this.#warnedNoStore = true;
-        this.#log.warn('no state store: a lease left behind by a crash cannot be revoked at start');
-      }
-      return;
-    }
-    let stale: string | null;
-    try {
-      stale = store.getMeta(LEASE_META_KEY);
-    } catch (error) {
-      this.#log.warn({ error: errorMessage(error) }, `cannot read the last etcd lease id: ${errorMessage(error)}`);
-      return;
-    }
+    const stale = this.#recordedLeaseId;
     if (!stale) return;
     // Hot restart: that lease is the live predecessor's. Revoking it would
     // delete the key; the put below moves the key to this process's lease.
@@ -353,12 +343,10 @@ export class EtcdRegistration {
     );
   }
 
+  /** The chart keeps the id in the store (REGISTRY.LEASE → recordLeaseId), synchronously. */
   #persistLeaseId(leaseId: string | null): void {
-    try {
-      this.#rt.store?.setMeta(LEASE_META_KEY, leaseId);
-    } catch (error) {
-      this.#log.warn({ leaseId, error: errorMessage(error) }, `cannot save the etcd lease id: ${errorMessage(error)}`);
-    }
+    this.#recordedLeaseId = leaseId;
+    this.#send?.({ type: 'REGISTRY.LEASE', leaseId });
   }
 
   // ---- watch ------------------------------------------------------------------
@@ -466,7 +454,7 @@ export class EtcdRegistration {
     const decoded = decodeNodeRecord(kv.value);
     let problem = decoded.ok ? null : decoded.error;
     if (decoded.ok && decoded.record.id === this.#rt.config.nodeId) problem = `names this node's id "${decoded.record.id}"`;
-    if (decoded.ok && decoded.record.address === this.#rt.bound.proxy) problem = `names this node's address ${decoded.record.address}`;
+    if (decoded.ok && decoded.record.address === this.#self?.proxyAddress) problem = `names this node's address ${decoded.record.address}`;
     const previous = this.#known.get(key);
     if (problem !== null || !decoded.ok) {
       this.#reject(key, problem ?? 'invalid');
@@ -508,7 +496,7 @@ export class EtcdRegistration {
     const lease = this.#lease;
     if (!lease || !this.status.registered) return; // a lost lease re-registers on its own
     try {
-      await lease.put(this.#key).value(encodeNodeRecord(await this.#selfRecord(this.#abort!.signal)));
+      await lease.put(this.#key).value(encodeNodeRecord(this.#selfRecord()));
       this.#log.info({ key: this.#key }, `etcd key ${this.#key} put back`);
     } catch (error) {
       // A revoked lease makes the put fail and is reported as lost: registering again says the rest.

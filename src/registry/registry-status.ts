@@ -44,3 +44,6 @@ export function initialEtcdStatus(endpoints: string[], key: string, leaseTtlSec:
     staleLease: null,
   };
 }
+
+/** Store meta key holding the current etcd lease id, for the next start after a crash. */
+export const LEASE_META_KEY = 'etcd.leaseId';

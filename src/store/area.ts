@@ -1,24 +1,28 @@
 /**
  * Store area: the chart's `prepare` (data dir + open `state.db`),
- * `restoreSnapshot`, `snapshotTimer` and `persistFinal` actors.
+ * `restoreSnapshot`, `snapshotTimer` and `persistFinal` actors. What prepare
+ * read is its output, which the chart hands to restore as input; restore
+ * returns what comes back and the chart applies it.
  */
 import { fromPromise } from 'xstate';
-import type { RestoreSummary, StartupOutput } from '../../machines/events.js';
+import type { RestoreInput, RestoreOutput, StartupOutput } from '../../machines/events.js';
 import type { PersistInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
 import { keepUnreadCopy, openStateStore, replaceUnloadable } from './open-store.js';
-import { count, restoreInto } from './restore.js';
+import { count, restoreFrom } from './restore.js';
+import { LEASE_META_KEY } from '../registry/registry-status.js';
 import { snapshotOf } from './runtime-snapshot.js';
 import { createSnapshotTimer } from './snapshot-timer.js';
 import type { SavedState, ShutdownRecord } from './state-store.js';
 
 /** The shutdown record of a graceful stop; null when there was no signal (e.g. the proxy could not bind). */
-export function shutdownRecordOf(input: PersistInput, completedSinceShutdown: number): ShutdownRecord | null {
+export function shutdownRecordOf(input: PersistInput): ShutdownRecord | null {
   if (input.shutdownAt === null) return null;
   return {
     at: input.shutdownAt,
-    drained: input.drain?.drained ?? completedSinceShutdown,
+    // No drain outcome: the proxy never reported one (it could not bind, or did not answer the cut).
+    drained: input.drain?.drained ?? 0,
     cut: input.drain?.cut ?? 0,
     noticesSent: input.deregister ? input.deregister.noticesSent : null,
     acked: input.deregister ? input.deregister.acked : null,
@@ -27,14 +31,6 @@ export function shutdownRecordOf(input: PersistInput, completedSinceShutdown: nu
 }
 
 export function createStoreArea(rt: NodeRuntime): AreaProvision {
-  // What the file held before this run touched it (a new run clears its
-  // shutdownAt), read once by `prepare` for `restoreSnapshot`.
-  let previous: { saved: SavedState | null; error: Error | null; freshReason: string | null } = {
-    saved: null,
-    error: null,
-    freshReason: null,
-  };
-
   const prepare = fromPromise<StartupOutput>(async () => {
     const takeoverFrom = rt.restart?.takeover?.fromPid ?? null;
     const opened = openStateStore(rt.config.dataDir, Date.now(), takeoverFrom);
@@ -83,24 +79,35 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
         `${count(saved.skipped.count, 'saved row')} not restored (unreadable or beyond a limit); the file as it was is kept at ${copy}`,
       );
     }
-    previous = { saved, error: null, freshReason };
     rt.store = store;
-    return { movedAside };
+    let etcdLeaseId: string | null = null;
+    try {
+      etcdLeaseId = rt.config.etcd.length > 0 ? store.getMeta(LEASE_META_KEY) : null;
+    } catch (error) {
+      rt.logger.warn({ component: 'etcd', error: (error as Error).message }, `cannot read the last etcd lease id: ${(error as Error).message}`);
+    }
+    // What the file held before this run touched it (a new run clears its shutdownAt).
+    return { movedAside, etcdLeaseId, payload: { saved, freshReason } };
   });
 
-  const restoreSnapshot = fromPromise<RestoreSummary>(async () => {
-    // The chart turns a rejection into "start fresh and say why".
-    if (previous.error) throw previous.error;
+  // The chart turns a rejection into "start fresh and say why".
+  const restoreSnapshot = fromPromise<RestoreOutput, RestoreInput>(async ({ input }) =>
     // A hot-restart successor restores what its predecessor saved a moment
     // ago, peer statuses included: peers alive then are not probed again.
-    return restoreInto(rt, previous.saved, previous.freshReason, Date.now(), rt.restart?.takeover != null);
-  });
+    restoreFrom(
+      { logger: rt.logger, dataDir: rt.config.dataDir, selfAddress: rt.config.listen },
+      input.saved,
+      input.freshReason,
+      Date.now(),
+      rt.restart?.takeover != null,
+    ),
+  );
 
   const persistFinal = fromPromise<void, PersistInput>(async ({ input }) => {
     const store = rt.store;
     if (!store) throw new Error('the state store is not open');
     const started = performance.now();
-    const shutdown = shutdownRecordOf(input, rt.tracker.completedSinceShutdown);
+    const shutdown = shutdownRecordOf(input);
     const saved = store.saveSnapshot(snapshotOf(rt, shutdown ?? undefined));
     rt.metrics.snapshots.inc({ result: 'saved' });
     const tookMs = Math.round((performance.now() - started) * 10) / 10;

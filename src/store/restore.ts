@@ -1,13 +1,12 @@
 /**
- * Puts a saved snapshot back into the running node: peers become routing
+ * Decides what of a saved snapshot comes back: peers become routing
  * candidates of source `restored` and status `suspect` (probed before they get
  * traffic; a live source such as a static `--peer` keeps its own source), and
- * breakers are handed to the registry, which knows the library's timers.
+ * breakers are returned for the registry, which knows the library's timers.
+ * Nothing is written here: the chart applies the result (`applyRestored`).
  */
-import type { PeerInfo, RestoreSummary } from '../../machines/events.js';
-import type { NodeRuntime } from '../runtime.js';
-import type { SavedState } from './state-store.js';
-import type { BreakerRecord } from '../proxy/breaker-registry.js';
+import type { BreakerRecord, PeerInfo, RestoreOutput, SavedSnapshot } from '../../machines/events.js';
+import type { Logger } from '../log/logger.js';
 import { quote } from './restore-limits.js';
 
 /**
@@ -54,29 +53,37 @@ export function restoredPeer(saved: PeerInfo): PeerInfo | null {
   return { ...saved, source: 'restored', status: 'suspect' };
 }
 
-export function restoreInto(
-  rt: NodeRuntime,
-  saved: SavedState | null,
+export interface RestoreContext {
+  logger: Logger;
+  dataDir: string;
+  /** This node's configured proxy address: the routing table never holds it. */
+  selfAddress: string;
+}
+
+export function restoreFrom(
+  ctx: RestoreContext,
+  saved: SavedSnapshot | null,
   freshReason: string | null,
   now = Date.now(),
   /** Hot restart: the snapshot is the predecessor's of a moment ago; keep source and status. */
   keepStatus = false,
-): RestoreSummary {
-  const log = rt.logger;
+): RestoreOutput {
+  const log = ctx.logger;
   if (!saved) {
     const reason = freshReason ?? 'no saved state';
-    log.info({ dataDir: rt.config.dataDir, reason }, `starting fresh: ${reason}`);
-    return { fresh: true, reason, peers: 0, breakers: 0, lastShutdownAt: null, savedAt: null };
+    log.info({ dataDir: ctx.dataDir, reason }, `starting fresh: ${reason}`);
+    return { summary: { fresh: true, reason, peers: 0, breakers: 0, lastShutdownAt: null, savedAt: null }, payload: { peers: [], breakers: [] } };
   }
-  let peers = 0;
+  const restoredPeers: PeerInfo[] = [];
   let skippedLeft = 0;
   let forgotten = 0;
   for (const p of saved.peers) {
     const verdict = restoreVerdict(p, saved.savedAt, now);
     if (verdict === 'left') skippedLeft++;
     else if (verdict === 'forgotten') forgotten++;
-    else if (rt.peers.upsert(keepStatus ? p : restoredPeer(p)!)) peers++;
+    else if (p.address !== ctx.selfAddress) restoredPeers.push(keepStatus ? p : restoredPeer(p)!);
   }
+  const peers = restoredPeers.length;
   if (forgotten > 0) {
     log.info(
       { forgotten, retentionHours: PEER_RETENTION_MS / 3_600_000 },
@@ -90,7 +97,6 @@ export function restoreInto(
       `${count(clamped.length, 'restored breaker')} opened in the future (clock stepped back?): open time clamped to now`,
     );
   }
-  rt.breakers.restoreAll(breakers);
   const fields = {
     lastShutdownAt: saved.shutdownAt,
     savedAt: saved.savedAt,
@@ -112,11 +118,14 @@ export function restoreInto(
     );
   }
   return {
-    fresh: false,
-    reason: null,
-    peers,
-    breakers: saved.breakers.length,
-    lastShutdownAt: saved.shutdownAt,
-    savedAt: saved.savedAt,
+    summary: {
+      fresh: false,
+      reason: null,
+      peers,
+      breakers: saved.breakers.length,
+      lastShutdownAt: saved.shutdownAt,
+      savedAt: saved.savedAt,
+    },
+    payload: { peers: restoredPeers, breakers },
   };
 }

@@ -22,7 +22,7 @@ describe.each(['undici', 'http-proxy'] as const)('drain deadline (engine %s)', (
     n.kill('SIGTERM');
     expect(await n.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - t0).toBeLessThan(5_000);
-    const cut = n.logs.find((l) => l.phase === 'cut');
+    const cut = n.logs.find((l) => l.phase === 'cutting');
     expect(cut).toMatchObject({ cut: 1, cutRequests: 1 });
     expect(String(cut?.msg)).toMatch(/cut 1/);
     const s = await slow.done;
@@ -41,12 +41,12 @@ describe.each(['undici', 'http-proxy'] as const)('drain deadline (engine %s)', (
     const slow = slowGet(`${n.proxyUrl}/slow?ms=20000&chunks=20`);
     await slow.started;
     n.kill('SIGINT');
-    await n.waitForLog((l) => l.phase === 'stop-accepting');
+    await n.waitForLog((l) => l.phase === 'waiting');
     const t0 = Date.now();
     n.kill('SIGINT');
     expect(await n.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - t0).toBeLessThan(3_000);
-    expect(n.logs.find((l) => l.phase === 'cut')).toMatchObject({ cut: 1 });
+    expect(n.logs.find((l) => l.phase === 'cutting')).toMatchObject({ cut: 1 });
     expect(n.logs.some((l) => l.lifecycle === 'persisting')).toBe(true);
     await slow.done;
   });

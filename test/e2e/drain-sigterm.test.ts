@@ -31,7 +31,7 @@ describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (e
     await slow.started;
     const t0 = Date.now();
     n.kill('SIGTERM');
-    await n.waitForLog((l) => l.phase === 'stop-accepting');
+    await n.waitForLog((l) => l.phase === 'waiting');
 
     const [late, ready, fresh] = await Promise.all([
       keep.request('GET', '/late'),
@@ -56,7 +56,7 @@ describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (e
     expect(Date.now() - t0).toBeLessThan(13_500);
     const drained = n.logs.find((l) => l.phase === 'drained');
     expect(drained?.drained).toBeGreaterThanOrEqual(2);
-    expect(n.logs.some((l) => l.phase === 'cut')).toBe(false);
+    expect(n.logs.some((l) => l.phase === 'cutting')).toBe(false);
     expect(origin.seen.map((r) => r.url)).not.toContain('/late');
 
     // The saved shutdown record, as `state --json` prints it.
@@ -82,7 +82,7 @@ describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (e
     const slow = slowGet(`${a.proxyUrl}/slow?ms=2000&chunks=5`);
     await slow.started;
     a.kill('SIGTERM');
-    await a.waitForLog((l) => l.phase === 'stop-accepting');
+    await a.waitForLog((l) => l.phase === 'waiting');
 
     const late = await keep.request('POST', '/late', { 'content-type': 'text/plain' }, 'late body');
     expect(late.status).toBe(200);
@@ -108,7 +108,7 @@ describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (e
     const keep = cleanups.closing(await RawConnection.open(n.proxy));
     expect((await keep.request('GET', '/before')).headers.connection).not.toBe('close');
     n.kill('SIGTERM');
-    await n.waitForLog((l) => l.phase === 'shutdown-started');
+    await n.waitForLog((l) => l.phase === 'delaying');
     expect((await fetch(`${n.adminUrl}/readyz`)).status).toBe(503);
     const during = await keep.request('GET', '/during-delay');
     expect(during.status).toBe(200);
@@ -119,9 +119,9 @@ describe.each(['undici', 'http-proxy'] as const)('SIGTERM drain (engine %s)', (e
     const r = await fresh.request('GET', '/fresh-during-delay');
     expect(r.status).toBe(200);
     expect(r.headers.connection).toBe('close');
-    expect(n.logs.some((l) => l.phase === 'stop-accepting')).toBe(false);
+    expect(n.logs.some((l) => l.phase === 'waiting')).toBe(false);
     expect(await n.exited).toEqual({ code: 0, signal: null });
-    const stop = n.logs.find((l) => l.phase === 'stop-accepting');
+    const stop = n.logs.find((l) => l.phase === 'waiting');
     expect(Number(stop?.sinceShutdownMs)).toBeGreaterThanOrEqual(1_900);
   });
 });

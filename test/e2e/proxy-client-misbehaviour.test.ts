@@ -145,7 +145,7 @@ describe.each(['undici', 'http-proxy'] as const)('client misbehaviour (engine %s
     // Cut at the 2 s drain deadline, not before and not minutes later (generous: a loaded machine).
     expect(Date.now() - t0).toBeGreaterThan(1_000);
     expect(Date.now() - t0).toBeLessThan(15_000);
-    expect(n.logs.find((l) => l.phase === 'cut')).toMatchObject({ cut: 1, cutWebSockets: 1 });
+    expect(n.logs.find((l) => l.phase === 'cutting')).toMatchObject({ cut: 1, cutWebSockets: 1 });
     await until('the client connection closed', async () => closedAt > 0, { timeoutMs: 5_000 });
     // It had no 101, so it gets what any request gets at the deadline: the draining 503.
     expect(answer).toMatch(/^HTTP\/1\.1 503 /);

@@ -38,7 +38,7 @@ describe.each(['undici', 'http-proxy'] as const)('websocket (engine %s)', (engin
     // Not before the deadline: the drain waited on the tunnel.
     expect(Date.now() - t0).toBeGreaterThan(1_000);
     expect(await n.exited).toEqual({ code: 0, signal: null });
-    expect(n.logs.find((l) => l.phase === 'cut')).toMatchObject({ cut: 1, cutWebSockets: 1 });
+    expect(n.logs.find((l) => l.phase === 'cutting')).toMatchObject({ cut: 1, cutWebSockets: 1 });
     // The origin was told too.
     await new Promise((r) => setTimeout(r, 200));
     expect(origin.wsCloses).toEqual([1001]);

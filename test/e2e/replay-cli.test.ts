@@ -43,7 +43,7 @@ describe('graceful-edge replay on a real run', () => {
     expect(lines.at(-1)).toMatch(/^replay matches: \d+ transitions reproduced, final state stopped$/);
     const steps = lines.slice(1, -1);
     expect(steps[0]).toMatch(/^#0 +\+0ms +xstate\.init +starting +starting$/);
-    expect(steps.find((l) => / SHUTDOWN /.test(l))).toMatch(/\+\d+ms +SHUTDOWN +online\.leaving\.\{deregistering\.announcing,draining\.delaying\} +deregistering \+ draining$/);
+    expect(steps.find((l) => / SHUTDOWN /.test(l))).toMatch(/\+\d+ms +SHUTDOWN +online\.leaving\.\{deregistering\.notifying,draining\.delaying\} +deregistering \+ draining$/);
     expect(steps.at(-1)).toMatch(/xstate\.done\.actor\.persistFinal +stopped +stopped$/);
     // The same states, in the same order, as the node logged them.
     const logged = n.logs.filter((l) => typeof l.states === 'string').map((l) => l.states);
@@ -81,7 +81,7 @@ describe('graceful-edge replay on a real run', () => {
     const exportFile = path.join(cleanups.tempDir('ge-replay-'), 'run.json');
     const res = await replay(n.dataDir, '--export', exportFile);
     expect(res.code).toBe(1);
-    const named = `transition #${index} (SHUTDOWN): recorded 'persisting', replay is in 'online.leaving.{deregistering.announcing,draining.delaying}'`;
+    const named = `transition #${index} (SHUTDOWN): recorded 'persisting', replay is in 'online.leaving.{deregistering.notifying,draining.delaying}'`;
     expect(res.stdout).toContain(`replay DIVERGES at ${named}`);
     expect(res.stderr).toContain(`replay diverges at ${named}`);
     // The export is the recording as stored (tampered), so a test can look at it.
@@ -121,7 +121,7 @@ describe('graceful-edge replay on a real run', () => {
     expect(doc.steps.filter((s) => s.event === 'SHUTDOWN')).toHaveLength(2);
     // The second signal jumped the delay straight to cutting (whether or not deregistering was done yet).
     const second = doc.steps.filter((s) => s.event === 'SHUTDOWN')[1]!;
-    expect(second.actual).toMatch(/^online\.leaving\.\{deregistering\.(announcing|done),draining\.cutting\}$/);
+    expect(second.actual).toMatch(/^online\.leaving\.\{deregistering\.(notifying|done),draining\.cutting\}$/);
     expect(doc.steps.some((s) => s.actual.includes('draining.waiting'))).toBe(false);
     expect(doc.final).toBe('stopped');
     expectReplayMatches(await exportLastRun(n.dataDir));
@@ -162,7 +162,7 @@ describe('graceful-edge replay of a run that did not stop', () => {
     const res = await replay(n.dataDir);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout.trim().split('\n').at(-1)).toBe(
-      'replay matches: 3 transitions reproduced, final state online.serving (the run never reached stopped: the node is still running, or was killed)',
+      'replay matches: 4 transitions reproduced, final state online.serving (the run never reached stopped: the node is still running, or was killed)',
     );
   });
 });

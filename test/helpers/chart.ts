@@ -10,20 +10,27 @@ import type { LifecycleInput } from '../../machines/lifecycle.js';
 
 export const chartInput: LifecycleInput = { nodeId: 'n1', drainTimeoutMs: 30_000, shutdownDelayMs: 0 };
 
-export const prepared = { type: 'xstate.done.actor.prepare', output: { movedAside: null } };
+export const prepared = {
+  type: 'xstate.done.actor.prepare',
+  output: { movedAside: null, etcdLeaseId: null, payload: { saved: null, freshReason: null } },
+};
 export const restoredFresh = {
   type: 'xstate.done.actor.restore',
-  output: { fresh: true, reason: 'no state file', peers: 0, breakers: 0, lastShutdownAt: null, savedAt: null },
+  output: {
+    summary: { fresh: true, reason: 'no state file', peers: 0, breakers: 0, lastShutdownAt: null, savedAt: null },
+    payload: { peers: [], breakers: [] },
+  },
 };
-/** starting → restoring → serving. */
-export const toServing = [prepared, restoredFresh] as const;
+export const listening = { type: 'PROXY.LISTENING', address: '127.0.0.1:8080' };
+/** starting → restoring → (binding) → serving. */
+export const toServing = [prepared, restoredFresh, listening] as const;
 
 export const sigterm = { type: 'SHUTDOWN', signal: 'SIGTERM', at: 1_000 };
 export const sigint = { type: 'SHUTDOWN', signal: 'SIGINT', at: 1_100 };
 export const deregistered = { type: 'xstate.done.actor.deregister', output: { goodbyeSent: false, noticesSent: 0, acked: 0, leaseRevoked: null } };
 export const delayOver = { type: 'xstate.after.shutdownDelay.lifecycle.online.leaving.draining.delaying' };
 export const drainDeadline = { type: 'xstate.after.drainDeadline.lifecycle.online.leaving.draining' };
-export const deregisterTimeout = { type: 'xstate.after.deregisterTimeout.lifecycle.online.leaving.deregistering.announcing' };
+export const deregisterTimeout = { type: 'xstate.after.deregisterTimeout.lifecycle.online.leaving.deregistering.notifying' };
 export const cutGraceOver = { type: 'xstate.after.cutGrace.lifecycle.online.leaving.draining.cutting' };
 export const persisted = { type: 'xstate.done.actor.persistFinal' };
 export const drained = (n: number) => ({ type: 'PROXY.DRAINED', drained: n });
@@ -32,6 +39,7 @@ export const cutDone = (drainedCount: number, cut: number) => ({ type: 'PROXY.CU
 /** The lifecycle labels of a clean SIGTERM shutdown, one per transition from the start. */
 export const CLEAN_SHUTDOWN_LABELS = [
   'starting',
+  'restoring',
   'restoring',
   'serving',
   'deregistering + draining',

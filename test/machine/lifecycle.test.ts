@@ -2,12 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { lifecycleLabel } from '../../machines/lifecycle-names.js';
 import { planShutdown } from '../../machines/budget.js';
-import { CLEAN_SHUTDOWN_LABELS, cutDone, cutGraceOver, delayOver, deregistered, deregisterTimeout, drainDeadline, drained, persisted, prepared, runChart as run, sigint, sigterm, toServing } from '../helpers/chart.js';
+import { CLEAN_SHUTDOWN_LABELS, cutDone, cutGraceOver, delayOver, deregistered, deregisterTimeout, drainDeadline, drained, listening, persisted, prepared, runChart as run, sigint, sigterm, toServing } from '../helpers/chart.js';
 
 describe('lifecycle chart', () => {
   it('goes starting → restoring → serving', () => {
     const states = run(toServing).map((s) => lifecycleLabel(s.value));
-    expect(states).toEqual(['starting', 'restoring', 'serving']);
+    // online.binding (waiting for PROXY.LISTENING) is still named restoring: not ready yet.
+    expect(states).toEqual(['starting', 'restoring', 'restoring', 'serving']);
   });
 
   it('shuts down through deregistering + draining and persisting to stopped', () => {
@@ -52,7 +53,7 @@ describe('lifecycle chart', () => {
   });
 
   it('a failed restore starts fresh and serves', () => {
-    const [s] = run([prepared, { type: 'xstate.error.actor.restore', error: 'file is not a database' }]).slice(-1);
+    const [s] = run([prepared, { type: 'xstate.error.actor.restore', error: 'file is not a database' }, listening]).slice(-1);
     expect(lifecycleLabel(s!.value)).toBe('serving');
     expect(s!.context.restored).toMatchObject({ fresh: true, reason: 'file is not a database' });
   });
@@ -94,13 +95,14 @@ describe('hot restart in the chart', () => {
     expect(steps.map((s) => valueText(s.value))).toEqual([
       'starting',
       'restoring',
+      'online.binding',
       'online.serving',
       'online.handingOver',
       'online.handedOver.waiting',
       'persisting',
       'stopped',
     ]);
-    expect(steps.map((s) => label(s.value))).toEqual(['starting', 'restoring', 'serving', 'serving', 'draining', 'persisting', 'stopped']);
+    expect(steps.map((s) => label(s.value))).toEqual(['starting', 'restoring', 'restoring', 'serving', 'serving', 'draining', 'persisting', 'stopped']);
     const last = steps.at(-1)!;
     expect(last.context).toMatchObject({ exitCode: 0, shutdownAt: null, successor: { pid: 42, runId: 2 }, drain: { drained: 3, cut: 0 }, restartAttempts: 1 });
   });

@@ -2,17 +2,18 @@
 import { describe, expect, it } from 'vitest';
 import { replayRun } from '../../src/replay/replay-run.js';
 import type { RecordedRun } from '../../src/replay/replay-run.js';
-import { CLEAN_SHUTDOWN_LABELS, chartInput as input, cutDone, cutGraceOver, delayOver, deregistered, deregisterTimeout, drainDeadline, drained, persisted, prepared, restoredFresh as restored, sigint, sigterm } from '../helpers/chart.js';
+import { CLEAN_SHUTDOWN_LABELS, chartInput as input, cutDone, cutGraceOver, delayOver, deregistered, deregisterTimeout, drainDeadline, drained, listening, persisted, prepared, restoredFresh as restored, sigint, sigterm } from '../helpers/chart.js';
 import { expectReplayMatches, recordWithDaemonRule } from '../helpers/replay.js';
 const chatter = [
-  { type: 'PROXY.LISTENING', address: '127.0.0.1:8080' },
+  { type: 'ADMIN.LISTENING', address: '127.0.0.1:9090' },
+  { type: 'MESH.LISTENING', port: 7946 },
   { type: 'PEER.FOUND', peer: { address: '127.0.0.1:8081', meshPort: 7946, id: null, source: 'static', status: 'alive', lastSeen: null } },
   { type: 'SNAPSHOT.SAVED', at: 500 },
 ];
 
 /** A clean SIGTERM shutdown, recorded as the daemon records it (chatter is not recorded). */
 function cleanRun(): RecordedRun {
-  return recordWithDaemonRule(input, [prepared, restored, ...chatter, sigterm, deregistered, delayOver, drained(2), persisted]).run;
+  return recordWithDaemonRule(input, [prepared, restored, listening, ...chatter, sigterm, deregistered, delayOver, drained(2), persisted]).run;
 }
 
 describe('replayRun', () => {
@@ -21,6 +22,8 @@ describe('replayRun', () => {
     expect(run.transitions[0]).toMatchObject({ from: '', to: 'starting', event: { type: 'xstate.init' } });
     // Assign-only events are not in the recording.
     expect(run.transitions.map((t) => t.event.type)).not.toContain('PEER.FOUND');
+    // Bulk data the chart only hands on (prepare's snapshot, restore's peers) is not recorded.
+    expect(run.transitions.find((t) => t.event.type === 'xstate.done.actor.prepare')!.event).toEqual({ type: 'xstate.done.actor.prepare', output: { movedAside: null, etcdLeaseId: null } });
     const result = expectReplayMatches(run);
     expect(result.final).toBe('stopped');
     expect(result.status).toBe('done');
@@ -28,15 +31,15 @@ describe('replayRun', () => {
   });
 
   it('replays a second signal and a drain-deadline cut', () => {
-    const second = recordWithDaemonRule(input, [prepared, restored, sigterm, sigint, deregistered, cutDone(0, 1), sigint, persisted]).run;
+    const second = recordWithDaemonRule(input, [prepared, restored, listening, sigterm, sigint, deregistered, cutDone(0, 1), sigint, persisted]).run;
     expect(expectReplayMatches(second).final).toBe('stopped');
-    const deadline = recordWithDaemonRule(input, [prepared, restored, sigterm, delayOver, drainDeadline, deregisterTimeout, cutGraceOver, persisted]).run;
+    const deadline = recordWithDaemonRule(input, [prepared, restored, listening, sigterm, delayOver, drainDeadline, deregisterTimeout, cutGraceOver, persisted]).run;
     expect(expectReplayMatches(deadline).final).toBe('stopped');
   });
 
   it('replays a retried final snapshot: the re-entry of persisting is recorded', () => {
     const fail = { type: 'xstate.error.actor.persistFinal', error: new Error('disk full') };
-    const { run } = recordWithDaemonRule(input, [prepared, restored, sigterm, deregistered, delayOver, drained(0), fail, fail]);
+    const { run } = recordWithDaemonRule(input, [prepared, restored, listening, sigterm, deregistered, delayOver, drained(0), fail, fail]);
     const reentry = run.transitions.filter((t) => t.from === 'persisting' && t.to === 'persisting');
     expect(reentry).toHaveLength(1);
     expect(reentry[0]!.event).toEqual({ type: 'xstate.error.actor.persistFinal', error: 'disk full' });
@@ -56,7 +59,7 @@ describe('replayRun', () => {
       kind: 'to',
       event: { type: 'SHUTDOWN' },
       expected: 'persisting',
-      actual: 'online.leaving.{deregistering.announcing,draining.delaying}',
+      actual: 'online.leaving.{deregistering.notifying,draining.delaying}',
     });
     expect(result.divergence!.message).toContain(`#${i} (SHUTDOWN)`);
     expect(result.steps).toHaveLength(i + 1);
@@ -86,16 +89,16 @@ describe('replayRun', () => {
   it('reports an event the chart cannot take as a divergence, not a crash', () => {
     const run = cleanRun();
     // An error event nobody handles makes the chart itself fail.
-    run.transitions.splice(3, 0, { at: 3, event: { type: 'xstate.error.actor.nobody', error: 'x' }, from: 'online.serving', to: 'online.serving' });
+    run.transitions.splice(4, 0, { at: 4, event: { type: 'xstate.error.actor.nobody', error: 'x' }, from: 'online.serving', to: 'online.serving' });
     const result = replayRun(run);
-    expect(result.divergence).toMatchObject({ index: 3, kind: 'error', expected: 'online.serving' });
+    expect(result.divergence).toMatchObject({ index: 4, kind: 'error', expected: 'online.serving' });
     expect(result.divergence!.actual).toMatch(/^error: /);
   });
 
   it('replays with the recorded input (budget), not the defaults', () => {
     const short = { nodeId: 'n2', drainTimeoutMs: 1_000, shutdownDelayMs: 5_000 };
-    const { run } = recordWithDaemonRule(short, [prepared, restored, sigterm, delayOver]);
+    const { run } = recordWithDaemonRule(short, [prepared, restored, listening, sigterm, delayOver]);
     const result = expectReplayMatches(run);
-    expect(result.final).toBe('online.leaving.{deregistering.announcing,draining.waiting}');
+    expect(result.final).toBe('online.leaving.{deregistering.notifying,draining.waiting}');
   });
 });

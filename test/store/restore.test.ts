@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import { PeerTable } from '../../src/routing/peer-table.js';
 import type { BreakerRecord, BreakerRegistry, BreakerStateName } from '../../src/proxy/breaker-registry.js';
 import type { NodeRuntime } from '../../src/runtime.js';
-import { PEER_RETENTION_MS, restoreInto, restoreVerdict, restoredPeer } from '../../src/store/restore.js';
+import { PEER_RETENTION_MS, restoreFrom, restoreVerdict, restoredPeer } from '../../src/store/restore.js';
+import type { SavedSnapshot } from '../../machines/events.js';
 import { shutdownRecordOf } from '../../src/store/area.js';
 import { retryDelayMs } from '../../src/store/snapshot-timer.js';
 import type { PeerInfo } from '../../machines/events.js';
@@ -21,6 +22,14 @@ class RecordBreakerRegistry implements BreakerRegistry {
   list(): Array<{ target: string; state: BreakerStateName }> {
     return this.exportAll().map(({ target, state }) => ({ target, state }));
   }
+}
+
+/** restoreFrom decides; the chart's applyRestored (as the daemon provides it) writes. Both, as a node runs them. */
+function restoreInto(rt: NodeRuntime, saved: (SavedSnapshot & { shutdowns: unknown[]; transitions: number }) | null, freshReason: string | null, now?: number) {
+  const { summary, payload } = restoreFrom({ logger: rt.logger, dataDir: rt.config.dataDir, selfAddress: rt.peers.selfAddress }, saved, freshReason, now);
+  for (const peer of payload.peers) rt.peers.upsert(peer);
+  rt.breakers.restoreAll(payload.breakers);
+  return summary;
 }
 
 const p = (address: string, over: Partial<PeerInfo> = {}): PeerInfo => ({
@@ -114,7 +123,7 @@ describe('restore', () => {
 
 describe('shutdown record', () => {
   it('comes from the chart: drain, deregister, signals; none without a signal', () => {
-    expect(shutdownRecordOf({ shutdownAt: null, drain: null, deregister: null, signals: [] }, 0)).toBeNull();
+    expect(shutdownRecordOf({ shutdownAt: null, drain: null, deregister: null, signals: [] })).toBeNull();
     expect(
       shutdownRecordOf(
         {
@@ -123,12 +132,11 @@ describe('shutdown record', () => {
           deregister: { goodbyeSent: true, noticesSent: 3, acked: 2, leaseRevoked: null },
           signals: ['SIGTERM', 'SIGINT'],
         },
-        9,
       ),
     ).toEqual({ at: 10, drained: 4, cut: 1, noticesSent: 3, acked: 2, signals: ['SIGTERM', 'SIGINT'] });
-    // Cut grace ran out before the proxy answered: what the tracker saw finish.
-    expect(shutdownRecordOf({ shutdownAt: 10, drain: null, deregister: null, signals: ['SIGINT'] }, 7)).toMatchObject({
-      drained: 7,
+    // No drain outcome reached the chart (the proxy never bound, or did not answer the cut): none counted.
+    expect(shutdownRecordOf({ shutdownAt: 10, drain: null, deregister: null, signals: ['SIGINT'] })).toMatchObject({
+      drained: 0,
       cut: 0,
       noticesSent: null,
     });
