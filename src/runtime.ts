@@ -1,7 +1,11 @@
 /**
  * What the daemon's services share. Built once by the composition root
- * (`daemon.ts`) and handed to each actor factory; services still talk to one
- * another only through the chart or these values the chart's owner holds.
+ * (`daemon.ts`) and handed to each area factory. Data that flows between
+ * services goes through the chart (events, actor input and output, context);
+ * what is here is either fixed for the process's life or an object whose
+ * owner is named below. Nothing here is a mailbox: no service waits for
+ * another to write a field (the bound addresses, once `bound`, are now the
+ * chart's context: PROXY/ADMIN/MESH.LISTENING).
  */
 import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
@@ -16,19 +20,28 @@ import type { EtcdRegistryStatus } from './registry/registry-status.js';
 import type { RestartState } from './restart/restart-state.js';
 
 export interface NodeRuntime {
-  config: Config;
-  logger: Logger;
-  metrics: Metrics;
-  peers: PeerTable;
-  breakers: BreakerRegistry;
-  tracker: InFlightTracker;
-  lifecycle: LifecycleView;
-  /** Opened by `starting`; null before that or when start-up failed. */
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Written only by the chart's actions (applyPeer*, applyRestored); read by the proxy, mesh, store and admin. */
+  readonly peers: PeerTable;
+  /** Owned by the proxy (it trips them); seeded by the chart's applyRestored; read by the store and admin. */
+  readonly breakers: BreakerRegistry;
+  /** Owned by the proxy; read-only elsewhere (admin /state and /metrics, the daemon's log lines). */
+  readonly tracker: InFlightTracker;
+  /** A read-only window on the chart for the admin, inspector and recorder. */
+  readonly lifecycle: LifecycleView;
+  /**
+   * Opened by `prepare`; null before that or when start-up failed. Stays here
+   * rather than in the chart's context because it is a live handle, not data:
+   * the snapshot timer, final persist, transition recorder, the daemon's
+   * `recordLeaseId` and the admin's /state (runId) all use the one connection.
+   */
   store: StateStore | null;
-  /** Registration status for `/state`; set by the registry area when `--etcd` is given. */
+  /** Registration status for `/state`, owned (and updated) by the registry area when `--etcd` is given; set before start. */
   registry?: { etcd: EtcdRegistryStatus | null };
-  /** Discovery status for `/state`; set by the discovery area. */
+  /** Discovery status for `/state`, owned (and updated) by the discovery area; set before start. */
   discovery?: { mdns: MdnsStatus | null };
   /** Hot restart: inherited and live listeners, takeover info; set by the composition root. */
-  restart?: RestartState;
+  readonly restart?: RestartState;
 }
