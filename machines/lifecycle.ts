@@ -1,24 +1,42 @@
 /**
  * The whole life of a graceful-edge node, as a pure XState v5 statechart.
  *
- * No I/O is imported here. Every actor and action below is a named stub; the
- * daemon (`src/daemon.ts`) supplies the real ones with `machine.provide(...)`,
- * tests and `graceful-edge replay` run the chart as it is.
+ * No I/O is imported here. Every actor and action below is a named stub whose
+ * type parameters are its contract; the daemon (`src/daemon.ts`) supplies the
+ * real ones with `machine.provide(...)`, tests and `graceful-edge replay` run
+ * the chart as it is. The chart is the one channel between services: data
+ * travels as actor input and output, events and context, never through a
+ * shared bag one service polls.
  *
  * An invoked actor lives exactly as long as the state that invokes it, so each
- * is placed on the state that spans its resource's life:
- *   root      admin listener, mesh socket                 (until stopped)
- *   online    proxy server (listener + in-flight tracker) (serving AND draining)
- *   serving   announcer, registrar, snapshot timer, prober
- *   leaving   deregistering ∥ draining (bounded, parallel)
- *   handingOver  the successor process (hot restart), until it is READY
+ * is placed on the state that spans its resource's life. What starts when,
+ * what it gets (input) and what it returns or sends back:
+ *
+ *   root         adminServer   —                         → ADMIN.LISTENING {address} | ADMIN.FAILED
+ *                meshSocket    MESH.SERVING/NOT_SERVING  → MESH.LISTENING {port}, PEER.*
+ *   starting     prepare       —                         → {movedAside, etcdLeaseId, payload: RestoreInput}
+ *   restoring    restore       prepare's payload         → {summary, payload: RestoredState} → applyRestored
+ *   online       proxy         PROXY.DRAIN {phase, drainDeadlineMs}
+ *                                                        → PROXY.LISTENING {address} | FAILED, DRAINED, CUT_DONE
+ *     binding    (no actor: waits for PROXY.LISTENING, so readiness is declared, not polled)
+ *     serving    announcer     {proxyAddress, meshPort}  → PEER.*
+ *                registrar     + {etcdLeaseId}           → PEER.*, REGISTRY.LEASE → recordLeaseId
+ *                snapshotTimer, peerProber               → SNAPSHOT.*, PEER.STATUS
+ *     handingOver  successor (hot restart), until READY  → RESTART.READY | RESTART.FAILED
+ *     leaving    deregistering.notifying: deregister {timeoutMs} → DeregisterOutcome
+ *                ∥ draining: delaying → waiting → drained (deadline: cutting)
+ *   persisting   persistFinal  {shutdownAt, drain, deregister, signals, successor}
+ *
+ * The drain timeline has one vocabulary, `DrainPhase` (events.ts): the
+ * states delaying / waiting / handedOver / cutting / drained are also the
+ * phases the proxy is told and logs.
  *
  * A hot restart (RESTART, from SIGHUP) is not a departure: serving →
  * handingOver (spawn the successor, pass the listeners, wait for READY) →
  * handedOver (stop accepting and drain, without deregistering) → persisting.
  * A successor that fails or times out sends the node back to serving.
  * Leaving `serving` must never kill in-flight requests, so the proxy lives on
- * `online` and `draining` only *tells* it what to do (sendTo).
+ * `online` and the drain states only *tell* it what to do (sendTo).
  */
 import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import type { AnyEventObject, DoneActorEvent, EventObject, MachineImplementationsFrom, NonReducibleUnknown } from 'xstate';
