@@ -23,7 +23,7 @@
  *                registrar     + {etcdLeaseId}           → PEER.*, REGISTRY.LEASE → recordLeaseId
  *                snapshotTimer, peerProber               → SNAPSHOT.*, PEER.STATUS
  *     handingOver  successor (hot restart), until READY  → RESTART.READY | RESTART.FAILED
- *     leaving    deregistering.notifying: deregister {timeoutMs} → DeregisterOutcome
+ *     leaving    deregistering.notifying: deregister {timeoutMs, shutdownAt} → DeregisterOutcome
  *                ∥ draining: delaying → waiting → drained (deadline: cutting)
  *   persisting   persistFinal  {shutdownAt, drain, deregister, signals, successor}
  *
@@ -121,6 +121,8 @@ export interface PersistInput {
 
 export interface DeregisterInput {
   timeoutMs: number;
+  /** Epoch ms of the signal, so each step can say how soon after it went out. */
+  shutdownAt: number | null;
 }
 
 /**
@@ -546,7 +548,7 @@ export const lifecycleMachine = setup({
                   invoke: {
                     id: 'deregister',
                     src: 'deregister',
-                    input: ({ context }) => ({ timeoutMs: context.deregisterTimeoutMs }),
+                    input: ({ context }) => ({ timeoutMs: context.deregisterTimeoutMs, shutdownAt: context.shutdownAt }),
                     onDone: [
                       {
                         // The lease is gone: the next start has nothing to revoke.

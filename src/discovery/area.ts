@@ -11,7 +11,7 @@
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
-import type { ServingInput } from '../../machines/lifecycle.js';
+import type { DeregisterInput, ServingInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../lifecycle/provided.js';
 import type { MdnsSession } from './mdns-session.js';
@@ -74,7 +74,7 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
     };
   });
 
-  const leave = async (timeoutMs: number) => {
+  const leave = async ({ timeoutMs }: DeregisterInput) => {
     if (!session) return {};
     return { goodbyeSent: await session.goodbye(timeoutMs) };
   };

@@ -14,7 +14,7 @@ export function createDeregisterActor(areas: AreaProvision[], logger: Logger) {
     const started = Date.now();
     const outcome: DeregisterOutcome = { goodbyeSent: false, noticesSent: 0, acked: 0, leaseRevoked: null };
     const steps = areas.flatMap((a) => (a.leave ? [a.leave] : []));
-    const results = await Promise.allSettled(steps.map((leave) => leave(input.timeoutMs)));
+    const results = await Promise.allSettled(steps.map((leave) => leave(input)));
     for (const r of results) {
       if (r.status === 'fulfilled') Object.assign(outcome, r.value);
       else logger.warn({ err: r.reason }, 'a deregistration step failed');

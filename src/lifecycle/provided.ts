@@ -4,11 +4,11 @@
  * leave notices, lease revoke) that runs in parallel with the others.
  */
 import type { DeregisterOutcome } from '../../machines/events.js';
-import type { LifecycleActors } from '../../machines/lifecycle.js';
+import type { DeregisterInput, LifecycleActors } from '../../machines/lifecycle.js';
 
 export interface AreaProvision {
   /** Some of the chart's actors: names and logic types are checked against `setup()`. */
   actors?: LifecycleActors;
-  /** Runs when the node starts leaving; must settle within `timeoutMs`. */
-  leave?: (timeoutMs: number) => Promise<Partial<DeregisterOutcome>>;
+  /** Runs when the node starts leaving, with the deregister actor's input; must settle within `timeoutMs`. */
+  leave?: (input: DeregisterInput) => Promise<Partial<DeregisterOutcome>>;
 }

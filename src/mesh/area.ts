@@ -119,14 +119,14 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
 
   return {
     actors: { meshSocket, peerProber },
-    leave: (timeoutMs) =>
+    leave: ({ timeoutMs, shutdownAt }) =>
       sendLeaveNotices(
         {
           endpoint,
           hasKey: key !== null,
           peers: () => rt.peers.list(),
           logger,
-          signalAt: () => rt.lifecycle.snapshot()?.context.shutdownAt ?? null,
+          signalAt: () => shutdownAt,
         },
         timeoutMs,
       ),

@@ -47,7 +47,7 @@ export function createRegistryArea(rt: NodeRuntime): AreaProvision {
   });
   return {
     actors: { registrar },
-    leave: async (timeoutMs) => {
+    leave: async ({ timeoutMs }) => {
       const registration = await loading;
       return registration ? registration.leave(timeoutMs) : { leaseRevoked: false };
     },

@@ -49,15 +49,15 @@ const wrongOutput: AreaProvision = {
 
 const wrongEvents: AreaProvision = {
   actors: {
-    // @ts-expect-error the chart sends the proxy ProxyCommand events; a logic taking only one of them cannot receive the others
-    proxyServer: fromCallback<{ type: 'PROXY.CUT' }>(() => undefined),
+    // @ts-expect-error the chart sends the proxy every drain phase; a logic taking only one of them cannot receive the others
+    proxyServer: fromCallback<{ type: 'PROXY.DRAIN'; phase: 'cutting'; drainDeadlineMs: number }>(() => undefined),
   },
 };
 
 // The daemon's merge is typed the same way (src/daemon.ts).
 const merged: LifecycleActors = {
   ...good.actors,
-  deregister: fromPromise<DeregisterOutcome, { timeoutMs: number }>(async () => ({ goodbyeSent: false, noticesSent: 0, acked: 0, leaseRevoked: null })),
+  deregister: fromPromise<DeregisterOutcome, { timeoutMs: number; shutdownAt: number | null }>(async () => ({ goodbyeSent: false, noticesSent: 0, acked: 0, leaseRevoked: null })),
   // @ts-expect-error a misspelled name in the daemon's own additions
   sucessor: callback,
 };
