@@ -232,6 +232,11 @@ export const lifecycleMachine = setup({
       restartAttempts: ({ context }) => context.restartAttempts + 1,
       signals: ({ context, event }) => (event.type === 'RESTART' ? [...context.signals, event.signal] : context.signals),
     }),
+    /** The first signal while online: the drain budget counts from its `at`. */
+    noteShutdown: assign({
+      shutdownAt: ({ event }) => (event.type === 'SHUTDOWN' ? event.at : null),
+      signals: ({ context, event }) => (event.type === 'SHUTDOWN' ? [...context.signals, event.signal] : context.signals),
+    }),
     noteSecondSignal: assign({
       signals: ({ context, event }) => (event.type === 'SHUTDOWN' ? [...context.signals, event.signal] : context.signals),
       drainSkipped: true,
@@ -401,13 +406,7 @@ export const lifecycleMachine = setup({
           on: {
             'PROXY.LISTENING': { target: 'serving', actions: assign({ proxyAddress: ({ event }) => event.address }) },
             // As from serving: deregister (peers may know us from a previous run) and drain.
-            SHUTDOWN: {
-              target: 'leaving',
-              actions: assign({
-                shutdownAt: ({ event }) => event.at,
-                signals: ({ context, event }) => [...context.signals, event.signal],
-              }),
-            },
+            SHUTDOWN: { target: 'leaving', actions: 'noteShutdown' },
           },
         },
 
@@ -420,13 +419,7 @@ export const lifecycleMachine = setup({
             { id: 'peerProber', src: 'peerProber' },
           ],
           on: {
-            SHUTDOWN: {
-              target: 'leaving',
-              actions: assign({
-                shutdownAt: ({ event }) => event.at,
-                signals: ({ context, event }) => [...context.signals, event.signal],
-              }),
-            },
+            SHUTDOWN: { target: 'leaving', actions: 'noteShutdown' },
             RESTART: { target: 'handingOver', actions: 'noteRestart' },
             'SNAPSHOT.SAVED': {
               actions: assign({ snapshotsSaved: ({ context }) => context.snapshotsSaved + 1 }),

@@ -16,6 +16,8 @@ describe('daemon basics', () => {
     expect((await fetch(`${n.adminUrl}/readyz`)).status).toBe(200);
     expect((await fetch(`${n.adminUrl}/healthz`)).status).toBe(200);
     expect(await adminState(n)).toMatchObject({ lifecycle: 'serving', inFlight: 0, peers: [], circuitBreakers: [] });
+    // The bound addresses, as the listeners reported them to the chart (ADMIN/PROXY/MESH.LISTENING).
+    expect(await adminState(n)).toMatchObject({ listen: { proxy: n.proxy, admin: n.admin, mesh: expect.any(Number) } });
     n.kill('SIGTERM');
     expect(await n.exited).toEqual({ code: 0, signal: null });
     const entered = n.logs.filter((l) => l.lifecycle).map((l) => l.lifecycle);

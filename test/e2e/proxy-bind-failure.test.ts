@@ -47,6 +47,8 @@ describe('proxy listener cannot bind', () => {
 
     const stopped = node.logs.find((l) => l.msg === 'stopped');
     expect(stopped).toMatchObject({ exitCode: 2, lastError: `proxy listener ${address}: EADDRINUSE` });
+    // Readiness is declared by the bound listener (online.binding): never serving, nothing announced.
+    expect(node.logs.filter((l) => l.lifecycle).map((l) => l.lifecycle)).toEqual(['starting', 'restoring', 'persisting', 'stopped']);
     // The error line comes before the chart leaves `online`: the reason is the first thing said.
     const errorAt = node.logs.findIndex((l) => l.msg === 'proxy listener cannot bind');
     const persistingAt = node.logs.findIndex((l) => l.lifecycle === 'persisting');
