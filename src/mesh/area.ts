@@ -7,7 +7,7 @@ import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
+import type { AreaProvision } from '../areas/provision.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import { staticPeerEvents } from './static-peers.js';
 import { MeshEndpoint } from './endpoint.js';

@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from '../log/logger.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import { formatHostPort } from '../config/host-port.js';
 import { encodeMessage } from './wire.js';
 import type { MeshKind, MeshMessage } from './wire.js';

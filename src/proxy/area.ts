@@ -6,7 +6,7 @@
 import v8 from 'node:v8';
 import type { Logger } from '../log/logger.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
+import type { AreaProvision } from '../areas/provision.js';
 import { CockatielBreakerRegistry, DEFAULT_BREAKER_THRESHOLD, DEFAULT_HALF_OPEN_AFTER_MS } from './breaker-registry.js';
 import type { ForwardEngine } from './forward-engine.js';
 import { ForwardError } from './forward-engine.js';

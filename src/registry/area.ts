@@ -10,7 +10,7 @@ import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
+import type { AreaProvision } from '../areas/provision.js';
 import type { EtcdRegistration } from './etcd-registration.js';
 import { LEASE_TTL_SEC, initialEtcdStatus } from './registry-status.js';
 

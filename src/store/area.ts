@@ -6,7 +6,7 @@ import { fromPromise } from 'xstate';
 import type { RestoreSummary, StartupOutput } from '../../machines/events.js';
 import type { PersistInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
+import type { AreaProvision } from '../areas/provision.js';
 import { keepUnreadCopy, openStateStore, replaceUnloadable } from './open-store.js';
 import { count, restoreInto } from './restore.js';
 import { snapshotOf } from './runtime-snapshot.js';

@@ -14,7 +14,7 @@ import { stateValueText } from '../../machines/lifecycle-names.js';
 import { RecordingRule } from '../../src/replay/recording-rule.js';
 import { replayRun } from '../../src/replay/replay-run.js';
 import type { RecordedRun, ReplayResult } from '../../src/replay/replay-run.js';
-import { toRecordedEvent } from '../../src/lifecycle/transition-recorder.js';
+import { toRecordedEvent } from '../../src/observability/transition-recorder.js';
 import type { TransitionRecord } from '../../src/store/state-store.js';
 import { runCli, tempDir } from './daemon.js';
 

@@ -9,13 +9,13 @@ import type { AnyEventObject } from 'xstate';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
+import type { AreaProvision } from '../areas/provision.js';
 import { bearerMatches, exchangeTokenForCookie } from './auth.js';
 import { isLoopbackAddress, loopbackHostAllowed } from './host-guard.js';
 import { endEventStreams } from './event-stream.js';
 import { coreRoutes, json, PUBLIC_PATHS } from './routes.js';
 import type { AdminRoute } from './routes.js';
-import { registerLiveMetrics } from './live-metrics.js';
+import { registerLiveMetrics } from '../observability/live-metrics.js';
 import { inspectorRoutes } from './inspector-routes.js';
 
 const lastWarned = new Map<string, number>();
