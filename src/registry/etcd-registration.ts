@@ -2,14 +2,14 @@
  * This node's registration in etcd, from the registrar actor's start to the
  * leave step's lease revoke.
  *
- * Two loops run while serving, each with its own capped, logged backoff:
- * - keepRegistered: revoke a lease left by a crashed previous run (its id is
- *   kept in the store's meta), grant a lease (kept alive by the client), put
- *   `<prefix><node id>` under it, remember the lease id. A lost lease (etcd
+ * Two loops run while serving on one client, each with its own capped,
+ * logged backoff:
+ * - keepRegistered (here): revoke a lease left by a crashed previous run (its
+ *   id is kept in the store's meta), grant a lease (kept alive by the client),
+ *   put `<prefix><node id>` under it, remember the lease id. A lost lease (etcd
  *   down longer than the TTL, or revoked by someone) starts it again.
- * - keepWatching: read the prefix, then watch it from the next revision; other
- *   nodes' keys become PEER.FOUND / PEER.LEFT for the chart. A broken watch is
- *   dropped and both steps run again, so what changed meanwhile is not missed.
+ * - the peer watch (etcd-discovery.ts): other nodes' keys become PEER.FOUND /
+ *   PEER.LEFT for the chart.
  *
  * The actor's cleanup (when `serving` ends) only stops events; the lease is
  * revoked by `leave`, which the chart runs right after. Should `serving` end
@@ -18,13 +18,15 @@
  */
 import { ExponentialBackoff, halfJitterGenerator, handleAll, retry } from 'cockatiel';
 import { EtcdLeaseInvalidError, GRPCNotFoundError } from 'etcd3';
-import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
+import type { Etcd3, Lease } from 'etcd3';
 import type { LifecycleEvent } from '../../machines/events.js';
 import { errorMessage } from '../../machines/error-message.js';
 import type { Logger } from '../log/logger.js';
 import type { NodeRuntime } from '../runtime.js';
 import { createEtcdClient } from './etcd-client.js';
-import { decodeNodeRecord, encodeNodeRecord, peerFromRecord } from './node-record.js';
+import { throwIfAborted, withTimeout } from './bounded.js';
+import { EtcdPeerWatch } from './etcd-discovery.js';
+import { encodeNodeRecord } from './node-record.js';
 import type { NodeRecord } from './node-record.js';
 import type { EtcdRegistryStatus } from './registry-status.js';
 import { LEASE_TTL_SEC, initialEtcdStatus } from './registry-status.js';
@@ -34,12 +36,10 @@ export { LEASE_TTL_SEC };
 export const REVOKE_CAP_MS = 1_000;
 /** Store meta key holding the current lease id, for the next start after a crash. */
 export const LEASE_META_KEY = 'etcd.leaseId';
-const WATCH_CONNECT_TIMEOUT_MS = 2_000;
 /** If `serving` ends and no leave step claims the lease within this, the cleanup revokes it. */
 const ORPHAN_GRACE_MS = 50;
 /** Doubling delays with half jitter (250-500 ms, 500-1000 ms, … capped at 10 s): growing, as the log shows. */
 const REGISTER_BACKOFF = { initialDelay: 500, maxDelay: 10_000, generator: halfJitterGenerator };
-const WATCH_BACKOFF = { initialDelay: 250, maxDelay: 5_000 };
 
 type Send = (event: LifecycleEvent) => void;
 
@@ -56,11 +56,7 @@ export class EtcdRegistration {
   #abort: AbortController | null = null;
   #send: Send | null = null;
   #lease: Lease | null = null;
-  #watcher: Watcher | null = null;
-  /** Other nodes' keys → the address they named, to say who left on delete. */
-  readonly #known = new Map<string, string>();
-  /** Keys ignored, with the reason last logged (each reason is logged once per key). */
-  readonly #rejected = new Map<string, string>();
+  readonly #watch: EtcdPeerWatch;
   #leaving: Promise<LeaveResult> | null = null;
   /** Set as the leave step begins (before its first await), read by the client's watch backoff. */
   #closing = false;
@@ -76,6 +72,21 @@ export class EtcdRegistration {
     this.#log = rt.logger.child({ component: 'etcd' });
     this.#key = `${rt.config.etcdPrefix}${rt.config.nodeId}`;
     this.status = status ?? initialEtcdStatus(rt.config.etcd, this.#key, LEASE_TTL_SEC);
+    this.#watch = new EtcdPeerWatch({
+      prefix: rt.config.etcdPrefix,
+      ownKey: this.#key,
+      nodeId: rt.config.nodeId,
+      selfAddress: () => rt.bound.proxy,
+      client: () => this.#client,
+      status: this.status,
+      log: this.#log,
+      send: (event) => this.#send?.(event),
+      onOwnKeyDeleted: () => {
+        if (this.#leaving) return;
+        this.#log.warn({ key: this.#key }, `this node's etcd key ${this.#key} was deleted by someone else: putting it back`);
+        void this.#putBack();
+      },
+    });
   }
 
   /** Whether start() ran (the registry area loads this module lazily). */
@@ -96,7 +107,7 @@ export class EtcdRegistration {
     this.#client = createEtcdClient(this.#rt.config.etcd, { closing: () => this.#closing });
     this.#log.info({ endpoints: this.#rt.config.etcd, key: this.#key }, `registering in etcd as ${this.#key}`);
     void this.#keepRegistered(this.#abort.signal);
-    void this.#keepWatching(this.#abort.signal);
+    void this.#watch.run(this.#abort.signal);
   }
 
   /** The registrar actor stopped (`serving` ended): no more events; the lease is left to `leave`. */
@@ -125,14 +136,11 @@ export class EtcdRegistration {
     this.#send = null;
     const client = this.#client;
     const lease = this.#lease;
-    const watcher = this.#watcher;
     this.#client = null;
     this.#lease = null;
-    this.#watcher = null;
     this.status.registered = false;
-    this.status.watching = false;
     lease?.release();
-    void watcher?.cancel().catch(() => undefined);
+    void this.#watch.cancel().catch(() => undefined);
     client.close();
     this.#log.info({ key: this.#key, leaseId: this.status.leaseId }, 'etcd: registration left to the hot-restart successor; lease not revoked');
   }
@@ -153,11 +161,8 @@ export class EtcdRegistration {
     if (!client) return { leaseRevoked: false };
     const started = Date.now();
     const lease = this.#lease;
-    const watcher = this.#watcher;
-    this.#watcher = null;
-    this.status.watching = false;
     // Unwatch in parallel: it needs etcd too, and must not delay the revoke.
-    const unwatched = watcher ? withTimeout(watcher.cancel(), budgetMs, 'watch cancel').catch(() => undefined) : Promise.resolve();
+    const unwatched = withTimeout(this.#watch.cancel(), budgetMs, 'watch cancel').catch(() => undefined);
 
     let leaseRevoked = false;
     if (!lease) {
@@ -361,149 +366,6 @@ export class EtcdRegistration {
     }
   }
 
-  // ---- watch ------------------------------------------------------------------
-
-  async #keepWatching(signal: AbortSignal): Promise<void> {
-    let outage = false;
-    while (!signal.aborted) {
-      const policy = retry(handleAll, {
-        maxAttempts: Number.POSITIVE_INFINITY,
-        backoff: new ExponentialBackoff(WATCH_BACKOFF),
-      }).dangerouslyUnref();
-      // Registration failures already warn once per attempt; the watch only says when it breaks and heals.
-      const listener = policy.onRetry((r) => {
-        if (signal.aborted) return;
-        const message = 'error' in r ? errorMessage(r.error) : 'no result';
-        this.#log.debug({ attempt: r.attempt, retryInMs: Math.round(r.delay), error: message }, `etcd watch not established: ${message}`);
-      });
-      let watch: { ended: Promise<string> };
-      try {
-        watch = await policy.execute(() => this.#watchOnce(signal), signal);
-      } catch {
-        return; // aborted: the node is leaving
-      } finally {
-        listener.dispose();
-      }
-      if (outage) this.#log.info({ prefix: this.#rt.config.etcdPrefix }, 'etcd watch re-established');
-      const reason = await watch.ended;
-      if (signal.aborted) return;
-      outage = true;
-      this.#log.warn({ error: reason }, `etcd watch broken (${reason}): reading the prefix again when etcd answers`);
-    }
-  }
-
-  async #watchOnce(signal: AbortSignal): Promise<{ ended: Promise<string> }> {
-    throwIfAborted(signal);
-    const client = this.#client;
-    if (!client) throw new Error('etcd client closed');
-    const prefix = this.#rt.config.etcdPrefix;
-    const snapshot = await client.getAll().prefix(prefix).exec();
-    throwIfAborted(signal);
-    this.#resync(snapshot.kvs);
-
-    const watcher = client
-      .watch()
-      .prefix(prefix)
-      .startRevision((BigInt(snapshot.header.revision) + 1n).toString())
-      .watcher();
-    let settle: (reason: string) => void = () => undefined;
-    const ended = new Promise<string>((resolve) => (settle = resolve));
-    let broken = false;
-    const breakWith = (reason: string) => {
-      if (broken) return;
-      broken = true;
-      if (this.#watcher === watcher) this.#watcher = null;
-      this.status.watching = false;
-      // Detach it, or the client's watch manager keeps reconnecting it on its own.
-      watcher.cancel().catch(() => undefined);
-      settle(reason);
-    };
-    // A listener on 'error' always: an unhandled 'error' event would crash the process.
-    watcher.on('error', (error) => breakWith(errorMessage(error)));
-    watcher.on('disconnected', (error) => breakWith(errorMessage(error)));
-    watcher.on('end', () => breakWith('watch ended'));
-    watcher.on('put', (kv) => this.#onPut(kv));
-    watcher.on('delete', (kv) => this.#onDelete(kv));
-
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => breakWith(`watch not established in ${WATCH_CONNECT_TIMEOUT_MS} ms`), WATCH_CONNECT_TIMEOUT_MS);
-      const onAbort = () => breakWith('leaving');
-      signal.addEventListener('abort', onAbort, { once: true });
-      watcher.once('connected', () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      void ended.then((reason) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        reject(new Error(reason));
-      });
-    });
-    this.#watcher = watcher;
-    this.status.watching = true;
-    return { ended };
-  }
-
-  /** After (re)reading the prefix: found what is there, left what vanished meanwhile. */
-  #resync(kvs: IKeyValue[]): void {
-    const present = new Set<string>();
-    for (const kv of kvs) {
-      present.add(kv.key.toString());
-      this.#onPut(kv);
-    }
-    for (const [key, address] of this.#known) {
-      if (present.has(key)) continue;
-      this.#known.delete(key);
-      this.#peerLeft(key, address, 'etcd key deleted');
-    }
-    this.status.peers = this.#known.size;
-  }
-
-  #onPut(kv: IKeyValue): void {
-    const key = kv.key.toString();
-    if (key === this.#key) return;
-    const decoded = decodeNodeRecord(kv.value);
-    let problem = decoded.ok ? null : decoded.error;
-    if (decoded.ok && decoded.record.id === this.#rt.config.nodeId) problem = `names this node's id "${decoded.record.id}"`;
-    if (decoded.ok && decoded.record.address === this.#rt.bound.proxy) problem = `names this node's address ${decoded.record.address}`;
-    const previous = this.#known.get(key);
-    if (problem !== null || !decoded.ok) {
-      this.#reject(key, problem ?? 'invalid');
-      if (previous) {
-        this.#known.delete(key);
-        this.#peerLeft(key, previous, 'etcd record no longer valid');
-      }
-      return;
-    }
-    this.#rejected.delete(key);
-    this.status.rejectedKeys = this.#rejected.size;
-    const record = decoded.record;
-    if (previous && previous !== record.address) this.#peerLeft(key, previous, `etcd key now names ${record.address}`);
-    this.#known.set(key, record.address);
-    this.status.peers = this.#known.size;
-    if (previous !== record.address) {
-      this.#log.info({ key, peer: record.address, peerId: record.id }, `etcd: peer ${record.id} at ${record.address} found`);
-    }
-    this.#send?.({ type: 'PEER.FOUND', peer: peerFromRecord(record) });
-  }
-
-  #onDelete(kv: IKeyValue): void {
-    const key = kv.key.toString();
-    if (key === this.#key) {
-      if (this.#leaving) return;
-      this.#log.warn({ key }, `this node's etcd key ${key} was deleted by someone else: putting it back`);
-      void this.#putBack();
-      return;
-    }
-    if (this.#rejected.delete(key)) this.status.rejectedKeys = this.#rejected.size;
-    const address = this.#known.get(key);
-    if (!address) return;
-    this.#known.delete(key);
-    this.status.peers = this.#known.size;
-    this.#peerLeft(key, address, 'etcd key deleted');
-  }
-
   async #putBack(): Promise<void> {
     const lease = this.#lease;
     if (!lease || !this.status.registered) return; // a lost lease re-registers on its own
@@ -516,29 +378,4 @@ export class EtcdRegistration {
       this.#log.warn({ error: errorMessage(error) }, `could not put the etcd key back: ${errorMessage(error)}`);
     }
   }
-
-  #peerLeft(key: string, address: string, reason: string): void {
-    this.#log.info({ key, peer: address, reason }, `etcd: peer at ${address} gone (${reason})`);
-    this.#send?.({ type: 'PEER.LEFT', address, reason });
-  }
-
-  #reject(key: string, reason: string): void {
-    if (this.#rejected.get(key) !== reason) {
-      this.#log.warn({ key, reason }, `ignoring etcd key ${key}: ${reason}`);
-    }
-    this.#rejected.set(key, reason);
-    this.status.rejectedKeys = this.#rejected.size;
-  }
-}
-
-function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new Error('etcd registration stopped: the node is leaving');
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(what)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
