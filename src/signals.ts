@@ -14,9 +14,11 @@
  * SIGHUP is the hot restart's (src/restart/); here it is only kept from
  * killing the node while no restart handler is attached. The
  * table in docs/operations.md ("Signals") lists every signal and why.
- * This module imports nothing at run time: it must load in microseconds.
+ * This module imports nothing at run time but a dependency-free helper: it
+ * must load in microseconds.
  */
 import type { Logger } from './log/logger.js';
+import { RateLimitedLog } from './log/rate-limited-log.js';
 
 export type SignalAction = 'shutdown' | 'log';
 
@@ -62,9 +64,12 @@ interface GateState {
   send: ((event: ShutdownEvent) => void) | null;
   logger: Logger | null;
   stopped: boolean;
-  /** Last log time per signal, for rate-limiting repeated `log` signals. */
-  lastLogged: Map<string, number>;
+  /** Rate-limits the lines of repeated ignored signals. */
+  ignoredLog: RateLimitedLog;
 }
+
+/** A flood of one signal logs at most one line per second (the count is in the line). */
+const LOG_EVERY_MS = 1_000;
 
 const gate: GateState = {
   installed: false,
@@ -73,11 +78,8 @@ const gate: GateState = {
   send: null,
   logger: null,
   stopped: false,
-  lastLogged: new Map(),
+  ignoredLog: new RateLimitedLog(LOG_EVERY_MS),
 };
-
-/** A flood of one signal logs at most one line per second (the count is in the line). */
-const LOG_EVERY_MS = 1_000;
 
 function countOf(signal: string): number {
   let n = 0;
@@ -100,9 +102,7 @@ function logSignal(r: Received, queued = false): void {
     log.info(fields, first ? `${r.signal} received: shutting down` : `${r.signal} received again`);
     return;
   }
-  const last = gate.lastLogged.get(r.signal) ?? -Infinity;
-  if (r.at - last < LOG_EVERY_MS) return;
-  gate.lastLogged.set(r.signal, r.at);
+  if (gate.ignoredLog.admit(r.signal, r.at) === null) return;
   log.warn(
     fields,
     r.signal === 'SIGUSR1' ? 'SIGUSR1 received: ignored (the inspector stays closed)' : `${r.signal} received: ignored`,

@@ -17,15 +17,10 @@ import { coreRoutes, json, PUBLIC_PATHS } from './routes.js';
 import type { AdminRoute } from './routes.js';
 import { registerLiveMetrics } from '../observability/live-metrics.js';
 import { inspectorRoutes } from './inspector-routes.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 
-const lastWarned = new Map<string, number>();
 /** One line per kind per 10 s: a client repeating a refused request must not flood the log. */
-function rateLimitedWarn(rt: NodeRuntime, kind: string, fields: Record<string, unknown>, msg: string): void {
-  const now = Date.now();
-  if (now - (lastWarned.get(kind) ?? -Infinity) < 10_000) return;
-  lastWarned.set(kind, now);
-  rt.logger.warn(fields, msg);
-}
+const refusals = new RateLimitedLog(10_000);
 
 export function createAdminArea(rt: NodeRuntime): AreaProvision {
   registerLiveMetrics(rt);
@@ -38,7 +33,9 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
       return json(res, 401, { error: 'admin token required' });
     }
     if (!rt.config.adminToken && !PUBLIC_PATHS.has(path) && !loopbackHostAllowed(req)) {
-      rateLimitedWarn(rt, 'host', { host: String(req.headers.host).slice(0, 100), path }, 'admin request with a non-loopback Host refused');
+      refusals.hit('host', (suppressed) =>
+        rt.logger.warn({ host: String(req.headers.host).slice(0, 100), path, suppressed }, 'admin request with a non-loopback Host refused'),
+      );
       return json(res, 403, { error: 'without --admin-token the admin answers only Host localhost or a loopback address' });
     }
     // Handed over (hot restart): kept-alive admin clients move to the successor.

@@ -25,6 +25,7 @@ import { RecordLifetimes } from './record-lifetimes.js';
 import { addressRecords, serviceRecords } from './service-records.js';
 import { SERVICE_TYPE, encodeTxt, readAdvert } from './service-txt.js';
 import type { SelfAdvert } from './service-txt.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 
 /** RFC 6762 §8.3: at least two announcements, one second apart; then answer queries. */
 const ANNOUNCE_AT_MS = [0, 1_000, 3_000];
@@ -66,7 +67,7 @@ export class MdnsSession {
   readonly #lifetimes = new RecordLifetimes();
   /** SRV/TXT TTL (seconds) per service name, from the packet being processed. */
   readonly #packetTtls = new Map<string, number>();
-  readonly #lastLogged = new Map<string, number>();
+  readonly #complaints = new RateLimitedLog(LOG_EVERY_MS);
   readonly #seenClaims = new SeenClaims();
   readonly #conflictLimit = new ConflictRateLimit();
   /** Pending announcements of the current name (cancelled when it is given up). */
@@ -354,11 +355,7 @@ export class MdnsSession {
   }
 
   #complain(key: string, level: 'warn' | 'debug', fields: Record<string, unknown>, msg: string): void {
-    const now = Date.now();
-    const last = this.#lastLogged.get(key);
-    if (last !== undefined && now - last < LOG_EVERY_MS) return;
-    this.#lastLogged.set(key, now);
-    this.#log[level](fields, msg);
+    this.#complaints.hit(key, (suppressed) => this.#log[level]({ ...fields, ...(suppressed ? { suppressed } : {}) }, msg));
   }
 
   #later(ms: number, fn: () => void, repeat = false): void {

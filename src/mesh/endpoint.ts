@@ -13,7 +13,7 @@ import type { MeshKind, MeshMessage } from './wire.js';
 import { NoticeVerifier } from './notice-verifier.js';
 import type { VerifierOptions } from './notice-verifier.js';
 import { SequenceSource } from './sequence.js';
-import { LogLimiter } from './log-limiter.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 
 export interface Rinfo {
   address: string;
@@ -55,7 +55,7 @@ export class MeshEndpoint {
   readonly #verifier: NoticeVerifier;
   readonly #seq = new SequenceSource();
   readonly #waiting = new Map<number, Waiter>();
-  readonly #limiter = new LogLimiter();
+  readonly #limiter = new RateLimitedLog(5_000);
   /**
    * Per node id, the seq of its latest pong. Only a serving node answers pings,
    * so a leave numbered below it is older than the node's last proof of life:

@@ -7,7 +7,7 @@
 import type http from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { DRAINING_HEADER } from './forwarding-headers.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 
 /** A target key fit for a log line: an upstream URL without its user and password. */
 export function redactTarget(key: string): string {

@@ -20,7 +20,7 @@ import { refuseConnect } from './http-rules/connect-method.js';
 import { isWebSocketUpgrade, serveAsPlainRequest } from './http-rules/plain-upgrade.js';
 import { forwardRequest } from './request-forwarder.js';
 import type { ProxyPhase } from './request-forwarder.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 import { createProxyListener, isHttp2Socket } from './tls/proxy-listener.js';
 import { TargetPicker } from './target-picker.js';
 import { WebSocketTunnels } from './websocket-tunnels.js';

@@ -13,7 +13,7 @@ import type { ForwardEngine, ForwardedResponse, ResponseBody, Target } from './f
 import { AttemptAbort, ForwardError } from './forward-engine.js';
 import { DRAINING_HEADER, HOP_HEADER, requestHeadersFor, responseHeadersFrom } from './forwarding-headers.js';
 import type { RequestRecord } from './in-flight-tracker.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 import { refusalFor, refusalOutcome, refuse } from './http-rules/request-rules.js';
 import { ReplayableBody } from './replayable-body.js';
 import type { PickRules, TargetPicker } from './target-picker.js';
