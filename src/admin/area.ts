@@ -13,7 +13,8 @@ import type { AreaProvision } from '../areas/provision.js';
 import { bearerMatches, exchangeTokenForCookie } from './auth.js';
 import { isLoopbackAddress, loopbackHostAllowed } from './host-guard.js';
 import { endEventStreams } from './event-stream.js';
-import { coreRoutes, json, PUBLIC_PATHS } from './routes.js';
+import { coreRoutes, PUBLIC_PATHS } from './routes.js';
+import { sendJson } from '../http/json-response.js';
 import type { AdminRoute } from './routes.js';
 import { registerLiveMetrics } from '../observability/live-metrics.js';
 import { inspectorRoutes } from './inspector-routes.js';
@@ -30,23 +31,22 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
     if (rt.config.adminToken && exchangeTokenForCookie(req, res, path, rt.config.adminToken)) return;
     if (rt.config.adminToken && !PUBLIC_PATHS.has(path) && !bearerMatches(req, rt.config.adminToken)) {
       res.setHeader('www-authenticate', 'Bearer');
-      return json(res, 401, { error: 'admin token required' });
+      return sendJson(res, 401, { error: 'admin token required' });
     }
     if (!rt.config.adminToken && !PUBLIC_PATHS.has(path) && !loopbackHostAllowed(req)) {
       refusals.hit('host', (suppressed) =>
         rt.logger.warn({ host: String(req.headers.host).slice(0, 100), path, suppressed }, 'admin request with a non-loopback Host refused'),
       );
-      return json(res, 403, { error: 'without --admin-token the admin answers only Host localhost or a loopback address' });
+      return sendJson(res, 403, { error: 'without --admin-token the admin answers only Host localhost or a loopback address' });
     }
     // Handed over (hot restart): kept-alive admin clients move to the successor.
     if (rt.restart?.released) res.setHeader('connection', 'close');
     const route = routes[path];
-    if (!route) return json(res, 404, { error: `no such admin path: ${path}` });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET only' });
+    if (!route) return sendJson(res, 404, { error: `no such admin path: ${path}` });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'GET only' });
     Promise.resolve(route(req, res, rt)).catch((error: unknown) => {
       rt.logger.error({ err: error, path }, 'admin route failed');
-      if (!res.headersSent) json(res, 500, { error: 'internal error' });
-      else res.destroy();
+      sendJson(res, 500, { error: 'internal error' });
     });
   };
 

@@ -21,6 +21,7 @@ import { isWebSocketUpgrade, serveAsPlainRequest } from './http-rules/plain-upgr
 import { forwardRequest } from './request-forwarder.js';
 import type { ProxyPhase } from './request-forwarder.js';
 import { RateLimitedLog } from '../log/rate-limited-log.js';
+import { sendJson } from '../http/json-response.js';
 import { createProxyListener, isHttp2Socket } from './tls/proxy-listener.js';
 import { TargetPicker } from './target-picker.js';
 import { WebSocketTunnels } from './websocket-tunnels.js';
@@ -149,8 +150,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         });
         forwardRequest(deps, req, res, record).catch((error: unknown) => {
           log.error({ err: error }, 'request handling failed');
-          if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json', connection: 'close' });
-          res.end(JSON.stringify({ error: 'bad gateway' }));
+          sendJson(res, 502, { error: 'bad gateway' }, { closing: true });
         });
       },
       log,

@@ -8,7 +8,7 @@
 import type http from 'node:http';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
-import { sendJson } from '../error-responses.js';
+import { sendJson } from '../../http/json-response.js';
 
 export interface Refusal {
   status: 400 | 501;
