@@ -9,7 +9,7 @@ import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../areas/provision.js';
 import { keepUnreadCopy, openStateStore, replaceUnloadable } from './open-store.js';
 import { count, restoreInto } from './restore.js';
-import { snapshotOf } from './runtime-snapshot.js';
+import { saveSnapshot } from './runtime-snapshot.js';
 import { createSnapshotTimer } from './snapshot-timer.js';
 import type { SavedState, ShutdownRecord } from './state-store.js';
 
@@ -97,13 +97,8 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
   });
 
   const persistFinal = fromPromise<void, PersistInput>(async ({ input }) => {
-    const store = rt.store;
-    if (!store) throw new Error('the state store is not open');
-    const started = performance.now();
     const shutdown = shutdownRecordOf(input, rt.tracker.completedSinceShutdown);
-    const saved = store.saveSnapshot(snapshotOf(rt, shutdown ?? undefined));
-    rt.metrics.snapshots.inc({ result: 'saved' });
-    const tookMs = Math.round((performance.now() - started) * 10) / 10;
+    const { saved, tookMs } = saveSnapshot(rt, shutdown ?? undefined);
     rt.logger.info(
       { ...saved, shutdown, tookMs },
       input.successor
