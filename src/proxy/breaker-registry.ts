@@ -1,6 +1,6 @@
 /**
- * Seam between the proxy's circuit breakers and the store: the store saves
- * and restores `BreakerRecord`s without knowing the breaker library.
+ * The proxy's circuit breakers, one cockatiel breaker per target. The store
+ * saves and restores them as `BreakerRecord`s without knowing the library.
  */
 import { type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 
@@ -14,19 +14,6 @@ export interface BreakerRecord {
   data: unknown;
   updatedAt: number;
 }
-
-export interface BreakerRegistry {
-  /** Current state of every breaker, for snapshots. */
-  exportAll(): BreakerRecord[];
-  /** Seeds breakers from a snapshot, before any traffic. */
-  restoreAll(records: BreakerRecord[]): void;
-  /** `{ target, state }` for /state and /metrics. */
-  list(): Array<{ target: string; state: BreakerStateName }>;
-}
-
-// ---------------------------------------------------------------------------
-// The real registry: one cockatiel circuit breaker per target.
-// ---------------------------------------------------------------------------
 
 export interface BreakerOptions {
   /** Consecutive failures that open a breaker. */
@@ -79,7 +66,7 @@ interface Entry {
  * cool-down. Breakers of targets that went away stay (and are saved): a peer
  * that comes back finds its record.
  */
-export class CockatielBreakerRegistry implements BreakerRegistry {
+export class BreakerRegistry {
   readonly #entries = new Map<string, Entry>();
 
   constructor(
@@ -170,6 +157,7 @@ export class CockatielBreakerRegistry implements BreakerRegistry {
     }
   }
 
+  /** Current state of every breaker, for snapshots. */
   exportAll(): BreakerRecord[] {
     const now = Date.now();
     return [...this.#entries].map(([target, { policy, updatedAt }]) => ({
@@ -180,6 +168,7 @@ export class CockatielBreakerRegistry implements BreakerRegistry {
     }));
   }
 
+  /** Seeds breakers from a snapshot, before any traffic. */
   restoreAll(records: BreakerRecord[]): void {
     for (const r of records) {
       const state = asCockatielState(r.data);
@@ -191,6 +180,7 @@ export class CockatielBreakerRegistry implements BreakerRegistry {
     }
   }
 
+  /** `{ target, state }` for /state and /metrics. */
   list(): Array<{ target: string; state: BreakerStateName }> {
     const now = Date.now();
     return [...this.#entries].map(([target, { policy }]) => ({ target, state: this.#effective(policy, now) }));

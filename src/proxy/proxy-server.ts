@@ -12,7 +12,7 @@ import { planShutdown } from '../../machines/budget.js';
 import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { CockatielBreakerRegistry } from './breaker-registry.js';
+import type { BreakerRegistry } from './breaker-registry.js';
 import { defaultMaxConnections, enforceConnectionLimit, resolveConnectionLimit } from './connection-limit.js';
 import type { ForwardEngine } from './forward-engine.js';
 import { trustedProxyList } from './forwarding-headers.js';
@@ -41,7 +41,7 @@ interface Connection {
 
 export interface ProxyServerOptions {
   engine: () => ForwardEngine;
-  breakers: CockatielBreakerRegistry;
+  breakers: BreakerRegistry;
   targetTimeoutMs: number;
   requestBodyTimeoutMs: number;
 }

@@ -7,7 +7,7 @@
 import type http from 'node:http';
 import { BrokenCircuitError, IsolatedCircuitError } from 'cockatiel';
 import type { Logger } from '../log/logger.js';
-import type { CockatielBreakerRegistry } from './breaker-registry.js';
+import type { BreakerRegistry } from './breaker-registry.js';
 import { redactTarget, sendDraining, sendGatewayError } from './error-responses.js';
 import { sendJson } from '../http/json-response.js';
 import type { ForwardEngine, ForwardedResponse, ResponseBody, Target } from './forward-engine.js';
@@ -32,7 +32,7 @@ export interface ForwarderDeps {
   nodeId: string;
   engine: ForwardEngine;
   picker: TargetPicker;
-  breakers: CockatielBreakerRegistry;
+  breakers: BreakerRegistry;
   phase: () => ProxyPhase;
   /** Longest wait for a target's response head once the request was sent (504 after). */
   targetTimeoutMs: number;

@@ -10,7 +10,7 @@ import { retryDelayMs } from '../../src/store/snapshot-timer.js';
 import type { PeerInfo } from '../../machines/events.js';
 
 /** Restore only hands records over; a map that keeps them is enough to check what it handed. */
-class RecordBreakerRegistry implements BreakerRegistry {
+class RecordBreakerRegistry implements Pick<BreakerRegistry, 'exportAll' | 'restoreAll' | 'list'> {
   #records = new Map<string, BreakerRecord>();
   exportAll(): BreakerRecord[] {
     return [...this.#records.values()];
