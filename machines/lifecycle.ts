@@ -130,7 +130,7 @@ export const lifecycleMachine = setup({
     input: {} as LifecycleInput,
   },
   actors: {
-    /** Config check, data dir check, open the store. Rejects → exit 2. */
+    /** Data dir writable, lock it, open the store (the CLI checked the config before). Rejects → exit 2. */
     prepare: pending<StartupOutput>(),
     /** Loads the last snapshot into the routing table and breakers. */
     restoreSnapshot: pending<RestoreSummary>(),

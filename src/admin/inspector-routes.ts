@@ -1,5 +1,5 @@
 /**
- * Routes of the live inspector (issue 4): the page, its bundled script and
+ * Routes of the live inspector: the page, its bundled script and
  * the chart's definition. All of it is served by this admin listener, so the
  * page works with no network beyond it.
  */
