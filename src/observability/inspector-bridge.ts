@@ -16,6 +16,7 @@ import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import type { InspectionEvent } from 'xstate';
 import WebSocket from 'ws';
 import type { Logger } from '../log/logger.js';
+import { errorMessage } from '../../machines/error-message.js';
 
 export interface InspectorBridge {
   inspect(event: InspectionEvent): void;
@@ -146,7 +147,7 @@ class WebSocketTransport {
     if (this.#closing || this.#stopped) return;
     if (!this.#failureReported) {
       this.#failureReported = true;
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       this.logger.warn(
         { inspectorUrl: this.url, reason },
         `inspector at ${this.url} unreachable (${reason}); the node runs on and retries quietly`,
