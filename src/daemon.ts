@@ -76,21 +76,21 @@ export async function runDaemon(config: Config): Promise<number> {
         if (rt.peers.upsert(peer)) logger.debug({ peer }, 'peer found');
       },
       applyPeerLeft: (_, { address, reason }) => {
-        if (rt.peers.markLeft(address)) logger.info({ peer: address, reason }, `peer ${address} left: ${reason}`);
+        if (rt.peers.markLeft(address)) logger.info({ peer: address, reason }, 'peer left');
       },
       applyPeerStatus: (_, { address, status }) => {
-        if (rt.peers.setStatus(address, status)) logger.info({ peer: address, status }, `peer ${address} is ${status}`);
+        if (rt.peers.setStatus(address, status)) logger.info({ peer: address, status }, 'peer status changed');
       },
-      reportStartupFailure: ({ context }) => logger.fatal({ error: context.lastError }, `cannot start: ${context.lastError}`),
-      reportRestoreFailure: (_, reason) => logger.warn({ reason }, `saved state not restored, starting fresh: ${reason}`),
+      reportStartupFailure: ({ context }) => logger.fatal({ error: context.lastError }, 'cannot start'),
+      reportRestoreFailure: (_, reason) => logger.warn({ reason }, 'saved state not restored, starting fresh'),
       reportSecondSignal: ({ context }) =>
         logger.warn({ inFlight: rt.tracker.count, signals: context.signals }, 'second signal: skipping the rest of the drain'),
       reportDeregisterTimeout: ({ context }) =>
         logger.warn({ timeoutMs: context.deregisterTimeoutMs }, 'deregistration did not finish in time; going on'),
       reportDrainDeadline: ({ context }) =>
         logger.warn({ inFlight: rt.tracker.count, drainDeadlineMs: context.drainDeadlineMs }, 'drain deadline reached: cutting what is left'),
-      reportPersistFailure: (_, reason) => logger.error({ reason }, `final snapshot failed: ${reason}`),
-      reportSnapshotFailure: (_, { error, attempt }) => logger.error({ error, attempt }, `snapshot failed (attempt ${attempt}): ${error}`),
+      reportPersistFailure: (_, reason) => logger.error({ reason }, 'final snapshot failed'),
+      reportSnapshotFailure: (_, { error, attempt }) => logger.error({ error, attempt }, 'snapshot failed'),
       reportRestartFailure: (_, reason) => logger.error({ restart: 'failed', reason }, 'hot restart failed: still serving on this process'),
       reportRestartIgnored: ({ context }) =>
         logger.warn({ restart: 'ignored', lifecycle: rt.lifecycle.label(), restartAt: context.restartAt }, 'hot restart ignored: not serving, or one is under way'),

@@ -99,13 +99,13 @@ function logSignal(r: Received, queued = false): void {
   }
   if (r.action === 'shutdown') {
     const first = gate.received.find((x) => x.action === 'shutdown') === r;
-    log.info(fields, first ? `${r.signal} received: shutting down` : `${r.signal} received again`);
+    log.info(fields, first ? 'signal received: shutting down' : 'signal received again');
     return;
   }
   if (gate.ignoredLog.admit(r.signal, r.at) === null) return;
   log.warn(
     fields,
-    r.signal === 'SIGUSR1' ? 'SIGUSR1 received: ignored (the inspector stays closed)' : `${r.signal} received: ignored`,
+    r.signal === 'SIGUSR1' ? 'SIGUSR1 received: ignored (the inspector stays closed)' : 'signal received: ignored',
   );
 }
 

@@ -55,7 +55,7 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
     server.keepAliveTimeout = 5_000;
     const { host, port } = parseHostPort(rt.config.admin);
     server.once('error', (error: NodeJS.ErrnoException) => {
-      rt.logger.error({ err: error, admin: rt.config.admin }, `admin listener failed: ${error.code ?? error.message}`);
+      rt.logger.error({ err: error, admin: rt.config.admin, code: error.code }, 'admin listener failed');
       sendBack({ type: 'ADMIN.FAILED', error: `admin listener ${rt.config.admin}: ${error.code ?? error.message}` } satisfies LifecycleEvent);
     });
     const onListening = () => {
@@ -65,12 +65,12 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
       if (!rt.config.adminToken && typeof addr === 'object' && addr && !isLoopbackAddress(addr.address)) {
         server.close();
         const error = `admin listener ${rt.config.admin} bound ${bound}, which is not loopback: --admin-token is required`;
-        rt.logger.error({ admin: rt.config.admin, bound }, error);
+        rt.logger.error({ admin: rt.config.admin, bound }, 'admin listener is not on loopback: --admin-token is required');
         sendBack({ type: 'ADMIN.FAILED', error } satisfies LifecycleEvent);
         return;
       }
       rt.bound.admin = bound;
-      rt.logger.info({ admin: bound, url: `http://${bound}/` }, `admin listening on http://${bound}/`);
+      rt.logger.info({ admin: bound, url: `http://${bound}/` }, 'admin listening');
     };
     // Hot restart: the passed listener in a successor; the live one is offered to the next.
     const restart = rt.restart;

@@ -42,7 +42,7 @@ export const inspectorRoutes: Record<string, AdminRoute> = {
   '/inspect/client.js': (_req, res, rt) => {
     const script = loadClientScript();
     if (script instanceof Error) {
-      if (!reportedMissingScript) rt.logger.error({ err: script.message }, script.message);
+      if (!reportedMissingScript) rt.logger.error({ error: script.message }, 'inspector page script missing');
       reportedMissingScript = true;
       return sendJson(res, 404, { error: script.message });
     }

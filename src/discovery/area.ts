@@ -83,7 +83,7 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
     })().catch((error: unknown) => {
       status.phase = 'failed';
       status.lastError = (error as Error).message;
-      log.error({ err: error }, `mDNS failed: ${(error as Error).message}`);
+      log.error({ err: error }, 'mDNS failed');
     });
     return () => {
       stopped = true;

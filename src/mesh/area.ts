@@ -51,11 +51,11 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
           onLeave: (msg, from) => {
             const match = matchPeer(rt.peers.list(), msg, from.address);
             if (!match.peer) {
-              logger.warn({ mesh: 'leave', from: msg.id, addr: msg.addr, reason: match.reason }, `leave notice from ${msg.id} ignored: ${match.reason}`);
+              logger.warn({ mesh: 'leave', from: msg.id, addr: msg.addr, reason: match.reason }, 'leave notice ignored');
               return 'unknown_peer';
             }
             if (match.peer.status !== 'left') {
-              logger.info({ mesh: 'leave', from: msg.id, peer: match.peer.address }, `leave notice from ${msg.id} (${match.peer.address})`);
+              logger.info({ mesh: 'leave', from: msg.id, peer: match.peer.address }, 'leave notice received');
             }
             sendBack({ type: 'PEER.LEFT', address: match.peer.address, reason: 'leave notice' } satisfies LifecycleEvent);
             return 'accepted';
@@ -79,12 +79,12 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
         endpoint = ep;
         rt.bound.mesh = port;
         rt.restart?.register('mesh', ep.socket);
-        logger.info({ mesh: port }, `mesh listening on udp ${formatHostPort({ host, port })}`);
+        logger.info({ mesh: port, udp: formatHostPort({ host, port }) }, 'mesh listening');
       },
       (error: NodeJS.ErrnoException) => {
         logger.error(
-          { err: error.message, meshPort: rt.config.meshPort },
-          `mesh socket cannot bind udp ${formatHostPort({ host, port: rt.config.meshPort })} (${error.code ?? error.message}): leave notices are neither sent nor received`,
+          { err: error.message, code: error.code, meshPort: rt.config.meshPort, udp: formatHostPort({ host, port: rt.config.meshPort }) },
+          'mesh socket cannot bind: leave notices are neither sent nor received',
         );
         ep.close();
       },

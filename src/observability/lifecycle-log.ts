@@ -34,7 +34,7 @@ export class LifecycleLog {
           from: record.from || null,
           ...(shutdown?.shutdownAt ? { sinceSignalMs: record.at - shutdown.shutdownAt, budgetMs: shutdown.budgetMs } : {}),
         },
-        `lifecycle: ${name}`,
+        'lifecycle state entered',
       );
     }
     this.#previousNames = names;

@@ -61,7 +61,7 @@ export function createBreakerRegistry(logger: Logger): BreakerRegistry {
     // descriptors (failure 'local') is the target's fault.
     countsAsFailure: (e) => e instanceof ForwardError && e.failure !== 'aborted' && e.failure !== 'local',
     onInvalidRecord: (target, reason) =>
-      logger.warn({ target, reason }, `saved circuit breaker for ${target} not restored (${reason}); it starts closed`),
+      logger.warn({ target, reason }, 'saved circuit breaker not restored; it starts closed'),
   });
 }
 

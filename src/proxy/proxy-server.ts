@@ -79,7 +79,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       if (rt.tracker.count > 0 || connections.size > 0) return;
       reported = true;
       const drained = rt.tracker.completedSinceShutdown;
-      log.info({ phase: 'drained', drained, inFlight: 0, sinceShutdownMs: since() }, `drained: ${drained} requests finished during shutdown, nothing left`);
+      log.info({ phase: 'drained', drained, inFlight: 0, sinceShutdownMs: since() }, 'drained: every request finished');
       send({ type: 'PROXY.DRAINED', drained });
     };
 
@@ -206,6 +206,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       log.info(
         {
           proxy: rt.bound.proxy,
+          url: `${listener.scheme}://${rt.bound.proxy}/`,
           engine: engine.name,
           tls: listener.scheme === 'https',
           maxConnections: limit.maxConnections,
@@ -213,7 +214,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
           fdSoftLimit: limit.fdSoftLimit,
           headerTimeoutMs: rt.config.headerTimeoutMs,
         },
-        `proxy listening on ${listener.scheme}://${rt.bound.proxy}/ (engine ${engine.name})`,
+        'proxy listening',
       );
       const room = defaultMaxConnections(limit.fdSoftLimit);
       if (limit.source === 'configured' && limit.maxConnections > room) {
@@ -255,7 +256,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         if (goaways > 0) log.info({ phase: 'shutdown-started', http2Sessions: goaways }, 'sent GOAWAY to every HTTP/2 session');
         log.info(
           { phase: 'shutdown-started', inFlight: rt.tracker.count, connections: connections.size, sinceShutdownMs: since() },
-          `shutdown started: answering with Connection: close; ${rt.tracker.count} in flight`,
+          'shutdown started: answering with Connection: close',
         );
       } else if (cmd.type === 'PROXY.STOP_ACCEPTING') {
         startShutdown();
@@ -267,7 +268,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         for (const c of connections.values()) if (c.busy === 0) (idle++, armGrace(c));
         log.info(
           { phase: 'stop-accepting', inFlight: rt.tracker.count, idleConnections: idle, graceMs: graceMs(), sinceShutdownMs: since() },
-          `listener closed: ${rt.tracker.count} in flight, ${idle} idle connections get ${graceMs()} ms`,
+          'listener closed: idle connections get a grace period',
         );
         maybeDrained();
       } else if (cmd.type === 'PROXY.HAND_OVER') {
@@ -298,7 +299,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         const cut = cutRequests + cutTunnels;
         log.warn(
           { phase: 'cut', cut, cutRequests, cutWebSockets: cutTunnels, drained, sinceShutdownMs: since() },
-          `drain deadline: cut ${cut} (${cutRequests} requests, ${cutTunnels} websockets), ${drained} drained`,
+          'drain deadline: cut what was left',
         );
         reported = true;
         send({ type: 'PROXY.CUT_DONE', drained, cut });

@@ -54,8 +54,8 @@ export class EtcdPeerWatch {
       // Registration failures already warn once per attempt; the watch only says when it breaks and heals.
       const listener = policy.onRetry((r) => {
         if (signal.aborted) return;
-        const message = 'error' in r ? errorMessage(r.error) : 'no result';
-        log.debug({ attempt: r.attempt, retryInMs: Math.round(r.delay), error: message }, `etcd watch not established: ${message}`);
+        const error = 'error' in r ? errorMessage(r.error) : 'no result';
+        log.debug({ attempt: r.attempt, retryInMs: Math.round(r.delay), error }, 'etcd watch not established');
       });
       let watch: { ended: Promise<string> };
       try {
@@ -69,7 +69,7 @@ export class EtcdPeerWatch {
       const reason = await watch.ended;
       if (signal.aborted) return;
       outage = true;
-      log.warn({ error: reason }, `etcd watch broken (${reason}): reading the prefix again when etcd answers`);
+      log.warn({ error: reason }, 'etcd watch broken: reading the prefix again when etcd answers');
     }
   }
 
@@ -172,7 +172,7 @@ export class EtcdPeerWatch {
     this.#known.set(key, record.address);
     this.opts.status.peers = this.#known.size;
     if (previous !== record.address) {
-      this.opts.log.info({ key, peer: record.address, peerId: record.id }, `etcd: peer ${record.id} at ${record.address} found`);
+      this.opts.log.info({ key, peer: record.address, peerId: record.id }, 'etcd: peer found');
     }
     this.opts.send({ type: 'PEER.FOUND', peer: peerFromRecord(record) });
   }
@@ -192,13 +192,13 @@ export class EtcdPeerWatch {
   }
 
   #peerLeft(key: string, address: string, reason: string): void {
-    this.opts.log.info({ key, peer: address, reason }, `etcd: peer at ${address} gone (${reason})`);
+    this.opts.log.info({ key, peer: address, reason }, 'etcd: peer gone');
     this.opts.send({ type: 'PEER.LEFT', address, reason });
   }
 
   #reject(key: string, reason: string): void {
     if (this.#rejected.get(key) !== reason) {
-      this.opts.log.warn({ key, reason }, `ignoring etcd key ${key}: ${reason}`);
+      this.opts.log.warn({ key, reason }, 'ignoring an etcd key');
     }
     this.#rejected.set(key, reason);
     this.opts.status.rejectedKeys = this.#rejected.size;

@@ -83,7 +83,7 @@ export class EtcdRegistration {
       send: (event) => this.#send?.(event),
       onOwnKeyDeleted: () => {
         if (this.#leaving) return;
-        this.#log.warn({ key: this.#key }, `this node's etcd key ${this.#key} was deleted by someone else: putting it back`);
+        this.#log.warn({ key: this.#key }, "this node's etcd key was deleted by someone else: putting it back");
         void this.#putBack();
       },
     });
@@ -105,7 +105,7 @@ export class EtcdRegistration {
     this.#send = send;
     this.#abort = new AbortController();
     this.#client = createEtcdClient(this.#rt.config.etcd, { closing: () => this.#closing });
-    this.#log.info({ endpoints: this.#rt.config.etcd, key: this.#key }, `registering in etcd as ${this.#key}`);
+    this.#log.info({ endpoints: this.#rt.config.etcd, key: this.#key }, 'registering in etcd');
     void this.#keepRegistered(this.#abort.signal);
     void this.#watch.run(this.#abort.signal);
   }
@@ -179,7 +179,7 @@ export class EtcdRegistration {
         if (leaseRevoked) {
           this.#log.info(
             { leaseId, key: this.#key, tookMs: Date.now() - started },
-            `etcd lease ${leaseId} revoked: ${this.#key} removed`,
+            'etcd lease revoked: key removed',
           );
           this.status.leaseId = null;
           this.#persistLeaseId(null);
@@ -188,8 +188,8 @@ export class EtcdRegistration {
         const message = errorMessage(error);
         this.status.lastError = message;
         this.#log.warn(
-          { leaseId: this.status.leaseId, key: this.#key, tookMs: Date.now() - started, error: message },
-          `etcd lease ${this.status.leaseId ?? '(pending)'} not revoked: ${message}; ${this.#key} stays until its ${LEASE_TTL_SEC} s TTL runs out, and the next start revokes it`,
+          { leaseId: this.status.leaseId, key: this.#key, tookMs: Date.now() - started, error: message, ttlSec: LEASE_TTL_SEC },
+          'etcd lease not revoked: the key stays until its TTL runs out, and the next start revokes it',
         );
       }
     }
@@ -219,13 +219,13 @@ export class EtcdRegistration {
       this.status.connected = false;
       this.#log.warn(
         { attempt: r.attempt, retryInMs: delay, error: message, endpoints: this.#rt.config.etcd },
-        `etcd registration failed (attempt ${r.attempt}): ${message}; serving without it, next try in ${delay} ms`,
+        'etcd registration failed; serving without it, trying again',
       );
     });
     try {
       await policy.execute(() => this.#register(signal), signal);
     } catch (error) {
-      if (!signal.aborted) this.#log.error({ error: errorMessage(error) }, `etcd registration gave up: ${errorMessage(error)}`);
+      if (!signal.aborted) this.#log.error({ error: errorMessage(error) }, 'etcd registration gave up');
     } finally {
       listener.dispose();
     }
@@ -270,8 +270,8 @@ export class EtcdRegistration {
       this.status.connected = false;
       this.status.lastError = errorMessage(error);
       this.#log.warn(
-        { leaseId, error: errorMessage(error) },
-        `etcd keep-alive failing: ${errorMessage(error)}; still retrying (the lease lives ${LEASE_TTL_SEC} s without one)`,
+        { leaseId, error: errorMessage(error), ttlSec: LEASE_TTL_SEC },
+        'etcd keep-alive failing; still retrying (the lease lives its TTL without one)',
       );
     });
     lease.on('keepaliveSucceeded', () => {
@@ -285,7 +285,7 @@ export class EtcdRegistration {
     Object.assign(this.status, { registered: true, connected: true, registeredAt: Date.now(), failedAttempts: 0, lastError: null });
     this.#log.info(
       { key: this.#key, leaseId, ttlSec: LEASE_TTL_SEC, record: self, failedAttempts: attempts },
-      `registered in etcd: ${this.#key} under lease ${leaseId} (TTL ${LEASE_TTL_SEC} s)`,
+      'registered in etcd',
     );
   }
 
@@ -294,7 +294,7 @@ export class EtcdRegistration {
     this.#lease = null;
     this.#keepaliveFailing = false;
     Object.assign(this.status, { registered: false, connected: false, leaseId: null, lastError: errorMessage(error) });
-    this.#log.warn({ leaseId, error: errorMessage(error) }, `etcd lease ${leaseId} lost (${errorMessage(error)}): registering again`);
+    this.#log.warn({ leaseId, error: errorMessage(error) }, 'etcd lease lost: registering again');
     void this.#keepRegistered(signal);
   }
 
@@ -325,7 +325,7 @@ export class EtcdRegistration {
     try {
       stale = store.getMeta(LEASE_META_KEY);
     } catch (error) {
-      this.#log.warn({ error: errorMessage(error) }, `cannot read the last etcd lease id: ${errorMessage(error)}`);
+      this.#log.warn({ error: errorMessage(error) }, 'cannot read the last etcd lease id');
       return;
     }
     if (!stale) return;
@@ -346,15 +346,15 @@ export class EtcdRegistration {
     throwIfAborted(signal);
     this.#persistLeaseId(null);
     if (this.#grantedHere.has(stale)) {
-      this.#log.info({ staleLeaseId: stale, outcome, tookMs: Date.now() - started }, `cleaned up this run's lost etcd lease ${stale} (${outcome})`);
+      this.#log.info({ staleLeaseId: stale, outcome, tookMs: Date.now() - started }, "cleaned up this run's lost etcd lease");
       return;
     }
     this.status.staleLease = { id: stale, outcome, at: Date.now() };
     this.#log.info(
       { staleLeaseId: stale, outcome, tookMs: Date.now() - started },
       outcome === 'revoked'
-        ? `revoked the etcd lease ${stale} left by a previous run that did not shut down: its keys are gone`
-        : `the etcd lease ${stale} left by a previous run had already expired`,
+        ? 'revoked the etcd lease left by a previous run that did not shut down: its keys are gone'
+        : 'the etcd lease left by a previous run had already expired',
     );
   }
 
@@ -362,7 +362,7 @@ export class EtcdRegistration {
     try {
       this.#rt.store?.setMeta(LEASE_META_KEY, leaseId);
     } catch (error) {
-      this.#log.warn({ leaseId, error: errorMessage(error) }, `cannot save the etcd lease id: ${errorMessage(error)}`);
+      this.#log.warn({ leaseId, error: errorMessage(error) }, 'cannot save the etcd lease id');
     }
   }
 
@@ -371,11 +371,11 @@ export class EtcdRegistration {
     if (!lease || !this.status.registered) return; // a lost lease re-registers on its own
     try {
       await lease.put(this.#key).value(encodeNodeRecord(await this.#selfRecord(this.#abort!.signal)));
-      this.#log.info({ key: this.#key }, `etcd key ${this.#key} put back`);
+      this.#log.info({ key: this.#key }, 'etcd key put back');
     } catch (error) {
       // A revoked lease makes the put fail and is reported as lost: registering again says the rest.
       if (this.#lease !== lease) return;
-      this.#log.warn({ error: errorMessage(error) }, `could not put the etcd key back: ${errorMessage(error)}`);
+      this.#log.warn({ error: errorMessage(error) }, 'could not put the etcd key back');
     }
   }
 }

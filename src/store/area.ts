@@ -8,7 +8,7 @@ import type { PersistInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
 import type { AreaProvision } from '../areas/provision.js';
 import { keepUnreadCopy, openStateStore, replaceUnloadable } from './open-store.js';
-import { count, restoreInto } from './restore.js';
+import { restoreInto } from './restore.js';
 import { saveSnapshot } from './runtime-snapshot.js';
 import { createSnapshotTimer } from './snapshot-timer.js';
 import type { SavedState, ShutdownRecord } from './state-store.js';
@@ -44,8 +44,8 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
       rt.logger.warn(
         { lock: opened.lock.path, previousPid: opened.lock.tookOverFrom, pidReused: opened.lock.pidReused },
         opened.lock.pidReused
-          ? `data dir lock of pid ${opened.lock.tookOverFrom} taken over: that pid now belongs to another process (start time differs)`
-          : `data dir lock of pid ${opened.lock.tookOverFrom} (no longer running) taken over`,
+          ? 'data dir lock taken over: its pid now belongs to another process (start time differs)'
+          : 'data dir lock taken over from a process no longer running',
       );
     }
     let freshReason: string | null = null;
@@ -55,7 +55,7 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
       freshReason = `state file was ${opened.reason}; moved aside to ${opened.movedAside}`;
       rt.logger.warn(
         { movedAside: opened.movedAside, reason: opened.reason, stateFile: store.path },
-        `state file ${store.path} is ${opened.reason}: moved aside to ${opened.movedAside}, starting fresh`,
+        'state file unusable: moved aside, starting fresh',
       );
     }
     let saved: SavedState | null = null;
@@ -71,7 +71,7 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
       freshReason = `state file ${reason}; moved aside to ${replaced.movedAside}`;
       rt.logger.warn(
         { movedAside: replaced.movedAside, reason, stateFile: store.path },
-        `state file ${store.path}: ${reason}: moved aside to ${replaced.movedAside}, starting fresh`,
+        'state file unusable: moved aside, starting fresh',
       );
     }
     if (saved?.skipped) {
@@ -80,7 +80,7 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
       store.dropUnreadableShutdowns();
       rt.logger.warn(
         { skipped: saved.skipped.count, rows: saved.skipped.rows, copy, stateFile: store.path },
-        `${count(saved.skipped.count, 'saved row')} not restored (unreadable or beyond a limit); the file as it was is kept at ${copy}`,
+        'saved rows not restored (unreadable or beyond a limit); the file as it was is kept',
       );
     }
     previous = { saved, error: null, freshReason };
@@ -100,12 +100,12 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
     const shutdown = shutdownRecordOf(input, rt.tracker.completedSinceShutdown);
     const { saved, tookMs } = saveSnapshot(rt, shutdown ?? undefined);
     rt.logger.info(
-      { ...saved, shutdown, tookMs },
+      { ...saved, shutdown, tookMs, ...(input.successor ? { successorPid: input.successor.pid } : {}) },
       input.successor
-        ? `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')}; handed over to pid ${input.successor.pid} (hot restart, not a shutdown)`
+        ? 'state saved; handed over to the successor (hot restart, not a shutdown)'
         : shutdown
-        ? `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')}, shutdown record (drained ${shutdown.drained}, cut ${shutdown.cut})`
-        : `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')} (no graceful shutdown to record)`,
+        ? 'state saved with the shutdown record'
+        : 'state saved (no graceful shutdown to record)',
     );
   });
 

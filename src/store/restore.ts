@@ -29,8 +29,6 @@ export function clampFutureBreakers(records: BreakerRecord[], now: number): { re
   return { records: out, clamped };
 }
 
-export const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
-
 /**
  * A remembered peer nobody has vouched for in this long is forgotten at
  * restore: autoscaled meshes churn, and every remembered address is probed.
@@ -65,7 +63,7 @@ export function restoreInto(
   const log = rt.logger;
   if (!saved) {
     const reason = freshReason ?? 'no saved state';
-    log.info({ dataDir: rt.config.dataDir, reason }, `starting fresh: ${reason}`);
+    log.info({ dataDir: rt.config.dataDir, reason }, 'starting fresh');
     return { fresh: true, reason, peers: 0, breakers: 0, lastShutdownAt: null, savedAt: null };
   }
   let peers = 0;
@@ -80,14 +78,14 @@ export function restoreInto(
   if (forgotten > 0) {
     log.info(
       { forgotten, retentionHours: PEER_RETENTION_MS / 3_600_000 },
-      `${count(forgotten, 'remembered peer')} not seen for over ${PEER_RETENTION_MS / 3_600_000} h forgotten`,
+      'remembered peers not seen for too long forgotten',
     );
   }
   const { records: breakers, clamped } = clampFutureBreakers(saved.breakers, now);
   if (clamped.length > 0) {
     log.warn(
       { breakers: clamped.length, targets: clamped.slice(0, 5).map(quote) },
-      `${count(clamped.length, 'restored breaker')} opened in the future (clock stepped back?): open time clamped to now`,
+      'restored breakers opened in the future (clock stepped back?): open time clamped to now',
     );
   }
   rt.breakers.restoreAll(breakers);
@@ -100,17 +98,9 @@ export function restoreInto(
     forgotten,
     breakers: saved.breakers.length,
   };
-  const what = `${count(peers, 'peer')} and ${count(saved.breakers.length, 'breaker')} restored`;
-  if (keepStatus) {
-    log.info(fields, `hot restart: state of the previous process restored; ${what}`);
-  } else if (saved.shutdownAt !== null) {
-    log.info(fields, `last shutdown at ${new Date(saved.shutdownAt).toISOString()}; ${what}`);
-  } else {
-    log.warn(
-      fields,
-      `the last run did not shut down gracefully (last snapshot saved at ${new Date(saved.savedAt).toISOString()}); ${what}`,
-    );
-  }
+  if (keepStatus) log.info(fields, 'hot restart: state of the previous process restored');
+  else if (saved.shutdownAt !== null) log.info(fields, 'last shutdown found: its state restored');
+  else log.warn(fields, 'the last run did not shut down gracefully: its last snapshot restored');
   return {
     fresh: false,
     reason: null,
