@@ -58,7 +58,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     const send = (e: LifecycleEvent) => sendBack(e);
     const engine = opts.engine();
     const picker = new TargetPicker(rt.config.upstreams, rt.peers, opts.breakers, () => rt.bound.proxy);
-    // Plain counts, read by prom-client at scrape (src/admin/metrics.ts).
+    // Plain counts, read by prom-client at scrape (src/observability/metrics.ts).
     const count = rt.metrics.countRequest;
 
     let phase: ProxyPhase = 'serving';
