@@ -207,7 +207,7 @@ describe.skipIf(unavailable)('etcd registry against a real etcd', () => {
     const oldLease = await leaseOf(key);
 
     await etcd.client.leaseClient.leaseRevoke({ ID: oldLease });
-    await n.waitForLog((l) => String(l.msg).startsWith(`etcd lease ${oldLease} lost`), 10_000);
+    await n.waitForLog((l) => l.msg === 'etcd lease lost: registering again' && l.leaseId === oldLease, 10_000);
     await n.waitForLog((l) => registered(l) && l.leaseId !== oldLease, 10_000);
     const kv = await until('the key back under a new lease', async () => (await etcd.client.get(key).exec()).kvs[0], { timeoutMs: 5_000 });
     expect(kv.lease).not.toBe(oldLease);
