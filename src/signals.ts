@@ -14,11 +14,11 @@
  * SIGHUP is the hot restart's (src/restart/); here it is only kept from
  * killing the node while no restart handler is attached. The
  * table in docs/operations.md ("Signals") lists every signal and why.
- * This module imports nothing at run time but a dependency-free helper: it
+ * This module imports nothing at run time (not even the shared rate-limited
+ * log, which would be one more file to load before the handlers exist): it
  * must load in microseconds.
  */
 import type { Logger } from './log/logger.js';
-import { RateLimitedLog } from './log/rate-limited-log.js';
 
 export type SignalAction = 'shutdown' | 'log';
 
@@ -64,12 +64,9 @@ interface GateState {
   send: ((event: ShutdownEvent) => void) | null;
   logger: Logger | null;
   stopped: boolean;
-  /** Rate-limits the lines of repeated ignored signals. */
-  ignoredLog: RateLimitedLog;
+  /** Last log time per signal, for rate-limiting repeated `log` signals. */
+  lastLogged: Map<string, number>;
 }
-
-/** A flood of one signal logs at most one line per second (the count is in the line). */
-const LOG_EVERY_MS = 1_000;
 
 const gate: GateState = {
   installed: false,
@@ -78,8 +75,11 @@ const gate: GateState = {
   send: null,
   logger: null,
   stopped: false,
-  ignoredLog: new RateLimitedLog(LOG_EVERY_MS),
+  lastLogged: new Map(),
 };
+
+/** A flood of one signal logs at most one line per second (the count is in the line). */
+const LOG_EVERY_MS = 1_000;
 
 function countOf(signal: string): number {
   let n = 0;
@@ -102,7 +102,9 @@ function logSignal(r: Received, queued = false): void {
     log.info(fields, first ? 'signal received: shutting down' : 'signal received again');
     return;
   }
-  if (gate.ignoredLog.admit(r.signal, r.at) === null) return;
+  const last = gate.lastLogged.get(r.signal) ?? -Infinity;
+  if (r.at - last < LOG_EVERY_MS) return;
+  gate.lastLogged.set(r.signal, r.at);
   log.warn(
     fields,
     r.signal === 'SIGUSR1' ? 'SIGUSR1 received: ignored (the inspector stays closed)' : 'signal received: ignored',
