@@ -9,7 +9,7 @@
  * One breaker in ten is open (opened just now), the rest closed.
  */
 import type { PeerInfo } from '../machines/events.js';
-import { CockatielBreakerRegistry } from '../src/proxy/breaker-registry.js';
+import { BreakerRegistry } from '../src/proxy/breaker-registry.js';
 import { SqliteStateStore } from '../src/store/sqlite-store.js';
 
 const [file, nText] = process.argv.slice(2);
@@ -30,7 +30,7 @@ const peers: PeerInfo[] = Array.from({ length: n }, (_, i) => ({
   lastSeen: now - 1000,
 }));
 
-const registry = new CockatielBreakerRegistry({ threshold: 5, halfOpenAfterMs: 10 * 60_000, countsAsFailure: () => true });
+const registry = new BreakerRegistry({ threshold: 5, halfOpenAfterMs: 10 * 60_000, countsAsFailure: () => true });
 const fail = () => Promise.reject(new Error('seeded failure'));
 for (const [i, p] of peers.entries()) {
   const policy = registry.get(p.address);

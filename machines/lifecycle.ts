@@ -179,7 +179,7 @@ export const lifecycleMachine = setup({
     input: {} as LifecycleInput,
   },
   actors: {
-    /** Config check, data dir check, open the store. Rejects → exit 2. */
+    /** Data dir writable, lock it, open the store (the CLI checked the config before). Rejects → exit 2. */
     prepare: pending<StartupOutput>(),
     /** Decides what of prepare's snapshot comes back; the chart applies it (applyRestored). */
     restoreSnapshot: pending<RestoreOutput, RestoreInput>(),

@@ -4,27 +4,28 @@
  * Nothing is started beside the chart: every socket, packet and row comes
  * from an actor the chart invokes.
  */
+import { errorMessage } from '../machines/error-message.js';
 import { createActor } from 'xstate';
 import { lifecycleMachine } from '../machines/lifecycle.js';
 import type { LifecycleActors, LifecycleInput } from '../machines/lifecycle.js';
 import type { Config } from './config/schema.js';
 import { createLogger } from './log/logger.js';
-import { createMetrics } from './admin/metrics.js';
+import { createMetrics } from './observability/metrics.js';
 import { PeerTable } from './routing/peer-table.js';
 import { InFlightTracker } from './proxy/in-flight-tracker.js';
-import { LifecycleView } from './lifecycle/view.js';
-import { TransitionRecorder } from './lifecycle/transition-recorder.js';
-import { createDeregisterActor } from './lifecycle/deregister.js';
+import { LifecycleView } from './observability/lifecycle-view.js';
+import { TransitionRecorder } from './observability/transition-recorder.js';
+import { createDeregisterActor } from './areas/deregister.js';
 import { forwardSignals } from './signals.js';
 import type { NodeRuntime } from './runtime.js';
-import { createAdminArea } from './admin/admin-actor.js';
+import { createAdminArea } from './admin/area.js';
 import { createStoreArea } from './store/area.js';
 import { createBreakerRegistry, createProxyArea } from './proxy/area.js';
 import { createMeshArea } from './mesh/area.js';
 import { createDiscoveryArea } from './discovery/area.js';
 import { createRegistryArea } from './registry/area.js';
 import { LEASE_META_KEY } from './registry/registry-status.js';
-import { createInspectorBridge } from './lifecycle/inspector-bridge.js';
+import { createInspectorBridge } from './observability/inspector-bridge.js';
 import { reclaimDataDirLock } from './store/data-dir-lock.js';
 import { announceReadyWhen, receiveTakeover } from './restart/takeover.js';
 import { createSuccessorActor } from './restart/successor-actor.js';
@@ -76,10 +77,10 @@ export async function runDaemon(config: Config): Promise<number> {
         if (rt.peers.upsert(peer)) logger.debug({ peer }, 'peer found');
       },
       applyPeerLeft: (_, { address, reason }) => {
-        if (rt.peers.markLeft(address)) logger.info({ peer: address, reason }, `peer ${address} left: ${reason}`);
+        if (rt.peers.markLeft(address)) logger.info({ peer: address, reason }, 'peer left');
       },
       applyPeerStatus: (_, { address, status }) => {
-        if (rt.peers.setStatus(address, status)) logger.info({ peer: address, status }, `peer ${address} is ${status}`);
+        if (rt.peers.setStatus(address, status)) logger.info({ peer: address, status }, 'peer status changed');
       },
       applyRestored: (_, { peers, breakers }) => {
         for (const peer of peers) rt.peers.upsert(peer);
@@ -89,19 +90,19 @@ export async function runDaemon(config: Config): Promise<number> {
         try {
           rt.store?.setMeta(LEASE_META_KEY, leaseId);
         } catch (error) {
-          logger.warn({ component: 'etcd', leaseId, error: (error as Error).message }, `cannot save the etcd lease id: ${(error as Error).message}`);
+          logger.warn({ component: 'etcd', leaseId, error: errorMessage(error) }, 'cannot save the etcd lease id');
         }
       },
-      reportStartupFailure: ({ context }) => logger.fatal({ error: context.lastError }, `cannot start: ${context.lastError}`),
-      reportRestoreFailure: (_, reason) => logger.warn({ reason }, `saved state not restored, starting fresh: ${reason}`),
+      reportStartupFailure: ({ context }) => logger.fatal({ error: context.lastError }, 'cannot start'),
+      reportRestoreFailure: (_, reason) => logger.warn({ reason }, 'saved state not restored, starting fresh'),
       reportSecondSignal: ({ context }) =>
         logger.warn({ inFlight: rt.tracker.count, signals: context.signals }, 'second signal: skipping the rest of the drain'),
       reportDeregisterTimeout: ({ context }) =>
         logger.warn({ timeoutMs: context.deregisterTimeoutMs }, 'deregistration did not finish in time; going on'),
       reportDrainDeadline: ({ context }) =>
         logger.warn({ inFlight: rt.tracker.count, drainDeadlineMs: context.drainDeadlineMs }, 'drain deadline reached: cutting what is left'),
-      reportPersistFailure: (_, reason) => logger.error({ reason }, `final snapshot failed: ${reason}`),
-      reportSnapshotFailure: (_, { error, attempt }) => logger.error({ error, attempt }, `snapshot failed (attempt ${attempt}): ${error}`),
+      reportPersistFailure: (_, reason) => logger.error({ reason }, 'final snapshot failed'),
+      reportSnapshotFailure: (_, { error, attempt }) => logger.error({ error, attempt }, 'snapshot failed'),
       reportRestartFailure: (_, reason) => logger.error({ restart: 'failed', reason }, 'hot restart failed: still serving on this process'),
       reportRestartIgnored: ({ context }) =>
         logger.warn({ restart: 'ignored', lifecycle: rt.lifecycle.label(), restartAt: context.restartAt }, 'hot restart ignored: not serving, or one is under way'),

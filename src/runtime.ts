@@ -9,11 +9,11 @@
  */
 import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
-import type { Metrics } from './admin/metrics.js';
+import type { Metrics } from './observability/metrics.js';
 import type { PeerTable } from './routing/peer-table.js';
 import type { BreakerRegistry } from './proxy/breaker-registry.js';
 import type { InFlightTracker } from './proxy/in-flight-tracker.js';
-import type { LifecycleView } from './lifecycle/view.js';
+import type { LifecycleView } from './observability/lifecycle-view.js';
 import type { StateStore } from './store/state-store.js';
 import type { MdnsStatus } from './discovery/mdns-status.js';
 import type { EtcdRegistryStatus } from './registry/registry-status.js';

@@ -14,7 +14,9 @@
  * SIGHUP is the hot restart's (src/restart/); here it is only kept from
  * killing the node while no restart handler is attached. The
  * table in docs/operations.md ("Signals") lists every signal and why.
- * This module imports nothing at run time: it must load in microseconds.
+ * This module imports nothing at run time (not even the shared rate-limited
+ * log, which would be one more file to load before the handlers exist): it
+ * must load in microseconds.
  */
 import type { Logger } from './log/logger.js';
 
@@ -97,7 +99,7 @@ function logSignal(r: Received, queued = false): void {
   }
   if (r.action === 'shutdown') {
     const first = gate.received.find((x) => x.action === 'shutdown') === r;
-    log.info(fields, first ? `${r.signal} received: shutting down` : `${r.signal} received again`);
+    log.info(fields, first ? 'signal received: shutting down' : 'signal received again');
     return;
   }
   const last = gate.lastLogged.get(r.signal) ?? -Infinity;
@@ -105,7 +107,7 @@ function logSignal(r: Received, queued = false): void {
   gate.lastLogged.set(r.signal, r.at);
   log.warn(
     fields,
-    r.signal === 'SIGUSR1' ? 'SIGUSR1 received: ignored (the inspector stays closed)' : `${r.signal} received: ignored`,
+    r.signal === 'SIGUSR1' ? 'SIGUSR1 received: ignored (the inspector stays closed)' : 'signal received: ignored',
   );
 }
 

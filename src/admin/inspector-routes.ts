@@ -1,12 +1,12 @@
 /**
- * Routes of the live inspector (issue 4): the page, its bundled script and
+ * Routes of the live inspector: the page, its bundled script and
  * the chart's definition. All of it is served by this admin listener, so the
  * page works with no network beyond it.
  */
 import type { ServerResponse } from 'node:http';
 import { lifecycleMachine } from '../../machines/lifecycle.js';
 import type { AdminRoute } from './routes.js';
-import { json } from './routes.js';
+import { sendJson } from '../http/json-response.js';
 import { describeMachine } from './inspector/machine-graph.js';
 import type { ChartNode } from './inspector/machine-graph.js';
 import { liveState } from './inspector/live-state.js';
@@ -37,14 +37,14 @@ export const inspectorRoutes: Record<string, AdminRoute> = {
   '/inspect/': page,
   '/inspect/machine.json': (_req, res) => {
     chart ??= describeMachine(lifecycleMachine);
-    json(res, 200, chart);
+    sendJson(res, 200, chart);
   },
   '/inspect/client.js': (_req, res, rt) => {
     const script = loadClientScript();
     if (script instanceof Error) {
-      if (!reportedMissingScript) rt.logger.error({ err: script.message }, script.message);
+      if (!reportedMissingScript) rt.logger.error({ error: script.message }, 'inspector page script missing');
       reportedMissingScript = true;
-      return json(res, 404, { error: script.message });
+      return sendJson(res, 404, { error: script.message });
     }
     send(res, 200, 'text/javascript; charset=utf-8', script);
   },

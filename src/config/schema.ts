@@ -16,7 +16,8 @@ const seconds = (name: string, min: number) =>
     .min(min, `${name} must be at least ${min}`)
     .max(86_400, `${name} must be at most 86400`);
 
-const hostPort = z.string().transform((text, ctx) => {
+/** `host:port`, normalised (`[v6]:port`); shared with records read from etcd. */
+export const hostPort = z.string().transform((text, ctx) => {
   try {
     return formatHostPort(parseHostPort(text));
   } catch (error) {

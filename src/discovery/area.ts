@@ -13,7 +13,7 @@ import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { DeregisterInput, ServingInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
+import type { AreaProvision } from '../areas/provision.js';
 import type { MdnsSession } from './mdns-session.js';
 import { initialMdnsStatus } from './mdns-status.js';
 
@@ -58,7 +58,7 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
     })().catch((error: unknown) => {
       status.phase = 'failed';
       status.lastError = (error as Error).message;
-      log.error({ err: error }, `mDNS failed: ${(error as Error).message}`);
+      log.error({ err: error }, 'mDNS failed');
     });
     return () => {
       stopped = true;

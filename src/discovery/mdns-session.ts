@@ -25,6 +25,7 @@ import { RecordLifetimes } from './record-lifetimes.js';
 import { addressRecords, serviceRecords } from './service-records.js';
 import { SERVICE_TYPE, encodeTxt, readAdvert } from './service-txt.js';
 import type { SelfAdvert } from './service-txt.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 
 /** RFC 6762 §8.3: at least two announcements, one second apart; then answer queries. */
 const ANNOUNCE_AT_MS = [0, 1_000, 3_000];
@@ -66,7 +67,7 @@ export class MdnsSession {
   readonly #lifetimes = new RecordLifetimes();
   /** SRV/TXT TTL (seconds) per service name, from the packet being processed. */
   readonly #packetTtls = new Map<string, number>();
-  readonly #lastLogged = new Map<string, number>();
+  readonly #complaints = new RateLimitedLog(LOG_EVERY_MS);
   readonly #seenClaims = new SeenClaims();
   readonly #conflictLimit = new ConflictRateLimit();
   /** Pending announcements of the current name (cancelled when it is given up). */
@@ -103,7 +104,7 @@ export class MdnsSession {
       const e = error as NodeJS.ErrnoException;
       status.phase = 'failed';
       status.lastError = `cannot bind UDP ${5353}: ${e.code ?? e.message}`;
-      this.#log.error({ err: e, code: e.code }, `mDNS disabled: cannot bind UDP 5353 (${e.code ?? e.message})`);
+      this.#log.error({ err: e, code: e.code }, 'mDNS disabled: cannot bind UDP 5353');
       return;
     }
     if (this.#quiet) return;
@@ -143,7 +144,7 @@ export class MdnsSession {
       const name = candidates[this.#nextCandidate]!;
       const wait = this.#conflictLimit.delayBeforeProbe(Date.now());
       if (wait > 0) {
-        this.#complain('conflict-rate', 'warn', { waitMs: wait }, `mDNS: too many name conflicts (15 in 10 s); waiting ${wait} ms before probing "${name}"`);
+        this.#complain('conflict-rate', 'warn', { waitMs: wait, instance: name }, 'mDNS: too many name conflicts (15 in 10 s); waiting before probing again');
         if (!(await this.#sleep(wait))) return;
       }
       const claim = this.#claimFor(name, advert);
@@ -156,7 +157,7 @@ export class MdnsSession {
       this.#noteConflict(name);
       this.#log.warn(
         { instance: name, record: conflict.detail },
-        `mDNS name conflict: "${name}" is already in use on the network (${conflict.detail}); trying another name`,
+        'mDNS name conflict: trying another name',
       );
     }
     status.phase = 'failed';
@@ -179,7 +180,7 @@ export class MdnsSession {
     status.host = `${this.#advert?.nodeId}.local`;
     status.phase = 'announcing';
     if (status.conflicts.length > 0) {
-      this.#log.warn({ instance: claim.instance, conflicts: status.conflicts }, `mDNS: announcing as "${claim.instance}" after a name conflict`);
+      this.#log.warn({ instance: claim.instance, conflicts: status.conflicts }, 'mDNS: announcing under another name after a name conflict');
     }
     for (const at of ANNOUNCE_AT_MS) {
       const timer = setTimeout(() => (this.#announceTimers.delete(timer), this.#announce(claim)), at);
@@ -198,7 +199,7 @@ export class MdnsSession {
       if (this.#status.phase === 'announcing') this.#status.phase = 'announced';
       if (this.#announcedFqdn !== claim.fqdn) {
         this.#announcedFqdn = claim.fqdn;
-        this.#log.info({ instance: claim.instance, host: this.#status.host, records: claim.records.length }, `mDNS: announced ${claim.fqdn}`);
+        this.#log.info({ instance: claim.instance, fqdn: claim.fqdn, host: this.#status.host, records: claim.records.length }, 'mDNS: announced');
       }
     });
   }
@@ -221,7 +222,7 @@ export class MdnsSession {
     // Called while the conflicting datagram is being decoded: lastSource() is its sender.
     this.#log.warn(
       { instance: claim.instance, from: this.#transport.lastSource(), record: conflict.detail, after: 'announcing' },
-      `mDNS name conflict: "${claim.instance}" is now also claimed by another responder (${conflict.detail}); giving it up without a goodbye and trying another name`,
+      'mDNS name conflict after announcing: giving the name up without a goodbye and trying another',
     );
     // Ask for the name: the other responder answers with its records (cache-
     // flush bit set), so caches that took ours replace them with its own.
@@ -231,7 +232,7 @@ export class MdnsSession {
     void this.#claimName().catch((error: unknown) => {
       this.#status.phase = 'failed';
       this.#status.lastError = (error as Error).message;
-      this.#log.error({ err: error }, `mDNS rename failed: ${(error as Error).message}`);
+      this.#log.error({ err: error }, 'mDNS rename failed');
     });
   }
 
@@ -263,7 +264,7 @@ export class MdnsSession {
     if (!advert.ok) {
       this.#status.ignoredServices++;
       this.#hooks.count('ignored_service');
-      this.#complain(`ignore:${key}:${advert.reason}`, 'warn', { service: service.fqdn, from: service.referer?.address, reason: advert.reason }, `mDNS: ignoring service "${service.fqdn}": ${advert.reason}`);
+      this.#complain(`ignore:${key}:${advert.reason}`, 'warn', { service: service.fqdn, from: service.referer?.address, reason: advert.reason }, 'mDNS: ignoring a service');
       if (this.#tracked.has(key)) this.#forget(service.fqdn, 'mdns record invalid');
       return;
     }
@@ -292,7 +293,7 @@ export class MdnsSession {
     this.#tracked.delete(key);
     this.#lifetimes.forget(key);
     this.#status.peers = this.#tracked.size;
-    this.#log.debug({ service: fqdn, peer: known.address, reason }, `mDNS: ${fqdn} gone (${reason})`);
+    this.#log.debug({ service: fqdn, peer: known.address, reason }, 'mDNS: service gone');
     this.#hooks.peerLeft(known.address, reason);
     if (tellBrowser) (this.#browser as unknown as { removeService?: (n: string) => void } | null)?.removeService?.(fqdn);
   }
@@ -338,10 +339,10 @@ export class MdnsSession {
       this.#status.malformedPackets++;
       this.#hooks.count('malformed');
       const from = this.#transport.lastSource();
-      this.#complain('malformed', 'warn', { from, error: error.message, malformed: this.#status.malformedPackets }, `mDNS: dropped an undecodable packet from ${from ?? 'unknown'}: ${error.message}`);
+      this.#complain('malformed', 'warn', { from, error: error.message, malformed: this.#status.malformedPackets }, 'mDNS: dropped an undecodable packet');
       return;
     }
-    this.#complain(`warning:${code}`, 'warn', { code, error: error.message }, `mDNS socket warning: ${error.message}`);
+    this.#complain(`warning:${code}`, 'warn', { code, error: error.message }, 'mDNS socket warning');
   }
 
   #sendFailed(what: string, error: Error): void {
@@ -349,16 +350,12 @@ export class MdnsSession {
     this.#status.sendErrors++;
     this.#hooks.count('send_error');
     this.#status.lastSendError = { code, message: error.message, at: Date.now() };
-    const hint = code === 'ENETUNREACH' ? ' (no route for multicast: check --mdns-interface or the 224.0.0.0/4 route)' : '';
-    this.#complain(`send:${what}:${code}`, 'warn', { what, code, sendErrors: this.#status.sendErrors }, `mDNS ${what} not sent: ${code}${hint}`);
+    const hint = code === 'ENETUNREACH' ? { hint: 'no route for multicast: check --mdns-interface or the 224.0.0.0/4 route' } : {};
+    this.#complain(`send:${what}:${code}`, 'warn', { what, code, sendErrors: this.#status.sendErrors, ...hint }, 'mDNS packet not sent');
   }
 
   #complain(key: string, level: 'warn' | 'debug', fields: Record<string, unknown>, msg: string): void {
-    const now = Date.now();
-    const last = this.#lastLogged.get(key);
-    if (last !== undefined && now - last < LOG_EVERY_MS) return;
-    this.#lastLogged.set(key, now);
-    this.#log[level](fields, msg);
+    this.#complaints.hit(key, (suppressed) => this.#log[level]({ ...fields, ...(suppressed ? { suppressed } : {}) }, msg));
   }
 
   #later(ms: number, fn: () => void, repeat = false): void {

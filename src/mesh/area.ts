@@ -7,7 +7,7 @@ import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent, MeshCommand } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
+import type { AreaProvision } from '../areas/provision.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import { staticPeerEvents } from './static-peers.js';
 import { MeshEndpoint } from './endpoint.js';
@@ -61,11 +61,11 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
           onLeave: (msg, from) => {
             const match = matchPeer(rt.peers.list(), msg, from.address);
             if (!match.peer) {
-              logger.warn({ mesh: 'leave', from: msg.id, addr: msg.addr, reason: match.reason }, `leave notice from ${msg.id} ignored: ${match.reason}`);
+              logger.warn({ mesh: 'leave', from: msg.id, addr: msg.addr, reason: match.reason }, 'leave notice ignored');
               return 'unknown_peer';
             }
             if (match.peer.status !== 'left') {
-              logger.info({ mesh: 'leave', from: msg.id, peer: match.peer.address }, `leave notice from ${msg.id} (${match.peer.address})`);
+              logger.info({ mesh: 'leave', from: msg.id, peer: match.peer.address }, 'leave notice received');
             }
             sendBack({ type: 'PEER.LEFT', address: match.peer.address, reason: 'leave notice' } satisfies LifecycleEvent);
             return 'accepted';
@@ -88,12 +88,12 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
         endpoint = ep;
         sendBack({ type: 'MESH.LISTENING', port } satisfies LifecycleEvent);
         rt.restart?.register('mesh', ep.socket);
-        logger.info({ mesh: port }, `mesh listening on udp ${formatHostPort({ host, port })}`);
+        logger.info({ mesh: port, udp: formatHostPort({ host, port }) }, 'mesh listening');
       },
       (error: NodeJS.ErrnoException) => {
         logger.error(
-          { err: error.message, meshPort: rt.config.meshPort },
-          `mesh socket cannot bind udp ${formatHostPort({ host, port: rt.config.meshPort })} (${error.code ?? error.message}): leave notices are neither sent nor received`,
+          { err: error.message, code: error.code, meshPort: rt.config.meshPort, udp: formatHostPort({ host, port: rt.config.meshPort }) },
+          'mesh socket cannot bind: leave notices are neither sent nor received',
         );
         ep.close();
       },

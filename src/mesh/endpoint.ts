@@ -6,14 +6,14 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from '../log/logger.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import { formatHostPort } from '../config/host-port.js';
 import { encodeMessage } from './wire.js';
 import type { MeshKind, MeshMessage } from './wire.js';
 import { NoticeVerifier } from './notice-verifier.js';
 import type { VerifierOptions } from './notice-verifier.js';
 import { SequenceSource } from './sequence.js';
-import { LogLimiter } from './log-limiter.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 
 export interface Rinfo {
   address: string;
@@ -55,7 +55,7 @@ export class MeshEndpoint {
   readonly #verifier: NoticeVerifier;
   readonly #seq = new SequenceSource();
   readonly #waiting = new Map<number, Waiter>();
-  readonly #limiter = new LogLimiter();
+  readonly #limiter = new RateLimitedLog(5_000);
   /**
    * Per node id, the seq of its latest pong. Only a serving node answers pings,
    * so a leave numbered below it is older than the node's last proof of life:
@@ -81,7 +81,7 @@ export class MeshEndpoint {
   /** Binds; resolves with the port actually bound (the given one may be 0). */
   bind(host: string, port: number): Promise<number> {
     if (this.#adopted) {
-      this.#socket.on('error', (e) => this.#warn('socket', { err: e.message }, `mesh socket error: ${e.message}`));
+      this.#socket.on('error', (e) => this.#warn('socket', { err: e.message }, 'mesh socket error'));
       return Promise.resolve(this.#socket.address().port);
     }
     return new Promise((resolve, reject) => {
@@ -90,7 +90,7 @@ export class MeshEndpoint {
       this.#socket.bind(port, host, () => {
         this.#socket.off('error', onError);
         // Later socket errors (e.g. ICMP-triggered) must never crash the node.
-        this.#socket.on('error', (e) => this.#warn('socket', { err: e.message }, `mesh socket error: ${e.message}`));
+        this.#socket.on('error', (e) => this.#warn('socket', { err: e.message }, 'mesh socket error'));
         resolve(this.#socket.address().port);
       });
     });
@@ -106,7 +106,7 @@ export class MeshEndpoint {
     if (this.#closed) return seq;
     this.#socket.send(buf, to.port, to.host, (error) => {
       if (error) {
-        this.#warn(`send:${to.host}`, { to: formatHostPort(to), err: error.message }, `cannot send mesh ${kind} to ${formatHostPort(to)}: ${error.message}`);
+        this.#warn(`send:${to.host}`, { kind, to: formatHostPort(to), err: error.message }, 'cannot send a mesh datagram');
       }
     });
     this.opts.sent.inc({ kind });
@@ -142,7 +142,7 @@ export class MeshEndpoint {
   #warn(key: string, fields: Record<string, unknown>, msg: string, level: 'warn' | 'debug' = 'warn'): void {
     const suppressed = this.#limiter.admit(key);
     if (suppressed === null) return;
-    this.opts.logger[level]({ ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, suppressed > 0 ? `${msg} (${suppressed} similar suppressed)` : msg);
+    this.opts.logger[level]({ ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
   }
 
   #receive(buf: Buffer, rinfo: Rinfo): void {
@@ -154,7 +154,7 @@ export class MeshEndpoint {
       this.#warn(
         `reject:${v.verdict}`,
         { mesh: 'rejected', verdict: v.verdict, kind: v.kind, source, bytes: buf.length, reason: v.reason, ...(v.from ? { claimed: v.from } : {}) },
-        `mesh ${v.kind === 'unknown' ? 'datagram' : v.kind} from ${source} dropped (${v.verdict}): ${v.reason}`,
+        'mesh datagram dropped',
         level,
       );
       return;
@@ -167,8 +167,8 @@ export class MeshEndpoint {
           this.#count('leave', 'superseded');
           this.#warn(
             'reject:superseded',
-            { mesh: 'rejected', verdict: 'superseded', kind: 'leave', source, seq: msg.seq, aliveSince: alive },
-            `mesh leave from ${msg.id} (${source}) dropped (superseded): older than its last pong, which proved it serving`,
+            { mesh: 'rejected', verdict: 'superseded', kind: 'leave', from: msg.id, source, seq: msg.seq, aliveSince: alive },
+            'mesh datagram dropped: a leave older than its last pong, which proved it serving',
           );
           return;
         }
@@ -192,7 +192,7 @@ export class MeshEndpoint {
         const waiter = msg.re === undefined ? undefined : this.#waiting.get(msg.re);
         if (!waiter || waiter.kind !== msg.k) {
           this.#count(msg.k, 'unsolicited');
-          this.#warn(`unsolicited:${msg.k}`, { source, re: msg.re }, `mesh ${msg.k} from ${msg.id} (${source}) answers nothing we sent`, 'debug');
+          this.#warn(`unsolicited:${msg.k}`, { kind: msg.k, from: msg.id, source, re: msg.re }, 'mesh reply answers nothing we sent', 'debug');
           return;
         }
         this.#waiting.delete(msg.re!);

@@ -49,7 +49,7 @@ export async function sendLeaveNotices(deps: LeaveDeps, timeoutMs: number): Prom
   const signalAt = deps.signalAt?.() ?? null;
   logger.info(
     { mesh: 'leaving', peers: targets.length, sinceSignalMs: signalAt === null ? null : started - signalAt },
-    `sending leave notices to ${targets.length} peers`,
+    'sending leave notices',
   );
   const awaited = targets.filter((p) => p.status === 'alive').map((p) => p.address);
   const acked = new Set<string>();
@@ -82,7 +82,7 @@ export async function sendLeaveNotices(deps: LeaveDeps, timeoutMs: number): Prom
             acked.add(peer.address);
             logger.info(
               { mesh: 'ack', peer: peer.address, peerId: msg.id, afterMs: Date.now() - started },
-              `ack from ${msg.id} (${peer.address})`,
+              'leave notice acked',
             );
             if (done()) finish();
           }),
@@ -100,8 +100,7 @@ export async function sendLeaveNotices(deps: LeaveDeps, timeoutMs: number): Prom
   const missing = targets.filter((p) => !acked.has(p.address)).map((p) => p.address);
   const tookMs = Date.now() - started;
   const fields = { mesh: 'leave', noticesSent: targets.length, acked: acked.size, packets, tookMs, ...(missing.length ? { missing } : {}) };
-  const text = `leave notices: ${targets.length} peers, ${acked.size} acked, ${packets} datagrams in ${tookMs} ms`;
-  if (missing.length) logger.warn(fields, `${text}; no ack from ${missing.join(', ')}`);
-  else logger.info(fields, text);
+  if (missing.length) logger.warn(fields, 'leave notices sent; some peers did not ack');
+  else logger.info(fields, 'leave notices sent; every peer acked');
   return { noticesSent: targets.length, acked: acked.size };
 }

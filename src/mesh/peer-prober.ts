@@ -75,14 +75,14 @@ export function startPeerProber(deps: ProberDeps): () => void {
     // The peer changed meanwhile (a leave notice overtook our probe): the newer news wins.
     if (!now || now.status !== probed.status) return;
     if (msg && now.id !== null && msg.id !== now.id) {
-      deps.logger.warn({ peer: now.address, expected: now.id, answered: msg.id }, `${now.address} answered as ${msg.id}, not ${now.id}: not trusted`);
+      deps.logger.warn({ peer: now.address, expected: now.id, answered: msg.id }, 'peer answered under another id: not trusted');
       return;
     }
     if (msg && now.id === null) {
       deps.sendBack({ type: 'PEER.FOUND', peer: { ...now, id: now.id ?? msg.id, lastSeen: Date.now() } });
     }
     if (now.status !== 'alive') {
-      deps.logger.info({ peer: now.address, probe: how, was: now.status }, `probe of ${now.address} succeeded (${how}): alive`);
+      deps.logger.info({ peer: now.address, probe: how, was: now.status }, 'probe succeeded: peer alive');
       deps.sendBack({ type: 'PEER.STATUS', address: now.address, status: 'alive' satisfies PeerStatus });
     }
   };
@@ -119,7 +119,7 @@ export function startPeerProber(deps: ProberDeps): () => void {
         cancels.delete(cancelAll);
         done();
         onMiss(p);
-        deps.logger.debug({ peer: p.address, status: p.status }, `no pong from ${p.address} within ${PROBE_TIMEOUT_MS} ms`);
+        deps.logger.debug({ peer: p.address, status: p.status, timeoutMs: PROBE_TIMEOUT_MS }, 'no pong in time');
       }, PROBE_TIMEOUT_MS);
       return;
     }

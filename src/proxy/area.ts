@@ -6,8 +6,8 @@
 import v8 from 'node:v8';
 import type { Logger } from '../log/logger.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
-import { CockatielBreakerRegistry, DEFAULT_BREAKER_THRESHOLD, DEFAULT_HALF_OPEN_AFTER_MS } from './breaker-registry.js';
+import type { AreaProvision } from '../areas/provision.js';
+import { BreakerRegistry, DEFAULT_BREAKER_THRESHOLD, DEFAULT_HALF_OPEN_AFTER_MS } from './breaker-registry.js';
 import type { ForwardEngine } from './forward-engine.js';
 import { ForwardError } from './forward-engine.js';
 import type { ForwardAttempt, ForwardedResponse } from './forward-engine.js';
@@ -53,22 +53,19 @@ export function createEngine(name: 'undici' | 'http-proxy'): ForwardEngine {
  * answers, even 5xx, are the target's to give and do not count; neither does
  * a client that went away.
  */
-export function createBreakerRegistry(logger: Logger): CockatielBreakerRegistry {
-  return new CockatielBreakerRegistry({
+export function createBreakerRegistry(logger: Logger): BreakerRegistry {
+  return new BreakerRegistry({
     threshold: DEFAULT_BREAKER_THRESHOLD,
     halfOpenAfterMs: DEFAULT_HALF_OPEN_AFTER_MS,
     // Neither a client that went away nor this node running out of file
     // descriptors (failure 'local') is the target's fault.
     countsAsFailure: (e) => e instanceof ForwardError && e.failure !== 'aborted' && e.failure !== 'local',
     onInvalidRecord: (target, reason) =>
-      logger.warn({ target, reason }, `saved circuit breaker for ${target} not restored (${reason}); it starts closed`),
+      logger.warn({ target, reason }, 'saved circuit breaker not restored; it starts closed'),
   });
 }
 
 export function createProxyArea(rt: NodeRuntime): AreaProvision {
-  if (!(rt.breakers instanceof CockatielBreakerRegistry)) {
-    throw new Error('the proxy needs a CockatielBreakerRegistry in rt.breakers');
-  }
   const breakers = rt.breakers;
   return {
     actors: {

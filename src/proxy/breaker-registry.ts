@@ -1,6 +1,6 @@
 /**
- * Seam between the proxy's circuit breakers and the store: the store saves
- * and restores `BreakerRecord`s without knowing the breaker library.
+ * The proxy's circuit breakers, one cockatiel breaker per target. The store
+ * saves and restores them as `BreakerRecord`s without knowing the library.
  */
 import type { BreakerRecord } from '../../machines/events.js';
 import { type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
@@ -8,19 +8,6 @@ import { type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBre
 export type BreakerStateName = BreakerRecord['state'];
 
 export type { BreakerRecord };
-
-export interface BreakerRegistry {
-  /** Current state of every breaker, for snapshots. */
-  exportAll(): BreakerRecord[];
-  /** Seeds breakers from a snapshot, before any traffic. */
-  restoreAll(records: BreakerRecord[]): void;
-  /** `{ target, state }` for /state and /metrics. */
-  list(): Array<{ target: string; state: BreakerStateName }>;
-}
-
-// ---------------------------------------------------------------------------
-// The real registry: one cockatiel circuit breaker per target.
-// ---------------------------------------------------------------------------
 
 export interface BreakerOptions {
   /** Consecutive failures that open a breaker. */
@@ -73,7 +60,7 @@ interface Entry {
  * cool-down. Breakers of targets that went away stay (and are saved): a peer
  * that comes back finds its record.
  */
-export class CockatielBreakerRegistry implements BreakerRegistry {
+export class BreakerRegistry {
   readonly #entries = new Map<string, Entry>();
 
   constructor(
@@ -164,6 +151,7 @@ export class CockatielBreakerRegistry implements BreakerRegistry {
     }
   }
 
+  /** Current state of every breaker, for snapshots. */
   exportAll(): BreakerRecord[] {
     const now = Date.now();
     return [...this.#entries].map(([target, { policy, updatedAt }]) => ({
@@ -174,6 +162,7 @@ export class CockatielBreakerRegistry implements BreakerRegistry {
     }));
   }
 
+  /** Seeds breakers from a snapshot, before any traffic. */
   restoreAll(records: BreakerRecord[]): void {
     for (const r of records) {
       const state = asCockatielState(r.data);
@@ -185,6 +174,7 @@ export class CockatielBreakerRegistry implements BreakerRegistry {
     }
   }
 
+  /** `{ target, state }` for /state and /metrics. */
   list(): Array<{ target: string; state: BreakerStateName }> {
     const now = Date.now();
     return [...this.#entries].map(([target, { policy }]) => ({ target, state: this.#effective(policy, now) }));

@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import type { Logger } from '../log/logger.js';
-import type { Metrics } from '../admin/metrics.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import type { Metrics } from '../observability/metrics.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 
 /** Used when the fd limit cannot be read (not Linux) or is unlimited-looking. */
 export const FALLBACK_FD_LIMIT = 1_024;

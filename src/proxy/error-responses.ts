@@ -7,7 +7,8 @@
 import type http from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { DRAINING_HEADER } from './forwarding-headers.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
+import { sendJson } from '../http/json-response.js';
 
 /** A target key fit for a log line: an upstream URL without its user and password. */
 export function redactTarget(key: string): string {
@@ -46,27 +47,6 @@ export function sendGatewayError(
   sendJson(res, status, { error }, opts);
 }
 
-export function sendJson(
-  res: http.ServerResponse,
-  status: number,
-  body: Record<string, unknown>,
-  opts: { closing: boolean; headers?: http.OutgoingHttpHeaders },
-): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...(opts.closing ? { connection: 'close' } : {}),
-    ...opts.headers,
-  });
-  res.end(text);
-}
-
 /** This node is leaving and no live peer can take the request: try again elsewhere. */
 export function sendDraining(res: http.ServerResponse): void {
   sendJson(
@@ -75,18 +55,4 @@ export function sendDraining(res: http.ServerResponse): void {
     { error: 'this node is shutting down', retry: true },
     { closing: true, headers: { 'retry-after': '1', [DRAINING_HEADER]: '1' } },
   );
-}
-
-/** The same answer on a raw socket (a WebSocket upgrade that came too late). */
-export function writeRawJson(socket: import('node:net').Socket, status: number, reason: string, body: Record<string, unknown>, extra: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  const head = [
-    `HTTP/1.1 ${status} ${reason}`,
-    'content-type: application/json',
-    `content-length: ${Buffer.byteLength(text)}`,
-    'connection: close',
-    ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`),
-  ].join('\r\n');
-  if (socket.writable) socket.end(`${head}\r\n\r\n${text}`);
-  else socket.destroy();
 }

@@ -6,6 +6,7 @@
  */
 import type http from 'node:http';
 import type { Readable } from 'node:stream';
+import { errorMessage } from '../../machines/error-message.js';
 
 /**
  * What an engine needs of an abort signal. A real AbortSignal fits; the
@@ -190,5 +191,5 @@ export function toForwardError(error: unknown, signal: AttemptSignal): ForwardEr
     }
     e = (e as { cause?: unknown }).cause;
   }
-  return new ForwardError('failed', 'EPROTO', error instanceof Error ? error.message : String(error));
+  return new ForwardError('failed', 'EPROTO', errorMessage(error));
 }

@@ -13,7 +13,7 @@ import { fromCallback } from 'xstate';
 import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { CockatielBreakerRegistry } from './breaker-registry.js';
+import type { BreakerRegistry } from './breaker-registry.js';
 import { defaultMaxConnections, enforceConnectionLimit, resolveConnectionLimit } from './connection-limit.js';
 import type { ForwardEngine } from './forward-engine.js';
 import { trustedProxyList } from './forwarding-headers.js';
@@ -21,7 +21,8 @@ import { refuseConnect } from './http-rules/connect-method.js';
 import { isWebSocketUpgrade, serveAsPlainRequest } from './http-rules/plain-upgrade.js';
 import { forwardRequest } from './request-forwarder.js';
 import type { ProxyPhase } from './request-forwarder.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
+import { sendJson } from '../http/json-response.js';
 import { createProxyListener, isHttp2Socket } from './tls/proxy-listener.js';
 import { TargetPicker } from './target-picker.js';
 import { WebSocketTunnels } from './websocket-tunnels.js';
@@ -41,7 +42,7 @@ interface Connection {
 
 export interface ProxyServerOptions {
   engine: () => ForwardEngine;
-  breakers: CockatielBreakerRegistry;
+  breakers: BreakerRegistry;
   targetTimeoutMs: number;
   requestBodyTimeoutMs: number;
 }
@@ -60,7 +61,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     /** The address bound, once listening: never forward to ourselves. */
     let boundAddress: string | null = null;
     const picker = new TargetPicker(rt.config.upstreams, rt.peers, opts.breakers, () => boundAddress);
-    // Plain counts, read by prom-client at scrape (src/admin/metrics.ts).
+    // Plain counts, read by prom-client at scrape (src/observability/metrics.ts).
     const count = rt.metrics.countRequest;
 
     let phase: ProxyPhase = 'serving';
@@ -79,7 +80,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       if (rt.tracker.count > 0 || connections.size > 0) return;
       reported = true;
       const drained = rt.tracker.completedSinceShutdown;
-      log.info({ phase: 'drained', drained, inFlight: 0, sinceShutdownMs: since() }, `drained: ${drained} requests finished during shutdown, nothing left`);
+      log.info({ phase: 'drained', drained, inFlight: 0, sinceShutdownMs: since() }, 'drained: every request finished');
       send({ type: 'PROXY.DRAINED', drained });
     };
 
@@ -150,8 +151,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         });
         forwardRequest(deps, req, res, record).catch((error: unknown) => {
           log.error({ err: error }, 'request handling failed');
-          if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json', connection: 'close' });
-          res.end(JSON.stringify({ error: 'bad gateway' }));
+          sendJson(res, 502, { error: 'bad gateway' }, { closing: true });
         });
       },
       log,
@@ -207,6 +207,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       log.info(
         {
           proxy: boundAddress,
+          url: `${listener.scheme}://${boundAddress}/`,
           engine: engine.name,
           tls: listener.scheme === 'https',
           maxConnections: limit.maxConnections,
@@ -214,7 +215,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
           fdSoftLimit: limit.fdSoftLimit,
           headerTimeoutMs: rt.config.headerTimeoutMs,
         },
-        `proxy listening on ${listener.scheme}://${boundAddress}/ (engine ${engine.name})`,
+        'proxy listening',
       );
       const room = defaultMaxConnections(limit.fdSoftLimit);
       if (limit.source === 'configured' && limit.maxConnections > room) {
@@ -257,7 +258,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         if (goaways > 0) log.info({ phase: 'delaying', http2Sessions: goaways }, 'sent GOAWAY to every HTTP/2 session');
         log.info(
           { phase: 'delaying', inFlight: rt.tracker.count, connections: connections.size, sinceShutdownMs: since() },
-          `shutdown started: answering with Connection: close; ${rt.tracker.count} in flight`,
+          'shutdown started: answering with Connection: close',
         );
       } else if (cmd.phase === 'waiting') {
         if (phase === 'cutting') return;
@@ -268,7 +269,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         for (const c of connections.values()) if (c.busy === 0) (idle++, armGrace(c));
         log.info(
           { phase: 'waiting', inFlight: rt.tracker.count, idleConnections: idle, graceMs: graceMs(), sinceShutdownMs: since() },
-          `listener closed: ${rt.tracker.count} in flight, ${idle} idle connections get ${graceMs()} ms`,
+          'listener closed: idle connections get a grace period',
         );
         maybeDrained();
       } else if (cmd.phase === 'handedOver') {
@@ -298,7 +299,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         const cut = cutRequests + cutTunnels;
         log.warn(
           { phase: 'cutting', cut, cutRequests, cutWebSockets: cutTunnels, drained, sinceShutdownMs: since() },
-          `drain deadline: cut ${cut} (${cutRequests} requests, ${cutTunnels} websockets), ${drained} drained`,
+          'drain deadline: cut what was left',
         );
         reported = true;
         send({ type: 'PROXY.CUT_DONE', drained, cut });

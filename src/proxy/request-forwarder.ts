@@ -8,13 +8,14 @@ import type { DrainPhase } from '../../machines/events.js';
 import type http from 'node:http';
 import { BrokenCircuitError, IsolatedCircuitError } from 'cockatiel';
 import type { Logger } from '../log/logger.js';
-import type { CockatielBreakerRegistry } from './breaker-registry.js';
-import { redactTarget, sendDraining, sendGatewayError, sendJson } from './error-responses.js';
+import type { BreakerRegistry } from './breaker-registry.js';
+import { redactTarget, sendDraining, sendGatewayError } from './error-responses.js';
+import { sendJson } from '../http/json-response.js';
 import type { ForwardEngine, ForwardedResponse, ResponseBody, Target } from './forward-engine.js';
 import { AttemptAbort, ForwardError } from './forward-engine.js';
 import { DRAINING_HEADER, HOP_HEADER, requestHeadersFor, responseHeadersFrom } from './forwarding-headers.js';
 import type { RequestRecord } from './in-flight-tracker.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 import { refusalFor, refusalOutcome, refuse } from './http-rules/request-rules.js';
 import { ReplayableBody } from './replayable-body.js';
 import type { PickRules, TargetPicker } from './target-picker.js';
@@ -34,7 +35,7 @@ export interface ForwarderDeps {
   nodeId: string;
   engine: ForwardEngine;
   picker: TargetPicker;
-  breakers: CockatielBreakerRegistry;
+  breakers: BreakerRegistry;
   phase: () => ProxyPhase;
   /** Longest wait for a target's response head once the request was sent (504 after). */
   targetTimeoutMs: number;

@@ -3,7 +3,7 @@
  * live peers, round-robin, skipping targets whose breaker refuses traffic.
  */
 import type { PeerTable } from '../routing/peer-table.js';
-import type { CockatielBreakerRegistry } from './breaker-registry.js';
+import type { BreakerRegistry } from './breaker-registry.js';
 import type { Target } from './forward-engine.js';
 
 export interface PickRules {
@@ -50,7 +50,7 @@ export class TargetPicker {
   constructor(
     upstreams: readonly string[],
     private readonly peers: PeerTable,
-    private readonly breakers: CockatielBreakerRegistry,
+    private readonly breakers: BreakerRegistry,
     /** This node's bound proxy address: never a target of its own (port 0 in config hides it from the table). */
     private readonly self: () => string | null = () => null,
   ) {

@@ -11,7 +11,7 @@ import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { RegistrarInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
+import type { AreaProvision } from '../areas/provision.js';
 import type { EtcdRegistration } from './etcd-registration.js';
 import { LEASE_TTL_SEC, initialEtcdStatus } from './registry-status.js';
 

@@ -2,14 +2,14 @@
  * This node's registration in etcd, from the registrar actor's start to the
  * leave step's lease revoke.
  *
- * Two loops run while serving, each with its own capped, logged backoff:
- * - keepRegistered: revoke a lease left by a crashed previous run (its id is
- *   kept in the store's meta), grant a lease (kept alive by the client), put
- *   `<prefix><node id>` under it, remember the lease id. A lost lease (etcd
+ * Two loops run while serving on one client, each with its own capped,
+ * logged backoff:
+ * - keepRegistered (here): revoke a lease left by a crashed previous run (its
+ *   id is kept in the store's meta), grant a lease (kept alive by the client),
+ *   put `<prefix><node id>` under it, remember the lease id. A lost lease (etcd
  *   down longer than the TTL, or revoked by someone) starts it again.
- * - keepWatching: read the prefix, then watch it from the next revision; other
- *   nodes' keys become PEER.FOUND / PEER.LEFT for the chart. A broken watch is
- *   dropped and both steps run again, so what changed meanwhile is not missed.
+ * - the peer watch (etcd-discovery.ts): other nodes' keys become PEER.FOUND /
+ *   PEER.LEFT for the chart.
  *
  * The actor's cleanup (when `serving` ends) only stops events; the lease is
  * revoked by `leave`, which the chart runs right after. Should `serving` end
@@ -18,14 +18,16 @@
  */
 import { ExponentialBackoff, halfJitterGenerator, handleAll, retry } from 'cockatiel';
 import { EtcdLeaseInvalidError, GRPCNotFoundError } from 'etcd3';
-import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
+import type { Etcd3, Lease } from 'etcd3';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { RegistrarInput } from '../../machines/lifecycle.js';
 import { errorMessage } from '../../machines/error-message.js';
 import type { Logger } from '../log/logger.js';
 import type { NodeRuntime } from '../runtime.js';
 import { createEtcdClient } from './etcd-client.js';
-import { decodeNodeRecord, encodeNodeRecord, peerFromRecord } from './node-record.js';
+import { throwIfAborted, withTimeout } from './bounded.js';
+import { EtcdPeerWatch } from './etcd-discovery.js';
+import { encodeNodeRecord } from './node-record.js';
 import type { NodeRecord } from './node-record.js';
 import type { EtcdRegistryStatus } from './registry-status.js';
 import { LEASE_TTL_SEC, initialEtcdStatus } from './registry-status.js';
@@ -34,12 +36,10 @@ export { LEASE_TTL_SEC };
 /** The lease revoke at shutdown never takes longer than this. */
 export const REVOKE_CAP_MS = 1_000;
 export { LEASE_META_KEY } from './registry-status.js';
-const WATCH_CONNECT_TIMEOUT_MS = 2_000;
 /** If `serving` ends and no leave step claims the lease within this, the cleanup revokes it. */
 const ORPHAN_GRACE_MS = 50;
 /** Doubling delays with half jitter (250-500 ms, 500-1000 ms, … capped at 10 s): growing, as the log shows. */
 const REGISTER_BACKOFF = { initialDelay: 500, maxDelay: 10_000, generator: halfJitterGenerator };
-const WATCH_BACKOFF = { initialDelay: 250, maxDelay: 5_000 };
 
 type Send = (event: LifecycleEvent) => void;
 
@@ -60,11 +60,7 @@ export class EtcdRegistration {
   /** The lease id the store holds (the chart keeps it there): what a crash would leave behind. */
   #recordedLeaseId: string | null = null;
   #lease: Lease | null = null;
-  #watcher: Watcher | null = null;
-  /** Other nodes' keys → the address they named, to say who left on delete. */
-  readonly #known = new Map<string, string>();
-  /** Keys ignored, with the reason last logged (each reason is logged once per key). */
-  readonly #rejected = new Map<string, string>();
+  readonly #watch: EtcdPeerWatch;
   #leaving: Promise<LeaveResult> | null = null;
   /** Set as the leave step begins (before its first await), read by the client's watch backoff. */
   #closing = false;
@@ -79,6 +75,21 @@ export class EtcdRegistration {
     this.#log = rt.logger.child({ component: 'etcd' });
     this.#key = `${rt.config.etcdPrefix}${rt.config.nodeId}`;
     this.status = status ?? initialEtcdStatus(rt.config.etcd, this.#key, LEASE_TTL_SEC);
+    this.#watch = new EtcdPeerWatch({
+      prefix: rt.config.etcdPrefix,
+      ownKey: this.#key,
+      nodeId: rt.config.nodeId,
+      selfAddress: () => this.#self?.proxyAddress ?? null,
+      client: () => this.#client,
+      status: this.status,
+      log: this.#log,
+      send: (event) => this.#send?.(event),
+      onOwnKeyDeleted: () => {
+        if (this.#leaving) return;
+        this.#log.warn({ key: this.#key }, "this node's etcd key was deleted by someone else: putting it back");
+        void this.#putBack();
+      },
+    });
   }
 
   /** Whether start() ran (the registry area loads this module lazily). */
@@ -99,9 +110,9 @@ export class EtcdRegistration {
     this.#recordedLeaseId = self.etcdLeaseId;
     this.#abort = new AbortController();
     this.#client = createEtcdClient(this.#rt.config.etcd, { closing: () => this.#closing });
-    this.#log.info({ endpoints: this.#rt.config.etcd, key: this.#key }, `registering in etcd as ${this.#key}`);
+    this.#log.info({ endpoints: this.#rt.config.etcd, key: this.#key }, 'registering in etcd');
     void this.#keepRegistered(this.#abort.signal);
-    void this.#keepWatching(this.#abort.signal);
+    void this.#watch.run(this.#abort.signal);
   }
 
   /** The registrar actor stopped (`serving` ended): no more events; the lease is left to `leave`. */
@@ -130,14 +141,11 @@ export class EtcdRegistration {
     this.#send = null;
     const client = this.#client;
     const lease = this.#lease;
-    const watcher = this.#watcher;
     this.#client = null;
     this.#lease = null;
-    this.#watcher = null;
     this.status.registered = false;
-    this.status.watching = false;
     lease?.release();
-    void watcher?.cancel().catch(() => undefined);
+    void this.#watch.cancel().catch(() => undefined);
     client.close();
     this.#log.info({ key: this.#key, leaseId: this.status.leaseId }, 'etcd: registration left to the hot-restart successor; lease not revoked');
   }
@@ -158,11 +166,8 @@ export class EtcdRegistration {
     if (!client) return { leaseRevoked: false };
     const started = Date.now();
     const lease = this.#lease;
-    const watcher = this.#watcher;
-    this.#watcher = null;
-    this.status.watching = false;
     // Unwatch in parallel: it needs etcd too, and must not delay the revoke.
-    const unwatched = watcher ? withTimeout(watcher.cancel(), budgetMs, 'watch cancel').catch(() => undefined) : Promise.resolve();
+    const unwatched = withTimeout(this.#watch.cancel(), budgetMs, 'watch cancel').catch(() => undefined);
 
     let leaseRevoked = false;
     if (!lease) {
@@ -179,7 +184,7 @@ export class EtcdRegistration {
         if (leaseRevoked) {
           this.#log.info(
             { leaseId, key: this.#key, tookMs: Date.now() - started },
-            `etcd lease ${leaseId} revoked: ${this.#key} removed`,
+            'etcd lease revoked: key removed',
           );
           this.status.leaseId = null;
           // The chart records the revoke from the deregister outcome (leaseRevoked).
@@ -189,8 +194,8 @@ export class EtcdRegistration {
         const message = errorMessage(error);
         this.status.lastError = message;
         this.#log.warn(
-          { leaseId: this.status.leaseId, key: this.#key, tookMs: Date.now() - started, error: message },
-          `etcd lease ${this.status.leaseId ?? '(pending)'} not revoked: ${message}; ${this.#key} stays until its ${LEASE_TTL_SEC} s TTL runs out, and the next start revokes it`,
+          { leaseId: this.status.leaseId, key: this.#key, tookMs: Date.now() - started, error: message, ttlSec: LEASE_TTL_SEC },
+          'etcd lease not revoked: the key stays until its TTL runs out, and the next start revokes it',
         );
       }
     }
@@ -220,13 +225,13 @@ export class EtcdRegistration {
       this.status.connected = false;
       this.#log.warn(
         { attempt: r.attempt, retryInMs: delay, error: message, endpoints: this.#rt.config.etcd },
-        `etcd registration failed (attempt ${r.attempt}): ${message}; serving without it, next try in ${delay} ms`,
+        'etcd registration failed; serving without it, trying again',
       );
     });
     try {
       await policy.execute(() => this.#register(signal), signal);
     } catch (error) {
-      if (!signal.aborted) this.#log.error({ error: errorMessage(error) }, `etcd registration gave up: ${errorMessage(error)}`);
+      if (!signal.aborted) this.#log.error({ error: errorMessage(error) }, 'etcd registration gave up');
     } finally {
       listener.dispose();
     }
@@ -271,8 +276,8 @@ export class EtcdRegistration {
       this.status.connected = false;
       this.status.lastError = errorMessage(error);
       this.#log.warn(
-        { leaseId, error: errorMessage(error) },
-        `etcd keep-alive failing: ${errorMessage(error)}; still retrying (the lease lives ${LEASE_TTL_SEC} s without one)`,
+        { leaseId, error: errorMessage(error), ttlSec: LEASE_TTL_SEC },
+        'etcd keep-alive failing; still retrying (the lease lives its TTL without one)',
       );
     });
     lease.on('keepaliveSucceeded', () => {
@@ -286,7 +291,7 @@ export class EtcdRegistration {
     Object.assign(this.status, { registered: true, connected: true, registeredAt: Date.now(), failedAttempts: 0, lastError: null });
     this.#log.info(
       { key: this.#key, leaseId, ttlSec: LEASE_TTL_SEC, record: self, failedAttempts: attempts },
-      `registered in etcd: ${this.#key} under lease ${leaseId} (TTL ${LEASE_TTL_SEC} s)`,
+      'registered in etcd',
     );
   }
 
@@ -295,7 +300,7 @@ export class EtcdRegistration {
     this.#lease = null;
     this.#keepaliveFailing = false;
     Object.assign(this.status, { registered: false, connected: false, leaseId: null, lastError: errorMessage(error) });
-    this.#log.warn({ leaseId, error: errorMessage(error) }, `etcd lease ${leaseId} lost (${errorMessage(error)}): registering again`);
+    this.#log.warn({ leaseId, error: errorMessage(error) }, 'etcd lease lost: registering again');
     void this.#keepRegistered(signal);
   }
 
@@ -331,15 +336,15 @@ export class EtcdRegistration {
     throwIfAborted(signal);
     this.#persistLeaseId(null);
     if (this.#grantedHere.has(stale)) {
-      this.#log.info({ staleLeaseId: stale, outcome, tookMs: Date.now() - started }, `cleaned up this run's lost etcd lease ${stale} (${outcome})`);
+      this.#log.info({ staleLeaseId: stale, outcome, tookMs: Date.now() - started }, "cleaned up this run's lost etcd lease");
       return;
     }
     this.status.staleLease = { id: stale, outcome, at: Date.now() };
     this.#log.info(
       { staleLeaseId: stale, outcome, tookMs: Date.now() - started },
       outcome === 'revoked'
-        ? `revoked the etcd lease ${stale} left by a previous run that did not shut down: its keys are gone`
-        : `the etcd lease ${stale} left by a previous run had already expired`,
+        ? 'revoked the etcd lease left by a previous run that did not shut down: its keys are gone'
+        : 'the etcd lease left by a previous run had already expired',
     );
   }
 
@@ -349,184 +354,16 @@ export class EtcdRegistration {
     this.#send?.({ type: 'REGISTRY.LEASE', leaseId });
   }
 
-  // ---- watch ------------------------------------------------------------------
-
-  async #keepWatching(signal: AbortSignal): Promise<void> {
-    let outage = false;
-    while (!signal.aborted) {
-      const policy = retry(handleAll, {
-        maxAttempts: Number.POSITIVE_INFINITY,
-        backoff: new ExponentialBackoff(WATCH_BACKOFF),
-      }).dangerouslyUnref();
-      // Registration failures already warn once per attempt; the watch only says when it breaks and heals.
-      const listener = policy.onRetry((r) => {
-        if (signal.aborted) return;
-        const message = 'error' in r ? errorMessage(r.error) : 'no result';
-        this.#log.debug({ attempt: r.attempt, retryInMs: Math.round(r.delay), error: message }, `etcd watch not established: ${message}`);
-      });
-      let watch: { ended: Promise<string> };
-      try {
-        watch = await policy.execute(() => this.#watchOnce(signal), signal);
-      } catch {
-        return; // aborted: the node is leaving
-      } finally {
-        listener.dispose();
-      }
-      if (outage) this.#log.info({ prefix: this.#rt.config.etcdPrefix }, 'etcd watch re-established');
-      const reason = await watch.ended;
-      if (signal.aborted) return;
-      outage = true;
-      this.#log.warn({ error: reason }, `etcd watch broken (${reason}): reading the prefix again when etcd answers`);
-    }
-  }
-
-  async #watchOnce(signal: AbortSignal): Promise<{ ended: Promise<string> }> {
-    throwIfAborted(signal);
-    const client = this.#client;
-    if (!client) throw new Error('etcd client closed');
-    const prefix = this.#rt.config.etcdPrefix;
-    const snapshot = await client.getAll().prefix(prefix).exec();
-    throwIfAborted(signal);
-    this.#resync(snapshot.kvs);
-
-    const watcher = client
-      .watch()
-      .prefix(prefix)
-      .startRevision((BigInt(snapshot.header.revision) + 1n).toString())
-      .watcher();
-    let settle: (reason: string) => void = () => undefined;
-    const ended = new Promise<string>((resolve) => (settle = resolve));
-    let broken = false;
-    const breakWith = (reason: string) => {
-      if (broken) return;
-      broken = true;
-      if (this.#watcher === watcher) this.#watcher = null;
-      this.status.watching = false;
-      // Detach it, or the client's watch manager keeps reconnecting it on its own.
-      watcher.cancel().catch(() => undefined);
-      settle(reason);
-    };
-    // A listener on 'error' always: an unhandled 'error' event would crash the process.
-    watcher.on('error', (error) => breakWith(errorMessage(error)));
-    watcher.on('disconnected', (error) => breakWith(errorMessage(error)));
-    watcher.on('end', () => breakWith('watch ended'));
-    watcher.on('put', (kv) => this.#onPut(kv));
-    watcher.on('delete', (kv) => this.#onDelete(kv));
-
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => breakWith(`watch not established in ${WATCH_CONNECT_TIMEOUT_MS} ms`), WATCH_CONNECT_TIMEOUT_MS);
-      const onAbort = () => breakWith('leaving');
-      signal.addEventListener('abort', onAbort, { once: true });
-      watcher.once('connected', () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      void ended.then((reason) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        reject(new Error(reason));
-      });
-    });
-    this.#watcher = watcher;
-    this.status.watching = true;
-    return { ended };
-  }
-
-  /** After (re)reading the prefix: found what is there, left what vanished meanwhile. */
-  #resync(kvs: IKeyValue[]): void {
-    const present = new Set<string>();
-    for (const kv of kvs) {
-      present.add(kv.key.toString());
-      this.#onPut(kv);
-    }
-    for (const [key, address] of this.#known) {
-      if (present.has(key)) continue;
-      this.#known.delete(key);
-      this.#peerLeft(key, address, 'etcd key deleted');
-    }
-    this.status.peers = this.#known.size;
-  }
-
-  #onPut(kv: IKeyValue): void {
-    const key = kv.key.toString();
-    if (key === this.#key) return;
-    const decoded = decodeNodeRecord(kv.value);
-    let problem = decoded.ok ? null : decoded.error;
-    if (decoded.ok && decoded.record.id === this.#rt.config.nodeId) problem = `names this node's id "${decoded.record.id}"`;
-    if (decoded.ok && decoded.record.address === this.#self?.proxyAddress) problem = `names this node's address ${decoded.record.address}`;
-    const previous = this.#known.get(key);
-    if (problem !== null || !decoded.ok) {
-      this.#reject(key, problem ?? 'invalid');
-      if (previous) {
-        this.#known.delete(key);
-        this.#peerLeft(key, previous, 'etcd record no longer valid');
-      }
-      return;
-    }
-    this.#rejected.delete(key);
-    this.status.rejectedKeys = this.#rejected.size;
-    const record = decoded.record;
-    if (previous && previous !== record.address) this.#peerLeft(key, previous, `etcd key now names ${record.address}`);
-    this.#known.set(key, record.address);
-    this.status.peers = this.#known.size;
-    if (previous !== record.address) {
-      this.#log.info({ key, peer: record.address, peerId: record.id }, `etcd: peer ${record.id} at ${record.address} found`);
-    }
-    this.#send?.({ type: 'PEER.FOUND', peer: peerFromRecord(record) });
-  }
-
-  #onDelete(kv: IKeyValue): void {
-    const key = kv.key.toString();
-    if (key === this.#key) {
-      if (this.#leaving) return;
-      this.#log.warn({ key }, `this node's etcd key ${key} was deleted by someone else: putting it back`);
-      void this.#putBack();
-      return;
-    }
-    if (this.#rejected.delete(key)) this.status.rejectedKeys = this.#rejected.size;
-    const address = this.#known.get(key);
-    if (!address) return;
-    this.#known.delete(key);
-    this.status.peers = this.#known.size;
-    this.#peerLeft(key, address, 'etcd key deleted');
-  }
-
   async #putBack(): Promise<void> {
     const lease = this.#lease;
     if (!lease || !this.status.registered) return; // a lost lease re-registers on its own
     try {
       await lease.put(this.#key).value(encodeNodeRecord(this.#selfRecord()));
-      this.#log.info({ key: this.#key }, `etcd key ${this.#key} put back`);
+      this.#log.info({ key: this.#key }, 'etcd key put back');
     } catch (error) {
       // A revoked lease makes the put fail and is reported as lost: registering again says the rest.
       if (this.#lease !== lease) return;
-      this.#log.warn({ error: errorMessage(error) }, `could not put the etcd key back: ${errorMessage(error)}`);
+      this.#log.warn({ error: errorMessage(error) }, 'could not put the etcd key back');
     }
   }
-
-  #peerLeft(key: string, address: string, reason: string): void {
-    this.#log.info({ key, peer: address, reason }, `etcd: peer at ${address} gone (${reason})`);
-    this.#send?.({ type: 'PEER.LEFT', address, reason });
-  }
-
-  #reject(key: string, reason: string): void {
-    if (this.#rejected.get(key) !== reason) {
-      this.#log.warn({ key, reason }, `ignoring etcd key ${key}: ${reason}`);
-    }
-    this.#rejected.set(key, reason);
-    this.status.rejectedKeys = this.#rejected.size;
-  }
-}
-
-function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new Error('etcd registration stopped: the node is leaving');
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(what)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { PeerInfo } from '../../machines/events.js';
-import { formatHostPort, parseHostPort } from '../config/host-port.js';
+import { hostPort } from '../config/schema.js';
 
 export interface NodeRecord {
   id: string;
@@ -18,14 +18,7 @@ export interface NodeRecord {
 
 const recordSchema = z.object({
   id: z.string().min(1).max(63),
-  address: z.string().transform((text, ctx) => {
-    try {
-      return formatHostPort(parseHostPort(text));
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      return z.NEVER;
-    }
-  }),
+  address: hostPort,
   meshPort: z.number().int().min(0).max(65535),
   startedAt: z.number().finite(),
 });

@@ -10,6 +10,7 @@ import type { LifecycleInput, LifecycleMachine } from '../../machines/lifecycle.
 import { lifecycleLabel, stateValueText } from '../../machines/lifecycle-names.js';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { TransitionRecord } from '../store/state-store.js';
+import { errorMessage } from '../../machines/error-message.js';
 
 /** What `--export` writes and a test loads: enough to replay, nothing more. */
 export interface RecordedRun {
@@ -61,7 +62,7 @@ function describe(kind: Divergence['kind'], index: number, eventType: string, ex
 
 function errorText(snapshot: Snapshot): string {
   const error = (snapshot as { error?: unknown }).error;
-  return `error: ${error instanceof Error ? error.message : String(error)}`;
+  return `error: ${errorMessage(error)}`;
 }
 
 export function replayRun(run: RecordedRun, machine: LifecycleMachine = lifecycleMachine): ReplayResult {
@@ -108,7 +109,7 @@ export function replayRun(run: RecordedRun, machine: LifecycleMachine = lifecycl
       [snapshot] = transition(machine, snapshot, record.event as unknown as LifecycleEvent);
       current = snapshot.status === 'error' ? errorText(snapshot) : stateValueText(snapshot.value);
     } catch (error) {
-      current = `error: ${error instanceof Error ? error.message : String(error)}`;
+      current = `error: ${errorMessage(error)}`;
     }
     const s = step(index, record, current);
     steps.push(s);

@@ -61,7 +61,7 @@ export function createSuccessorActor(rt: NodeRuntime, restart: RestartState) {
       return () => undefined;
     }
     const proc = child;
-    log.info({ successorPid: proc.pid, argv, restarts: takeover.restarts }, `hot restart: successor pid ${proc.pid} spawned`);
+    log.info({ successorPid: proc.pid, argv, restarts: takeover.restarts }, 'hot restart: successor spawned');
 
     proc.on('error', (error) => fail(`cannot spawn the successor: ${error.message}`));
     proc.on('exit', (code, signal) => fail(`successor pid ${proc.pid} ${exitReason(code, signal)} before it was ready`));
@@ -91,7 +91,7 @@ export function createSuccessorActor(rt: NodeRuntime, restart: RestartState) {
     return () => {
       if (ready || proc.exitCode !== null || proc.signalCode !== null) return;
       settled = true;
-      log.warn({ successorPid: proc.pid }, `hot restart abandoned: killing successor pid ${proc.pid}`);
+      log.warn({ successorPid: proc.pid }, 'hot restart abandoned: killing the successor');
       proc.kill('SIGKILL');
     };
   });

@@ -70,7 +70,7 @@ export async function receiveTakeover(logger: Logger, env: NodeJS.ProcessEnv = p
   });
   logger.info(
     { takeover: { fromPid: takeover.fromPid, previousRunId: takeover.previousRunId, restarts: takeover.restarts }, inherited: Object.keys(inherited) },
-    `hot restart: taking over from pid ${takeover.fromPid} (${Object.keys(inherited).join(', ') || 'no'} listeners inherited)`,
+    'hot restart: taking over from the previous process',
   );
   return new RestartState(takeover, inherited);
 }

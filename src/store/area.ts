@@ -5,14 +5,15 @@
  * returns what comes back and the chart applies it.
  */
 import { fromPromise } from 'xstate';
+import { errorMessage } from '../../machines/error-message.js';
 import type { RestoreInput, RestoreOutput, StartupOutput } from '../../machines/events.js';
 import type { PersistInput } from '../../machines/lifecycle.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
+import type { AreaProvision } from '../areas/provision.js';
 import { keepUnreadCopy, openStateStore, replaceUnloadable } from './open-store.js';
-import { count, restoreFrom } from './restore.js';
+import { restoreFrom } from './restore.js';
 import { LEASE_META_KEY } from '../registry/registry-status.js';
-import { snapshotOf } from './runtime-snapshot.js';
+import { saveSnapshot } from './runtime-snapshot.js';
 import { createSnapshotTimer } from './snapshot-timer.js';
 import type { SavedState, ShutdownRecord } from './state-store.js';
 
@@ -40,8 +41,8 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
       rt.logger.warn(
         { lock: opened.lock.path, previousPid: opened.lock.tookOverFrom, pidReused: opened.lock.pidReused },
         opened.lock.pidReused
-          ? `data dir lock of pid ${opened.lock.tookOverFrom} taken over: that pid now belongs to another process (start time differs)`
-          : `data dir lock of pid ${opened.lock.tookOverFrom} (no longer running) taken over`,
+          ? 'data dir lock taken over: its pid now belongs to another process (start time differs)'
+          : 'data dir lock taken over from a process no longer running',
       );
     }
     let freshReason: string | null = null;
@@ -51,7 +52,7 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
       freshReason = `state file was ${opened.reason}; moved aside to ${opened.movedAside}`;
       rt.logger.warn(
         { movedAside: opened.movedAside, reason: opened.reason, stateFile: store.path },
-        `state file ${store.path} is ${opened.reason}: moved aside to ${opened.movedAside}, starting fresh`,
+        'state file unusable: moved aside, starting fresh',
       );
     }
     let saved: SavedState | null = null;
@@ -67,7 +68,7 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
       freshReason = `state file ${reason}; moved aside to ${replaced.movedAside}`;
       rt.logger.warn(
         { movedAside: replaced.movedAside, reason, stateFile: store.path },
-        `state file ${store.path}: ${reason}: moved aside to ${replaced.movedAside}, starting fresh`,
+        'state file unusable: moved aside, starting fresh',
       );
     }
     if (saved?.skipped) {
@@ -76,7 +77,7 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
       store.dropUnreadableShutdowns();
       rt.logger.warn(
         { skipped: saved.skipped.count, rows: saved.skipped.rows, copy, stateFile: store.path },
-        `${count(saved.skipped.count, 'saved row')} not restored (unreadable or beyond a limit); the file as it was is kept at ${copy}`,
+        'saved rows not restored (unreadable or beyond a limit); the file as it was is kept',
       );
     }
     rt.store = store;
@@ -84,7 +85,7 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
     try {
       etcdLeaseId = rt.config.etcd.length > 0 ? store.getMeta(LEASE_META_KEY) : null;
     } catch (error) {
-      rt.logger.warn({ component: 'etcd', error: (error as Error).message }, `cannot read the last etcd lease id: ${(error as Error).message}`);
+      rt.logger.warn({ component: 'etcd', error: errorMessage(error) }, 'cannot read the last etcd lease id');
     }
     // What the file held before this run touched it (a new run clears its shutdownAt).
     return { movedAside, etcdLeaseId, payload: { saved, freshReason } };
@@ -104,20 +105,15 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
   );
 
   const persistFinal = fromPromise<void, PersistInput>(async ({ input }) => {
-    const store = rt.store;
-    if (!store) throw new Error('the state store is not open');
-    const started = performance.now();
     const shutdown = shutdownRecordOf(input);
-    const saved = store.saveSnapshot(snapshotOf(rt, shutdown ?? undefined));
-    rt.metrics.snapshots.inc({ result: 'saved' });
-    const tookMs = Math.round((performance.now() - started) * 10) / 10;
+    const { saved, tookMs } = saveSnapshot(rt, shutdown ?? undefined);
     rt.logger.info(
-      { ...saved, shutdown, tookMs },
+      { ...saved, shutdown, tookMs, ...(input.successor ? { successorPid: input.successor.pid } : {}) },
       input.successor
-        ? `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')}; handed over to pid ${input.successor.pid} (hot restart, not a shutdown)`
+        ? 'state saved; handed over to the successor (hot restart, not a shutdown)'
         : shutdown
-        ? `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')}, shutdown record (drained ${shutdown.drained}, cut ${shutdown.cut})`
-        : `state saved: ${count(saved.peers, 'peer')}, ${count(saved.breakers, 'breaker')} (no graceful shutdown to record)`,
+        ? 'state saved with the shutdown record'
+        : 'state saved (no graceful shutdown to record)',
     );
   });
 

@@ -28,8 +28,6 @@ export function clampFutureBreakers(records: BreakerRecord[], now: number): { re
   return { records: out, clamped };
 }
 
-export const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
-
 /**
  * A remembered peer nobody has vouched for in this long is forgotten at
  * restore: autoscaled meshes churn, and every remembered address is probed.
@@ -71,7 +69,7 @@ export function restoreFrom(
   const log = ctx.logger;
   if (!saved) {
     const reason = freshReason ?? 'no saved state';
-    log.info({ dataDir: ctx.dataDir, reason }, `starting fresh: ${reason}`);
+    log.info({ dataDir: ctx.dataDir, reason }, 'starting fresh');
     return { summary: { fresh: true, reason, peers: 0, breakers: 0, lastShutdownAt: null, savedAt: null }, payload: { peers: [], breakers: [] } };
   }
   const restoredPeers: PeerInfo[] = [];
@@ -87,14 +85,14 @@ export function restoreFrom(
   if (forgotten > 0) {
     log.info(
       { forgotten, retentionHours: PEER_RETENTION_MS / 3_600_000 },
-      `${count(forgotten, 'remembered peer')} not seen for over ${PEER_RETENTION_MS / 3_600_000} h forgotten`,
+      'remembered peers not seen for too long forgotten',
     );
   }
   const { records: breakers, clamped } = clampFutureBreakers(saved.breakers, now);
   if (clamped.length > 0) {
     log.warn(
       { breakers: clamped.length, targets: clamped.slice(0, 5).map(quote) },
-      `${count(clamped.length, 'restored breaker')} opened in the future (clock stepped back?): open time clamped to now`,
+      'restored breakers opened in the future (clock stepped back?): open time clamped to now',
     );
   }
   const fields = {
@@ -106,17 +104,9 @@ export function restoreFrom(
     forgotten,
     breakers: saved.breakers.length,
   };
-  const what = `${count(peers, 'peer')} and ${count(saved.breakers.length, 'breaker')} restored`;
-  if (keepStatus) {
-    log.info(fields, `hot restart: state of the previous process restored; ${what}`);
-  } else if (saved.shutdownAt !== null) {
-    log.info(fields, `last shutdown at ${new Date(saved.shutdownAt).toISOString()}; ${what}`);
-  } else {
-    log.warn(
-      fields,
-      `the last run did not shut down gracefully (last snapshot saved at ${new Date(saved.savedAt).toISOString()}); ${what}`,
-    );
-  }
+  if (keepStatus) log.info(fields, 'hot restart: state of the previous process restored');
+  else if (saved.shutdownAt !== null) log.info(fields, 'last shutdown found: its state restored');
+  else log.warn(fields, 'the last run did not shut down gracefully: its last snapshot restored');
   return {
     summary: {
       fresh: false,

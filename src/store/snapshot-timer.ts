@@ -7,7 +7,7 @@ import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
-import { snapshotOf } from './runtime-snapshot.js';
+import { saveSnapshot } from './runtime-snapshot.js';
 
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 60_000;
@@ -27,12 +27,7 @@ export function createSnapshotTimer(rt: NodeRuntime) {
     const tick = () => {
       if (stopped) return;
       try {
-        const store = rt.store;
-        if (!store) throw new Error('the state store is not open');
-        const started = performance.now();
-        const saved = store.saveSnapshot(snapshotOf(rt));
-        rt.metrics.snapshots.inc({ result: 'saved' });
-        const tookMs = Math.round((performance.now() - started) * 10) / 10;
+        const { saved, tookMs } = saveSnapshot(rt);
         if (attempt > 0) rt.logger.info({ attempts: attempt + 1, tookMs }, 'snapshot saved again after failures');
         else rt.logger.debug({ ...saved, tookMs }, 'snapshot saved');
         attempt = 0;

@@ -3,6 +3,7 @@
  * Everything the node remembers across restarts goes through here.
  */
 import type { PeerInfo } from '../../machines/events.js';
+import type { LifecycleInput } from '../../machines/lifecycle.js';
 import type { BreakerRecord } from '../proxy/breaker-registry.js';
 
 export interface ShutdownRecord {
@@ -40,6 +41,9 @@ export interface SavedState {
   skipped?: { count: number; rows: SkippedRow[] };
 }
 
+/** What a run started with: the part of the chart's input that replay needs. */
+export type RunInput = Pick<LifecycleInput, 'nodeId' | 'drainTimeoutMs' | 'shutdownDelayMs'>;
+
 export interface TransitionRecord {
   at: number;
   event: { type: string; [k: string]: unknown };
@@ -57,7 +61,7 @@ export interface RunRecord {
   runId: number;
   startedAt: number;
   /** The machine's input, so replay starts where the run started. */
-  input: { nodeId: string; drainTimeoutMs: number; shutdownDelayMs: number };
+  input: RunInput;
   transitions: TransitionRecord[];
 }
 

@@ -24,7 +24,6 @@ describe.each(['undici', 'http-proxy'] as const)('drain deadline (engine %s)', (
     expect(Date.now() - t0).toBeLessThan(5_000);
     const cut = n.logs.find((l) => l.phase === 'cutting');
     expect(cut).toMatchObject({ cut: 1, cutRequests: 1 });
-    expect(String(cut?.msg)).toMatch(/cut 1/);
     const s = await slow.done;
     expect(s.complete).toBe(false);
 

@@ -29,7 +29,6 @@ describe.skipIf(unavailable)('etcd unreachable', () => {
     expect((await fetch(`${n.adminUrl}/readyz`)).status).toBe(200);
     const first = await n.waitForLog(failedAttempt);
     expect(first).toMatchObject({ level: 40, attempt: 1, retryInMs: expect.any(Number) });
-    expect(String(first.msg)).toMatch(/serving without it, next try in \d+ ms/);
     await n.waitForLog((l) => failedAttempt(l) && l.attempt === 3, 15_000);
     const attempts = n.logs.filter(failedAttempt);
     // One line per attempt, never a flood; the delays grow (capped at 10 s).
@@ -85,7 +84,7 @@ describe.skipIf(unavailable)('etcd unreachable', () => {
     const tookMs = performance.now() - t0;
     console.log(`[etcd] with etcd dead, exit ${tookMs.toFixed(0)} ms after SIGTERM (budget ${budgetSec * 1000} ms)`);
     expect(tookMs).toBeLessThan(budgetSec * 1000);
-    const failed = n.logs.find((l) => String(l.msg).startsWith(`etcd lease ${leaseId} not revoked`));
+    const failed = n.logs.find((l) => String(l.msg).startsWith('etcd lease not revoked') && l.leaseId === leaseId);
     expect(failed).toMatchObject({ level: 40, leaseId });
     expect(Number(failed!.tookMs)).toBeLessThanOrEqual(1_500);
     expect(n.logs.find((l) => l.msg === 'deregistered')).toMatchObject({ leaseRevoked: false });

@@ -70,7 +70,8 @@ describe('Stately inspector bridge', () => {
     const port = await freeTcpPort();
     const n = await startNode({ args: ['--inspector-url', `ws://127.0.0.1:${port}`] });
     nodes.push(n);
-    const warned = await n.waitForLog((l) => /inspector at .* unreachable/.test(String(l.msg)));
+    const warned = await n.waitForLog((l) => l.msg === 'inspector unreachable; the node runs on and retries quietly');
+    expect(warned.inspectorUrl).toBe(`ws://127.0.0.1:${port}`);
     expect(warned.level).toBe(40);
     // Retries happen (1 s, then 2 s) but stay quiet.
     await new Promise((r) => setTimeout(r, 3_500));

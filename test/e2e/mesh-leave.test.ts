@@ -116,8 +116,8 @@ describe('three nodes, leave notices under load', () => {
     let polls = 0;
     await until("B 'left' in A's /state", async () => (polls++, (await peerStatus(a.adminUrl, bSpec.proxy)) === 'left'), { timeoutMs: 5_000, everyMs: 5 });
     const dropMs = performance.now() - t0;
-    const bSignal = await b.waitForLog((l) => /SIGTERM received/.test(String(l.msg)));
-    const aLeft = await a.waitForLog((l) => l.peer === bSpec.proxy && /left: leave notice/.test(String(l.msg)));
+    const bSignal = await b.waitForLog((l) => l.signal === 'SIGTERM' && l.msg === 'signal received: shutting down');
+    const aLeft = await a.waitForLog((l) => l.peer === bSpec.proxy && l.msg === 'peer left' && l.reason === 'leave notice');
     const logMs = Number(aLeft.time) - Number(bSignal.time);
     console.log(`[mesh] A's /state showed B left ${dropMs.toFixed(1)} ms after kill(SIGTERM) (${polls} polls); B's signal log → A's "peer left" log: ${logMs} ms`);
     expect(dropMs).toBeLessThan(100);

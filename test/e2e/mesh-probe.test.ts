@@ -47,7 +47,7 @@ describe('restored peers are probed before they get traffic', () => {
     const b = await startNode({ args: ['--node-id', 'node-b', '--listen', bProxy, '--mesh-port', String(bMesh)], env });
     nodes.push(b);
     await until('B alive after a probe', async () => (await peerStatus(a, bProxy)) === 'alive', { timeoutMs: 5_000 });
-    const line = await a.waitForLog((l) => l.peer === bProxy && /probe of .* succeeded \(mesh ping\)/.test(String(l.msg)));
+    const line = await a.waitForLog((l) => l.peer === bProxy && l.msg === 'probe succeeded: peer alive' && l.probe === 'mesh ping');
     console.log(`[mesh] restored suspect → alive ${Date.now() - started} ms after B started: ${line.msg}`);
     expect((await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.id).toBe('node-b');
     // B answered a ping: it counted one accepted ping.
@@ -66,7 +66,7 @@ describe('restored peers are probed before they get traffic', () => {
     const b = await startNode({ args: ['--node-id', 'node-b', '--listen', bProxy, '--mesh-port', String(bMesh)], env });
     nodes.push(b);
     await until('B alive after a TCP probe', async () => (await peerStatus(a, bProxy)) === 'alive', { timeoutMs: 5_000 });
-    await a.waitForLog((l) => l.peer === bProxy && /succeeded \(tcp connect\)/.test(String(l.msg)));
+    await a.waitForLog((l) => l.peer === bProxy && l.msg === 'probe succeeded: peer alive' && l.probe === 'tcp connect');
   });
 
   it('a peer that left gracefully and restarts gets traffic again once it answers a probe; while draining it does not', async () => {

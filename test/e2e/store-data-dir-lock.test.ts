@@ -20,7 +20,7 @@ describe('data dir lock', () => {
     nodes.push(second);
     expect((await second.exited).code).toBe(2);
     const fatal = second.logs.find((l) => l.level === 60);
-    expect(String(fatal?.msg)).toContain(`in use by another graceful-edge node (pid ${first.proc.pid}`);
+    expect(fatal).toMatchObject({ msg: 'cannot start', error: expect.stringContaining(`in use by another graceful-edge node (pid ${first.proc.pid}`) });
 
     // The first node still serves and still holds the lock; it shuts down cleanly.
     expect((await fetch(`${first.adminUrl}/readyz`)).status).toBe(200);
@@ -40,7 +40,7 @@ describe('data dir lock', () => {
 
     const next = await startNode({ dataDir: dir });
     nodes.push(next);
-    const warn = await next.waitForLog((l) => String(l.msg).includes('data dir lock of pid'));
+    const warn = await next.waitForLog((l) => String(l.msg).startsWith('data dir lock taken over'));
     expect(warn).toMatchObject({ level: 40, previousPid: crashed.proc.pid });
     next.kill('SIGTERM');
     expect((await next.exited).code).toBe(0);

@@ -36,7 +36,8 @@ async function expectRefused(dataDir: string, reason: RegExp) {
   expect(await n.exited).toEqual({ code: 2, signal: null });
   const fatal = n.logs.filter((l) => l.level === 60);
   expect(fatal).toHaveLength(1);
-  expect(String(fatal[0]!.msg)).toMatch(reason);
+  expect(fatal[0]!.msg).toBe('cannot start');
+  expect(String(fatal[0]!.error)).toMatch(reason);
   expect(n.logs.some((l) => l.lifecycle === 'serving')).toBe(false);
   return n;
 }
@@ -51,7 +52,7 @@ describe('unusable data dir', () => {
     execFileSync('mount', ['-o', 'remount,ro', mnt]);
     cleanups.defer(() => execFileSync('mount', ['-o', 'remount,rw', mnt]));
 
-    await expectRefused(dataDir, new RegExp(`^cannot start: data dir ${dataDir} is not writable \\(EROFS\\)$`));
+    await expectRefused(dataDir, new RegExp(`^data dir ${dataDir} is not writable \\(EROFS\\)$`));
     expect(sha256(path.join(dataDir, 'state.db'))).toBe(before);
     expect(readdirSync(dataDir)).toEqual(['state.db']);
     // The operator can still read what the node remembers.
@@ -63,7 +64,7 @@ describe('unusable data dir', () => {
     const before = await withSavedState(dataDir);
     execFileSync('chattr', ['+i', dataDir]);
     cleanups.defer(() => execFileSync('chattr', ['-i', dataDir]));
-    await expectRefused(dataDir, new RegExp(`^cannot start: data dir ${dataDir} is not writable \\(EPERM\\)$`));
+    await expectRefused(dataDir, new RegExp(`^data dir ${dataDir} is not writable \\(EPERM\\)$`));
     expect(sha256(path.join(dataDir, 'state.db'))).toBe(before);
   });
 
@@ -82,7 +83,8 @@ describe('unusable data dir', () => {
     const n = await startNode({ dataDir });
     nodes.push(n);
     const w = n.logs.find((l) => /moved aside/.test(String(l.msg)));
-    expect(String(w?.msg)).toMatch(/state\.db is not a regular file: moved aside/);
+    expect(w).toMatchObject({ msg: 'state file unusable: moved aside, starting fresh', reason: 'not a regular file' });
+    expect(path.basename(String(w?.stateFile))).toBe('state.db');
     expect(readdirSync(String(w!.movedAside))).toEqual(['keep.txt']);
     n.kill('SIGTERM');
     expect((await n.exited).code).toBe(0);

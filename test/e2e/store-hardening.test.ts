@@ -120,7 +120,7 @@ describe('rows that cannot be read (item 11)', () => {
     expect(edit(dataDir, 'UPDATE snapshot SET peer_count = 99')).toBe(1);
     const n = await startNode({ dataDir });
     nodes.push(n);
-    const warn = n.logs.find((l) => String(l.msg).includes('its saved state cannot be loaded'));
+    const warn = n.logs.find((l) => String(l.msg).startsWith('state file unusable') && String(l.reason).includes('its saved state cannot be loaded'));
     expect(warn).toMatchObject({ level: 40 });
     const aside = String(warn!.movedAside);
     expect(path.basename(aside)).toMatch(/^state\.db\.corrupt-/);
@@ -196,7 +196,8 @@ describe('state files are never symbolic links (item 13)', () => {
     nodes.push(n);
     expect((await n.exited).code).toBe(2);
     const fatal = n.logs.find((l) => l.level === 60);
-    expect(String(fatal?.msg)).toMatch(/state\.db is a symbolic link; refusing it/);
+    expect(fatal?.msg).toBe('cannot start');
+    expect(String(fatal?.error)).toMatch(/state\.db is a symbolic link; refusing it/);
     expect(existsSync(elsewhere)).toBe(false);
     expect(existsSync(path.join(dataDir, 'node.lock'))).toBe(false);
   });
@@ -209,7 +210,7 @@ describe('state files are never symbolic links (item 13)', () => {
     const n = await startNode({ dataDir, waitFor: 'spawned' });
     nodes.push(n);
     expect((await n.exited).code).toBe(2);
-    expect(String(n.logs.find((l) => l.level === 60)?.msg)).toMatch(/state\.db-wal is a symbolic link/);
+    expect(String(n.logs.find((l) => l.level === 60 && l.msg === 'cannot start')?.error)).toMatch(/state\.db-wal is a symbolic link/);
     expect(sha256(path.join(dataDir, 'state.db'))).toBe(before);
   });
 });
@@ -239,7 +240,7 @@ describe('a lock naming a reused pid (item 14)', () => {
     writeFileSync(path.join(dataDir, 'node.lock'), `${pid}\n1\n`);
     const n = await startNode({ dataDir });
     nodes.push(n);
-    const warn = n.logs.find((l) => String(l.msg).includes('data dir lock of pid'));
+    const warn = n.logs.find((l) => String(l.msg).startsWith('data dir lock taken over'));
     expect(warn).toMatchObject({ level: 40, previousPid: pid, pidReused: true });
     expect(readFileSync(path.join(dataDir, 'node.lock'), 'utf8').split('\n')[0]).toBe(String(n.proc.pid));
   });
@@ -250,7 +251,7 @@ describe('a lock naming a reused pid (item 14)', () => {
     writeFileSync(path.join(dataDir, 'node.lock'), `${pid}\n`);
     const n = await startNode({ dataDir });
     nodes.push(n);
-    expect(n.logs.find((l) => String(l.msg).includes('data dir lock of pid'))).toMatchObject({ previousPid: pid, pidReused: true });
+    expect(n.logs.find((l) => String(l.msg).startsWith('data dir lock taken over'))).toMatchObject({ previousPid: pid, pidReused: true });
   });
 
   it('the same pid and start time is a live holder: exit 2', async () => {
@@ -260,7 +261,7 @@ describe('a lock naming a reused pid (item 14)', () => {
     const n = await startNode({ dataDir, waitFor: 'spawned' });
     nodes.push(n);
     expect((await n.exited).code).toBe(2);
-    expect(String(n.logs.find((l) => l.level === 60)?.msg)).toContain(`in use by another graceful-edge node (pid ${pid}`);
+    expect(n.logs.find((l) => l.level === 60)).toMatchObject({ msg: 'cannot start', error: expect.stringContaining(`in use by another graceful-edge node (pid ${pid}`) });
     expect(readdirSync(dataDir)).toEqual(['node.lock']);
   });
 });

@@ -29,7 +29,7 @@ describe('peer retention at restore', () => {
 
     const n = await startNode({ dataDir: dir, args: ['--node-id', 'retention'] });
     scope.nodes.push(n);
-    const line = await n.waitForLog((l) => String(l.msg).includes('not seen for over 24 h forgotten'));
+    const line = await n.waitForLog((l) => l.msg === 'remembered peers not seen for too long forgotten');
     expect(line).toMatchObject({ forgotten: 1 });
     const peers = (await adminState(n)).peers.map((p) => [p.address, p.source]);
     expect(peers).toEqual([['127.77.0.2:9', 'restored']]);

@@ -23,10 +23,10 @@ describe('periodic snapshot failures', () => {
     const locker = new Database(path.join(dataDir, 'state.db'));
     cleanups.defer(() => locker.open && locker.close());
     locker.exec('BEGIN IMMEDIATE'); // holds the one write lock of a WAL database
-    const third = await n.waitForLog((l) => String(l.msg).startsWith('snapshot failed (attempt 3)'), 20_000);
+    const third = await n.waitForLog((l) => l.msg === 'snapshot failed' && l.attempt === 3, 20_000);
     expect(third.level).toBe(50);
     expect(String(third.error)).toMatch(/locked|busy/i);
-    const failures = n.logs.filter((l) => String(l.msg).startsWith('snapshot failed'));
+    const failures = n.logs.filter((l) => l.msg === 'snapshot failed');
     expect(failures.map((l) => l.attempt)).toEqual([1, 2, 3]);
     // Retries back off (250 ms, then 500 ms, each plus the lock wait): timers never fire early.
     const [t1, t2, t3] = failures.map((l) => Number(l.time));

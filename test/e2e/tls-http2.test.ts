@@ -56,7 +56,7 @@ describe.each(['undici', 'http-proxy'] as const)('TLS and HTTP/2 (engine %s)', (
     const origin = cleanups.closing(await startOrigin());
     const n = await startNode({ args: ['--upstream', origin.url, '--tls-cert', cert, '--tls-key', key, '--proxy-engine', engine] });
     nodes.push(n);
-    expect(n.logs.find((l) => typeof l.proxy === 'string')?.msg).toMatch(/^proxy listening on https:\/\//);
+    expect(n.logs.find((l) => typeof l.proxy === 'string' && l.msg === 'proxy listening')).toMatchObject({ tls: true, url: expect.stringMatching(/^https:\/\//) });
 
     const h2 = await curl(['--http2', `https://${n.proxy}/h2/path?q=1`]);
     expect(h2).toMatchObject({ status: '200', version: '2' });

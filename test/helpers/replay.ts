@@ -7,14 +7,12 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
-import type { AnyEventObject, InspectionEvent, StateValue } from 'xstate';
+import type { AnyEventObject, StateValue } from 'xstate';
 import { lifecycleMachine } from '../../machines/lifecycle.js';
 import type { LifecycleInput } from '../../machines/lifecycle.js';
-import { stateValueText } from '../../machines/lifecycle-names.js';
-import { RecordingRule } from '../../src/replay/recording-rule.js';
 import { replayRun } from '../../src/replay/replay-run.js';
 import type { RecordedRun, ReplayResult } from '../../src/replay/replay-run.js';
-import { toRecordedEvent } from '../../src/lifecycle/transition-recorder.js';
+import { TransitionCapture } from '../../src/replay/transition-capture.js';
 import type { TransitionRecord } from '../../src/store/state-store.js';
 import { runCli, tempDir } from './daemon.js';
 
@@ -52,30 +50,19 @@ export async function exportLastRun(dataDir: string): Promise<RecordedRun> {
 
 /**
  * Runs the pure chart as a live actor (stub actors, simulated clock: no I/O,
- * no timers), sends `events`, and records transitions exactly as the daemon's
- * TransitionRecorder does. Shows what the node would have stored.
+ * no timers), sends `events`, and records transitions with the daemon's own
+ * TransitionCapture. Shows what the node would have stored.
  */
 export function recordWithDaemonRule(
   input: LifecycleInput,
   events: readonly AnyEventObject[],
 ): { run: RecordedRun; final: StateValue } {
-  const rule = new RecordingRule();
   const transitions: TransitionRecord[] = [];
-  let previous = '';
-  let root: unknown = null;
   let at = 0;
-  const inspect = (ev: InspectionEvent) => {
-    if (root === null || ev.actorRef !== root) return;
-    rule.note(ev);
-    if (ev.type !== '@xstate.snapshot') return;
-    const to = stateValueText((ev.snapshot as unknown as { value: StateValue }).value);
-    if (!rule.shouldRecord(previous, to)) return;
-    transitions.push({ at: at++, event: toRecordedEvent(ev.event), from: previous, to });
-    previous = to;
-  };
+  const capture = new TransitionCapture((record) => transitions.push(record), () => at++);
   // The root is known only after createActor returns; start() emits the first snapshot.
-  const actor = createActor(lifecycleMachine, { input, inspect, clock: new SimulatedClock() });
-  root = actor;
+  const actor = createActor(lifecycleMachine, { input, inspect: capture.inspect, clock: new SimulatedClock() });
+  capture.setRoot(actor);
   actor.start();
   for (const e of events) actor.send(e as never);
   const final = actor.getSnapshot().value;

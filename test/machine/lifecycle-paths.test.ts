@@ -14,8 +14,8 @@ import type { AnyEventObject, EventFromLogic } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, getSimplePaths, getStateNodes } from 'xstate/graph';
 import { lifecycleMachine } from '../../machines/lifecycle.js';
 import { lifecycleNames, stateValueText } from '../../machines/lifecycle-names.js';
-import { LifecycleView } from '../../src/lifecycle/view.js';
-import type { LifecycleSnapshotLike } from '../../src/lifecycle/view.js';
+import { LifecycleView } from '../../src/observability/lifecycle-view.js';
+import type { LifecycleSnapshotLike } from '../../src/observability/lifecycle-view.js';
 import { replayRun } from '../../src/replay/replay-run.js';
 import { recordWithDaemonRule } from '../helpers/replay.js';
 

@@ -12,7 +12,7 @@ import type { AnyEventObject } from 'xstate';
 import { lifecycleMachine } from '../../machines/lifecycle.js';
 import type { LifecycleActions, LifecycleActors } from '../../machines/lifecycle.js';
 import type { DeregisterOutcome, ProxyCommand, StartupOutput } from '../../machines/events.js';
-import type { AreaProvision } from '../../src/lifecycle/provided.js';
+import type { AreaProvision } from '../../src/areas/provision.js';
 
 const callback = fromCallback<AnyEventObject>(() => undefined);
 const startup = fromPromise<StartupOutput>(async () => ({ movedAside: null }) as StartupOutput);

@@ -2,7 +2,7 @@
 import dgram from 'node:dgram';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/admin/metrics.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { MeshEndpoint } from '../../src/mesh/endpoint.js';
 import { SUSPECT_GRACE_MS, sendLeaveNotices } from '../../src/mesh/leave-step.js';
 import { NoticeVerifier } from '../../src/mesh/notice-verifier.js';

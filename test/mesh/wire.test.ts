@@ -6,7 +6,7 @@ import type { MeshMessage } from '../../src/mesh/wire.js';
 import { NoticeVerifier } from '../../src/mesh/notice-verifier.js';
 import { ReplayCache } from '../../src/mesh/replay-cache.js';
 import { SequenceSource } from '../../src/mesh/sequence.js';
-import { LogLimiter } from '../../src/mesh/log-limiter.js';
+import { RateLimitedLog } from '../../src/log/rate-limited-log.js';
 import { matchPeer } from '../../src/mesh/peer-match.js';
 import type { PeerInfo } from '../../machines/events.js';
 
@@ -124,16 +124,14 @@ describe('SequenceSource', () => {
   });
 });
 
-describe('LogLimiter', () => {
+describe('RateLimitedLog.admit', () => {
   it('lets the first line of each key through, then one per interval with the suppressed count', () => {
-    let t = 0;
-    const l = new LogLimiter(1_000, () => t);
-    expect(l.admit('stale')).toBe(0);
-    expect(l.admit('replay')).toBe(0);
-    expect(l.admit('stale')).toBeNull();
-    expect(l.admit('stale')).toBeNull();
-    t = 1_000;
-    expect(l.admit('stale')).toBe(2);
+    const l = new RateLimitedLog(1_000);
+    expect(l.admit('stale', 0)).toBe(0);
+    expect(l.admit('replay', 0)).toBe(0);
+    expect(l.admit('stale', 0)).toBeNull();
+    expect(l.admit('stale', 0)).toBeNull();
+    expect(l.admit('stale', 1_000)).toBe(2);
   });
 });
 

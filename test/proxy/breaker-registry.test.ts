@@ -1,14 +1,14 @@
 /** The cockatiel-backed registry: open/close, export/restore, cool-down across a restart, bad records. */
 import { BrokenCircuitError } from 'cockatiel';
 import { describe, expect, it } from 'vitest';
-import { CockatielBreakerRegistry } from '../../src/proxy/breaker-registry.js';
+import { BreakerRegistry } from '../../src/proxy/breaker-registry.js';
 import type { BreakerRecord } from '../../src/proxy/breaker-registry.js';
 
 const fail = () => Promise.reject(new Error('refused'));
 const ok = () => Promise.resolve('ok');
 
 function registry(invalid: Array<[string, string]> = []) {
-  return new CockatielBreakerRegistry({
+  return new BreakerRegistry({
     threshold: 3,
     halfOpenAfterMs: 1_000,
     countsAsFailure: () => true,
@@ -16,11 +16,11 @@ function registry(invalid: Array<[string, string]> = []) {
   });
 }
 
-async function openIt(reg: CockatielBreakerRegistry, target: string) {
+async function openIt(reg: BreakerRegistry, target: string) {
   for (let i = 0; i < 3; i++) await reg.get(target).execute(fail).catch(() => undefined);
 }
 
-describe('CockatielBreakerRegistry', () => {
+describe('BreakerRegistry', () => {
   it('opens after the threshold and refuses traffic', async () => {
     const reg = registry();
     await openIt(reg, 'http://a');
@@ -106,7 +106,7 @@ describe('CockatielBreakerRegistry', () => {
     });
 
     it('errors the policy does not count never open it', async () => {
-      const reg = new CockatielBreakerRegistry({ threshold: 2, halfOpenAfterMs: 1_000, countsAsFailure: (e) => e.message !== 'client left' });
+      const reg = new BreakerRegistry({ threshold: 2, halfOpenAfterMs: 1_000, countsAsFailure: (e) => e.message !== 'client left' });
       for (let i = 0; i < 5; i++) await reg.run('http://a', () => Promise.reject(new Error('client left'))).catch(() => undefined);
       expect(reg.stateOf('http://a')).toBe('closed');
       expect(reg.exportAll()[0]!.data).toMatchObject({ breakerState: 0 });

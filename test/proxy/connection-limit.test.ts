@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultMaxConnections, readFdSoftLimit, resolveConnectionLimit } from '../../src/proxy/connection-limit.js';
 import { redactTarget } from '../../src/proxy/error-responses.js';
-import { RateLimitedLog } from '../../src/proxy/rate-limited-log.js';
+import { RateLimitedLog } from '../../src/log/rate-limited-log.js';
 
 const limits = (soft: string, hard: string) =>
   [

@@ -11,7 +11,7 @@ import { retryDelayMs } from '../../src/store/snapshot-timer.js';
 import type { PeerInfo } from '../../machines/events.js';
 
 /** Restore only hands records over; a map that keeps them is enough to check what it handed. */
-class RecordBreakerRegistry implements BreakerRegistry {
+class RecordBreakerRegistry implements Pick<BreakerRegistry, 'exportAll' | 'restoreAll' | 'list'> {
   #records = new Map<string, BreakerRecord>();
   exportAll(): BreakerRecord[] {
     return [...this.#records.values()];
@@ -78,7 +78,7 @@ describe('restore', () => {
     expect(rt.peers.get('m:1')).toMatchObject({ source: 'restored', status: 'suspect', id: 'x', lastSeen: 5 });
     expect(rt.peers.get('l:1')).toBeUndefined();
     expect(rt.breakers.list()).toEqual([{ target: 'http://o:1', state: 'open' }]);
-    expect(lines.at(-1)!.msg).toBe(`last shutdown at ${new Date(90).toISOString()}; 2 peers and 1 breaker restored`);
+    expect(lines.at(-1)).toMatchObject({ msg: 'last shutdown found: its state restored', lastShutdownAt: 90, peers: 2, breakers: 1 });
   });
 
   it('forgets remembered peers nobody vouched for within the retention window', () => {
@@ -109,7 +109,7 @@ describe('restore', () => {
     );
     expect(summary.peers).toBe(1);
     expect(rt.peers.get('old:1')).toBeUndefined();
-    expect(lines.some((l) => l.msg === '1 remembered peer not seen for over 24 h forgotten')).toBe(true);
+    expect(lines.some((l) => l.msg === 'remembered peers not seen for too long forgotten' && (l as { forgotten?: number }).forgotten === 1)).toBe(true);
   });
 
   it('says when the last run did not shut down gracefully, and why a fresh start is fresh', () => {

@@ -11,15 +11,9 @@
 import { transitionLabel } from './machine-graph.js';
 import type { ChartNode } from './machine-graph.js';
 import type { LiveState } from './live-state.js';
+import type { TransitionNotice } from '../../observability/lifecycle-view.js';
 
 type StateValue = string | { [key: string]: StateValue };
-interface TransitionMsg {
-  at: number;
-  event: { type: string; signal?: string; [k: string]: unknown };
-  from: string;
-  to: string;
-  lifecycle: string[];
-}
 interface InspectionMsg {
   type: string;
   actorId: string | null;
@@ -275,7 +269,7 @@ function describeEvent(e: { type: string; signal?: string }): string {
   return e.signal ? `${label} (${e.signal})` : label;
 }
 
-function onTransition(t: TransitionMsg): void {
+function onTransition(t: TransitionNotice): void {
   const before = currentNames.join(' + ');
   const fromIds = new Set([...previousActiveIds, ...activeIds]);
   setLifecycle(t.lifecycle);
@@ -356,7 +350,7 @@ function connect(): void {
   // `hello` is the plain /state JSON; the `state` event right after it carries the rest.
   es.addEventListener('hello', (m) => setLifecycle((JSON.parse((m as MessageEvent<string>).data) as LiveState).lifecycleStates));
   es.addEventListener('state', (m) => renderState(JSON.parse((m as MessageEvent<string>).data) as LiveState));
-  es.addEventListener('lifecycle', (m) => onTransition(JSON.parse((m as MessageEvent<string>).data) as TransitionMsg));
+  es.addEventListener('lifecycle', (m) => onTransition(JSON.parse((m as MessageEvent<string>).data) as TransitionNotice));
   es.addEventListener('inspection', (m) => onInspection(JSON.parse((m as MessageEvent<string>).data) as InspectionMsg));
   es.addEventListener('stopped', (m) => nodeGone('it stopped (final event received)', JSON.parse((m as MessageEvent<string>).data) as LiveState));
   es.addEventListener('error', () => {

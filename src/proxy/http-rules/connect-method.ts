@@ -5,18 +5,9 @@
  * 501, which tells the client what happened instead of a bare close.
  */
 import type { Duplex } from 'node:stream';
-
-const BODY = '{"error":"not implemented: CONNECT is not supported"}';
+import { writeRawJson } from '../../http/json-response.js';
 
 export function refuseConnect(socket: Duplex): void {
   socket.on('error', () => undefined);
-  if (!socket.writable) return void socket.destroy();
-  socket.end(
-    'HTTP/1.1 501 Not Implemented\r\n' +
-      `date: ${new Date().toUTCString()}\r\n` +
-      'content-type: application/json\r\n' +
-      `content-length: ${BODY.length}\r\n` +
-      'connection: close\r\n\r\n' +
-      BODY,
-  );
+  writeRawJson(socket, 501, 'Not Implemented', { error: 'not implemented: CONNECT is not supported' }, { date: new Date().toUTCString() });
 }

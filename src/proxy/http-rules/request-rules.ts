@@ -7,8 +7,8 @@
  */
 import type http from 'node:http';
 import type { Logger } from '../../log/logger.js';
-import { LogLimiter } from '../../mesh/log-limiter.js';
-import { sendJson } from '../error-responses.js';
+import { RateLimitedLog } from '../../log/rate-limited-log.js';
+import { sendJson } from '../../http/json-response.js';
 
 export interface Refusal {
   status: 400 | 501;
@@ -86,7 +86,7 @@ export function refusalOutcome(r: Refusal): 'bad_request' | 'not_implemented' {
   return r.status === 400 ? 'bad_request' : 'not_implemented';
 }
 
-const limiter = new LogLimiter(5_000);
+const limiter = new RateLimitedLog(5_000);
 
 /**
  * Answers a refused request and closes the connection: after faulty framing

@@ -14,7 +14,7 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from '../../log/logger.js';
-import { LogLimiter } from '../../mesh/log-limiter.js';
+import { RateLimitedLog } from '../../log/rate-limited-log.js';
 import type { NodeRuntime } from '../../runtime.js';
 import { adaptHttp2 } from './http2-compat.js';
 import { Http2Sessions } from './http2-sessions.js';
@@ -61,7 +61,7 @@ export function createProxyListener(rt: NodeRuntime, handler: Handler, log: Logg
 
   const sessions = new Http2Sessions();
   const failures = failureCounter(rt);
-  const limiter = new LogLimiter(5_000);
+  const limiter = new RateLimitedLog(5_000);
   const server = http2.createSecureServer(
     {
       cert: files.cert,

@@ -16,6 +16,7 @@ import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import type { InspectionEvent } from 'xstate';
 import WebSocket from 'ws';
 import type { Logger } from '../log/logger.js';
+import { errorMessage } from '../../machines/error-message.js';
 
 export interface InspectorBridge {
   inspect(event: InspectionEvent): void;
@@ -78,7 +79,7 @@ class WebSocketTransport {
     ws.on('open', () => {
       this.#open = true;
       this.#retryMs = RETRY_MIN_MS;
-      this.logger.info({ inspectorUrl: this.url }, `inspection events go to ${this.url}`);
+      this.logger.info({ inspectorUrl: this.url }, 'inspection events go to the inspector');
       this.#failureReported = false;
       const pending = this.#deferred;
       this.#deferred = [];
@@ -89,7 +90,7 @@ class WebSocketTransport {
       const wasOpen = this.#open;
       this.#open = false;
       this.#ws = null;
-      if (wasOpen && !this.#stopped) this.logger.warn({ inspectorUrl: this.url }, `inspector at ${this.url} closed the connection; will retry`);
+      if (wasOpen && !this.#stopped) this.logger.warn({ inspectorUrl: this.url }, 'inspector closed the connection; will retry');
       this.#scheduleRetry();
     });
     // Its `message`s (if any) are of no interest; we only send.
@@ -146,10 +147,10 @@ class WebSocketTransport {
     if (this.#closing || this.#stopped) return;
     if (!this.#failureReported) {
       this.#failureReported = true;
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       this.logger.warn(
         { inspectorUrl: this.url, reason },
-        `inspector at ${this.url} unreachable (${reason}); the node runs on and retries quietly`,
+        'inspector unreachable; the node runs on and retries quietly',
       );
     }
   }

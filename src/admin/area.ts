@@ -9,23 +9,19 @@ import type { AnyEventObject } from 'xstate';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { NodeRuntime } from '../runtime.js';
-import type { AreaProvision } from '../lifecycle/provided.js';
+import type { AreaProvision } from '../areas/provision.js';
 import { bearerMatches, exchangeTokenForCookie } from './auth.js';
 import { isLoopbackAddress, loopbackHostAllowed } from './host-guard.js';
 import { endEventStreams } from './event-stream.js';
-import { coreRoutes, json, PUBLIC_PATHS } from './routes.js';
+import { coreRoutes, PUBLIC_PATHS } from './routes.js';
+import { sendJson } from '../http/json-response.js';
 import type { AdminRoute } from './routes.js';
-import { registerLiveMetrics } from './live-metrics.js';
+import { registerLiveMetrics } from '../observability/live-metrics.js';
 import { inspectorRoutes } from './inspector-routes.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 
-const lastWarned = new Map<string, number>();
 /** One line per kind per 10 s: a client repeating a refused request must not flood the log. */
-function rateLimitedWarn(rt: NodeRuntime, kind: string, fields: Record<string, unknown>, msg: string): void {
-  const now = Date.now();
-  if (now - (lastWarned.get(kind) ?? -Infinity) < 10_000) return;
-  lastWarned.set(kind, now);
-  rt.logger.warn(fields, msg);
-}
+const refusals = new RateLimitedLog(10_000);
 
 export function createAdminArea(rt: NodeRuntime): AreaProvision {
   registerLiveMetrics(rt);
@@ -35,21 +31,22 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
     if (rt.config.adminToken && exchangeTokenForCookie(req, res, path, rt.config.adminToken)) return;
     if (rt.config.adminToken && !PUBLIC_PATHS.has(path) && !bearerMatches(req, rt.config.adminToken)) {
       res.setHeader('www-authenticate', 'Bearer');
-      return json(res, 401, { error: 'admin token required' });
+      return sendJson(res, 401, { error: 'admin token required' });
     }
     if (!rt.config.adminToken && !PUBLIC_PATHS.has(path) && !loopbackHostAllowed(req)) {
-      rateLimitedWarn(rt, 'host', { host: String(req.headers.host).slice(0, 100), path }, 'admin request with a non-loopback Host refused');
-      return json(res, 403, { error: 'without --admin-token the admin answers only Host localhost or a loopback address' });
+      refusals.hit('host', (suppressed) =>
+        rt.logger.warn({ host: String(req.headers.host).slice(0, 100), path, suppressed }, 'admin request with a non-loopback Host refused'),
+      );
+      return sendJson(res, 403, { error: 'without --admin-token the admin answers only Host localhost or a loopback address' });
     }
     // Handed over (hot restart): kept-alive admin clients move to the successor.
     if (rt.restart?.released) res.setHeader('connection', 'close');
     const route = routes[path];
-    if (!route) return json(res, 404, { error: `no such admin path: ${path}` });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET only' });
+    if (!route) return sendJson(res, 404, { error: `no such admin path: ${path}` });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'GET only' });
     Promise.resolve(route(req, res, rt)).catch((error: unknown) => {
       rt.logger.error({ err: error, path }, 'admin route failed');
-      if (!res.headersSent) json(res, 500, { error: 'internal error' });
-      else res.destroy();
+      sendJson(res, 500, { error: 'internal error' });
     });
   };
 
@@ -58,7 +55,7 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
     server.keepAliveTimeout = 5_000;
     const { host, port } = parseHostPort(rt.config.admin);
     server.once('error', (error: NodeJS.ErrnoException) => {
-      rt.logger.error({ err: error, admin: rt.config.admin }, `admin listener failed: ${error.code ?? error.message}`);
+      rt.logger.error({ err: error, admin: rt.config.admin, code: error.code }, 'admin listener failed');
       sendBack({ type: 'ADMIN.FAILED', error: `admin listener ${rt.config.admin}: ${error.code ?? error.message}` } satisfies LifecycleEvent);
     });
     const onListening = () => {
@@ -68,12 +65,12 @@ export function createAdminArea(rt: NodeRuntime): AreaProvision {
       if (!rt.config.adminToken && typeof addr === 'object' && addr && !isLoopbackAddress(addr.address)) {
         server.close();
         const error = `admin listener ${rt.config.admin} bound ${bound}, which is not loopback: --admin-token is required`;
-        rt.logger.error({ admin: rt.config.admin, bound }, error);
+        rt.logger.error({ admin: rt.config.admin, bound }, 'admin listener is not on loopback: --admin-token is required');
         sendBack({ type: 'ADMIN.FAILED', error } satisfies LifecycleEvent);
         return;
       }
       sendBack({ type: 'ADMIN.LISTENING', address: bound } satisfies LifecycleEvent);
-      rt.logger.info({ admin: bound, url: `http://${bound}/` }, `admin listening on http://${bound}/`);
+      rt.logger.info({ admin: bound, url: `http://${bound}/` }, 'admin listening');
     };
     // Hot restart: the passed listener in a successor; the live one is offered to the next.
     const restart = rt.restart;

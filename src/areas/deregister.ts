@@ -7,7 +7,7 @@ import { fromPromise } from 'xstate';
 import type { DeregisterOutcome } from '../../machines/events.js';
 import type { DeregisterInput } from '../../machines/lifecycle.js';
 import type { Logger } from '../log/logger.js';
-import type { AreaProvision } from './provided.js';
+import type { AreaProvision } from './provision.js';
 
 export function createDeregisterActor(areas: AreaProvision[], logger: Logger) {
   return fromPromise<DeregisterOutcome, DeregisterInput>(async ({ input }) => {

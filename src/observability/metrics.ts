@@ -25,32 +25,37 @@ export class PlainCounts {
   }
 }
 
-function countedBy(label: string, counts: PlainCounts) {
-  return function collect(this: client.Counter<string>): void {
-    this.reset();
-    for (const [value, n] of counts.entries()) this.inc({ [label]: value }, n);
-  };
+/** A counter whose values are plain counts, copied into prom-client at scrape. */
+function plainCounter(registry: client.Registry, name: string, help: string, label: string): PlainCounts {
+  const counts = new PlainCounts();
+  new client.Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect(this: client.Counter<string>): void {
+      this.reset();
+      for (const [value, n] of counts.entries()) this.inc({ [label]: value }, n);
+    },
+  });
+  return counts;
 }
 
 export function createMetrics() {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'graceful_edge_process_' });
-  const requestCounts = new PlainCounts();
-  const requests = new client.Counter({
-    name: 'graceful_edge_requests_total',
-    help: 'Proxied requests by outcome (ok, retried, no_target, draining_503, bad_gateway, timeout, body_timeout, local_resource, breaker_open, target_draining, upstream_aborted, cut, aborted, hop_refused).',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-    collect: countedBy('outcome', requestCounts),
-  });
-  const localErrorCounts = new PlainCounts();
-  const localErrors = new client.Counter({
-    name: 'graceful_edge_local_errors_total',
-    help: "Forwarding attempts that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, ENOMEM), by code: answered 503, never counted against the target's breaker.",
-    labelNames: ['code'] as const,
-    registers: [registry],
-    collect: countedBy('code', localErrorCounts),
-  });
+  const requestCounts = plainCounter(
+    registry,
+    'graceful_edge_requests_total',
+    'Proxied requests by outcome (ok, retried, no_target, draining_503, bad_gateway, timeout, body_timeout, local_resource, breaker_open, target_draining, upstream_aborted, cut, aborted, hop_refused).',
+    'outcome',
+  );
+  const localErrorCounts = plainCounter(
+    registry,
+    'graceful_edge_local_errors_total',
+    "Forwarding attempts that failed for want of a local resource (EMFILE, ENFILE, ENOBUFS, ENOMEM), by code: answered 503, never counted against the target's breaker.",
+    'code',
+  );
   const meshNotices = new client.Counter({
     name: 'graceful_edge_mesh_notices_total',
     help: 'Mesh notices received by verdict (accepted, bad_signature, stale, replay, malformed, oversized, unsigned, unknown_peer, no_key, not_serving, unsolicited, superseded).',
@@ -65,10 +70,8 @@ export function createMetrics() {
   });
   return {
     registry,
-    requests,
     /** One request finished with this outcome (the hot path: a Map increment). */
     countRequest: (outcome: string) => requestCounts.inc(outcome),
-    localErrors,
     countLocalError: (code: string) => localErrorCounts.inc(code),
     meshNotices,
     snapshots,

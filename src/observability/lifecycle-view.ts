@@ -8,6 +8,7 @@ import { lifecycleLabel, lifecycleNames } from '../../machines/lifecycle-names.j
 import type { LifecycleName } from '../../machines/lifecycle-names.js';
 import type { LifecycleContext } from '../../machines/lifecycle.js';
 import type { StateValue } from 'xstate';
+import type { TransitionRecord } from '../store/state-store.js';
 
 export interface LifecycleSnapshotLike {
   value: StateValue;
@@ -15,11 +16,8 @@ export interface LifecycleSnapshotLike {
   status: string;
 }
 
-export interface TransitionNotice {
-  at: number;
-  event: { type: string; [k: string]: unknown };
-  from: string;
-  to: string;
+/** A recorded transition with the lifecycle names it leads to, as SSE sends it. */
+export interface TransitionNotice extends TransitionRecord {
   lifecycle: LifecycleName[];
 }
 
