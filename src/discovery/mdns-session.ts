@@ -401,8 +401,8 @@ export class MdnsSession {
       sent = result.sent > 0;
       if (result.lastError) this.#sendFailed('goodbye', result.lastError);
       this.#log[sent ? 'info' : 'warn'](
-        { instance: this.#status.instance, sent: result.sent, failed: result.failed, spacingMs: plan.spacingMs, tookMs: Date.now() - started },
-        `mDNS goodbye sent ${result.sent}x (TTL 0) for ${claim?.fqdn}`,
+        { instance: this.#status.instance, fqdn: claim?.fqdn, ttl: 0, sent: result.sent, failed: result.failed, spacingMs: plan.spacingMs, tookMs: Date.now() - started },
+        'mDNS goodbye sent',
       );
     } else {
       this.#log.info({ phase: this.#status.phase }, 'mDNS: no name is held, no goodbye to send');
