@@ -1,9 +1,20 @@
 // Bundles the daemon (src/cli.ts + machines/) into dist/cli.js and the
 // inspector page's script into dist/inspector/. Dependencies stay external
-// (better-sqlite3 is native); nothing here needs the network.
+// (better-sqlite3 is native) but for the few listed in BUNDLED; nothing here
+// needs the network.
 import { build } from 'esbuild';
 import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+
+// Dependencies stay external, loaded from node_modules, except the ones
+// bundled for memory: zod, whose functional API (src/zod.ts) tree-shakes to
+// the checks the schemas use, where the package loaded as ~90 ES modules
+// cost ~13 MiB of idle RSS (docs/performance.md, "Memory").
+const BUNDLED = new Set(['zod']);
+const { dependencies } = JSON.parse(readFileSync('package.json', 'utf8'));
+const external = Object.keys(dependencies)
+  .filter((name) => !BUNDLED.has(name))
+  .flatMap((name) => [name, `${name}/*`]);
 
 // GE_DIST lets parallel work trees build side by side (e.g. dist-proxy/).
 const out = process.env.GE_DIST ?? 'dist';
@@ -26,7 +37,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  packages: 'external',
+  external,
   sourcemap: 'linked',
   banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
