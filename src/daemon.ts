@@ -23,7 +23,6 @@ import { createBreakerRegistry, createProxyArea } from './proxy/area.js';
 import { createMeshArea } from './mesh/area.js';
 import { createDiscoveryArea } from './discovery/area.js';
 import { createRegistryArea } from './registry/area.js';
-import { createInspectorBridge } from './lifecycle/inspector-bridge.js';
 import { reclaimDataDirLock } from './store/data-dir-lock.js';
 import { announceReadyWhen, receiveTakeover } from './restart/takeover.js';
 import { createSuccessorActor } from './restart/successor-actor.js';
@@ -123,7 +122,11 @@ export async function runDaemon(config: Config): Promise<number> {
     ...(Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) > 0 ? { restartTimeoutMs: Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) * 1000 } : {}),
   };
   const recorder = new TransitionRecorder(rt, input);
-  const bridge = createInspectorBridge(config.inspectorUrl, logger);
+  // Only with --inspector-url: @statelyai/inspect and ws are otherwise never
+  // loaded (docs/performance.md, "Memory").
+  const bridge = config.inspectorUrl
+    ? (await import('./lifecycle/inspector-bridge.js')).createInspectorBridge(config.inspectorUrl, logger)
+    : null;
   const actor = createActor(machine, {
     input,
     inspect: (event) => {
