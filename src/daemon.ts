@@ -28,6 +28,10 @@ import { announceReadyWhen, receiveTakeover } from './restart/takeover.js';
 import { createSuccessorActor } from './restart/successor-actor.js';
 import { forwardRestartSignal } from './restart/sighup.js';
 import { createSystemdNotifier } from './restart/systemd-notify.js';
+import { resumeOptimisingCompiler } from './startup-compiler.js';
+
+/** See the compiler's subscription below. */
+const COMPILER_AFTER_SERVING_MS = 10_000;
 
 export async function runDaemon(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel, config.nodeId);
@@ -136,6 +140,15 @@ export async function runDaemon(config: Config): Promise<number> {
   });
   recorder.setRoot(actor);
   rt.lifecycle.attach(() => actor.getSnapshot());
+  // The optimising compiler, held back while starting, is let go by the
+  // first proxy client (src/proxy/proxy-server.ts) or, on a node that gets
+  // none, a while after it serves, once the loading that follows start-up
+  // (mDNS, etcd) is done: src/startup-compiler.ts.
+  const compilerOn = actor.subscribe(() => {
+    if (!rt.lifecycle.isServing()) return;
+    compilerOn.unsubscribe();
+    setTimeout(resumeOptimisingCompiler, COMPILER_AFTER_SERVING_MS).unref();
+  });
 
   const exitCode = await new Promise<number>((resolve) => {
     const stopSignals = forwardSignals((event) => actor.send(event), logger);
