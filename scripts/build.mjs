@@ -1,9 +1,25 @@
 // Bundles the daemon (src/cli.ts + machines/) into dist/cli.js and the
 // inspector page's script into dist/inspector/. Dependencies stay external
-// (better-sqlite3 is native); nothing here needs the network.
+// (better-sqlite3 is native) but for the few listed in BUNDLED; nothing here
+// needs the network.
 import { build } from 'esbuild';
 import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+
+// Dependencies stay external, loaded from node_modules, except the ones
+// bundled for memory (docs/performance.md, "Memory"): zod, whose functional
+// API (src/zod.ts) tree-shakes to the checks the schemas use, where the
+// package loaded as ~90 ES modules cost ~13 MiB of idle RSS; and the pure-JS
+// CommonJS packages every run loads at start (cockatiel, prom-client with
+// @opentelemetry/api, commander: ~90 files, ~2 MiB less once bundled). Native
+// (better-sqlite3), lazily loaded (etcd3, bonjour-service, http-proxy-3,
+// @statelyai/inspect, ws) and shared (xstate, which @statelyai/inspect also
+// imports) packages stay external, and so do undici and pino (no gain).
+const BUNDLED = new Set(['zod', 'cockatiel', 'prom-client', 'commander']);
+const { dependencies } = JSON.parse(readFileSync('package.json', 'utf8'));
+const external = Object.keys(dependencies)
+  .filter((name) => !BUNDLED.has(name))
+  .flatMap((name) => [name, `${name}/*`]);
 
 // GE_DIST lets parallel work trees build side by side (e.g. dist-proxy/).
 const out = process.env.GE_DIST ?? 'dist';
@@ -26,9 +42,13 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  packages: 'external',
+  external,
   sourcemap: 'linked',
-  banner: { js: '#!/usr/bin/env node' },
+  // The bundled CommonJS packages call require() (for Node's built-ins):
+  // in an ES module it has to be made.
+  banner: {
+    js: "#!/usr/bin/env node\nimport { createRequire as __geCreateRequire } from 'node:module';\nconst require = __geCreateRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 await chmod(`${out}/cli.js`, 0o755);

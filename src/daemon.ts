@@ -25,12 +25,15 @@ import { createMeshArea } from './mesh/area.js';
 import { createDiscoveryArea } from './discovery/area.js';
 import { createRegistryArea } from './registry/area.js';
 import { LEASE_META_KEY } from './registry/registry-status.js';
-import { createInspectorBridge } from './observability/inspector-bridge.js';
 import { reclaimDataDirLock } from './store/data-dir-lock.js';
 import { announceReadyWhen, receiveTakeover } from './restart/takeover.js';
 import { createSuccessorActor } from './restart/successor-actor.js';
 import { forwardRestartSignal } from './restart/sighup.js';
 import { createSystemdNotifier } from './restart/systemd-notify.js';
+import { resumeOptimisingCompiler } from './startup-compiler.js';
+
+/** See the compiler's subscription below. */
+const COMPILER_AFTER_SERVING_MS = 10_000;
 
 export async function runDaemon(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel, config.nodeId);
@@ -135,7 +138,11 @@ export async function runDaemon(config: Config): Promise<number> {
     ...(Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) > 0 ? { restartTimeoutMs: Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) * 1000 } : {}),
   };
   const recorder = new TransitionRecorder(rt, input);
-  const bridge = createInspectorBridge(config.inspectorUrl, logger);
+  // Only with --inspector-url: @statelyai/inspect and ws are otherwise never
+  // loaded (docs/performance.md, "Memory").
+  const bridge = config.inspectorUrl
+    ? (await import('./observability/inspector-bridge.js')).createInspectorBridge(config.inspectorUrl, logger)
+    : null;
   const actor = createActor(machine, {
     input,
     inspect: (event) => {
@@ -145,6 +152,15 @@ export async function runDaemon(config: Config): Promise<number> {
   });
   recorder.setRoot(actor);
   rt.lifecycle.attach(() => actor.getSnapshot());
+  // The optimising compiler, held back while starting, is let go by the
+  // first proxy client (src/proxy/proxy-server.ts) or, on a node that gets
+  // none, a while after it serves, once the loading that follows start-up
+  // (mDNS, etcd) is done: src/startup-compiler.ts.
+  const compilerOn = actor.subscribe(() => {
+    if (!rt.lifecycle.isServing()) return;
+    compilerOn.unsubscribe();
+    setTimeout(resumeOptimisingCompiler, COMPILER_AFTER_SERVING_MS).unref();
+  });
 
   const exitCode = await new Promise<number>((resolve) => {
     const stopSignals = forwardSignals((event) => actor.send(event), logger);

@@ -9,10 +9,15 @@
  * else is evaluated before this line runs.
  */
 import { installSignalHandlers } from './signals.js';
+import { deferOptimisingCompiler } from './startup-compiler.js';
 
 // Only the daemon keeps signals: `state` and `replay` are short commands a
 // Ctrl-C should still end at once.
-if (process.argv[2] === 'run') installSignalHandlers();
+if (process.argv[2] === 'run') {
+  installSignalHandlers();
+  // Until the node serves (src/daemon.ts lets it go): src/startup-compiler.ts.
+  deferOptimisingCompiler();
+}
 
 await import('./cli.js');
 

@@ -4,7 +4,7 @@
  * name the option as an operator types it (`--drain-timeout`).
  */
 import os from 'node:os';
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { parseCidr } from '../proxy/forwarding-headers.js';
 import type { TlsFiles } from '../proxy/tls/tls-files.js';
 import { formatHostPort, isLoopbackHost, parseHostPort, parsePeerSpec } from './host-port.js';
@@ -12,87 +12,107 @@ import { formatHostPort, isLoopbackHost, parseHostPort, parsePeerSpec } from './
 const seconds = (name: string, min: number) =>
   z.coerce
     .number({ error: `${name} must be a number of seconds` })
-    .refine(Number.isFinite, `${name} must be a finite number of seconds`)
-    .min(min, `${name} must be at least ${min}`)
-    .max(86_400, `${name} must be at most 86400`);
+    .check(
+      z.refine(Number.isFinite, `${name} must be a finite number of seconds`),
+      z.gte(min, `${name} must be at least ${min}`),
+      z.lte(86_400, `${name} must be at most 86400`),
+    );
 
 /** `host:port`, normalised (`[v6]:port`); shared with records read from etcd. */
-export const hostPort = z.string().transform((text, ctx) => {
-  try {
-    return formatHostPort(parseHostPort(text));
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
+export const hostPort = z.pipe(
+  z.string(),
+  z.transform((text: string, ctx) => {
+    try {
+      return formatHostPort(parseHostPort(text));
+    } catch (error) {
+      ctx.issues.push({ code: 'custom', message: (error as Error).message, input: text });
+      return z.NEVER;
+    }
+  }),
+);
 
-const port = z.coerce.number().int('must be a whole number').min(0).max(65535);
+const port = z.coerce.number().check(z.int('must be a whole number'), z.gte(0), z.lte(65535));
 
-const list = z
-  .union([z.string(), z.array(z.string())])
-  .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((s) => s.trim()).filter(Boolean));
+const list = z.pipe(
+  z.union([z.string(), z.array(z.string())]),
+  z.transform((value: string | string[]) => (Array.isArray(value) ? value : value.split(',')).map((s) => s.trim()).filter(Boolean)),
+);
 
+const BOOL_WORDS = ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'] as const;
 const bool = z.union([
   z.boolean(),
-  z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).transform((s) => ['true', '1', 'yes', 'on'].includes(s)),
+  z.pipe(
+    z.enum(BOOL_WORDS),
+    z.transform((s: (typeof BOOL_WORDS)[number]) => ['true', '1', 'yes', 'on'].includes(s)),
+  ),
 ]);
 
-const url = z.string().refine((s) => {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}, 'must be an http:// or https:// URL');
+const url = z.string().check(
+  z.refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL'),
+);
+
+const nonEmpty = () => z.string().check(z.minLength(1));
+const secret = () => z.optional(z.string().check(z.minLength(16, 'must be at least 16 characters')));
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export const PROXY_ENGINES = ['undici', 'http-proxy'] as const;
 
 export const rawConfigSchema = z.object({
-  nodeId: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"')
-    .optional(),
-  listen: hostPort.default('127.0.0.1:8080'),
-  admin: hostPort.default('127.0.0.1:9090'),
-  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
-  upstream: list.pipe(z.array(url)).default([]),
-  dataDir: z.string().min(1).default('./data'),
-  drainTimeout: seconds('drain-timeout', 0).default(30),
-  shutdownDelay: seconds('shutdown-delay', 0).default(0),
-  snapshotInterval: seconds('snapshot-interval', 0.05).default(60),
-  peer: list.default([]),
-  meshPort: port.default(7946),
-  meshKeyFile: z.string().min(1).optional(),
-  meshKey: z.string().min(16, 'must be at least 16 characters').optional(),
-  mdns: bool.default(true),
-  mdnsInterface: z.string().min(1).optional(),
-  etcd: list.pipe(z.array(url)).default([]),
-  etcdPrefix: z.string().startsWith('/', 'must start with "/"').default('/graceful-edge/nodes/'),
-  logLevel: z.enum(LOG_LEVELS).default('info'),
-  proxyEngine: z.enum(PROXY_ENGINES).default('undici'),
-  targetTimeout: seconds('target-timeout', 0.1).default(30),
-  maxConnections: z.coerce.number().int('max-connections must be a whole number').min(1, 'max-connections must be at least 1').optional(),
+  nodeId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"'))),
+  listen: z._default(hostPort, '127.0.0.1:8080'),
+  admin: z._default(hostPort, '127.0.0.1:9090'),
+  adminToken: secret(),
+  upstream: z._default(z.pipe(list, z.array(url)), []),
+  dataDir: z._default(nonEmpty(), './data'),
+  drainTimeout: z._default(seconds('drain-timeout', 0), 30),
+  shutdownDelay: z._default(seconds('shutdown-delay', 0), 0),
+  snapshotInterval: z._default(seconds('snapshot-interval', 0.05), 60),
+  peer: z._default(list, []),
+  meshPort: z._default(port, 7946),
+  meshKeyFile: z.optional(nonEmpty()),
+  meshKey: secret(),
+  mdns: z._default(bool, true),
+  mdnsInterface: z.optional(nonEmpty()),
+  etcd: z._default(z.pipe(list, z.array(url)), []),
+  etcdPrefix: z._default(z.string().check(z.startsWith('/', 'must start with "/"')), '/graceful-edge/nodes/'),
+  logLevel: z._default(z.enum(LOG_LEVELS), 'info'),
+  proxyEngine: z._default(z.enum(PROXY_ENGINES), 'undici'),
+  targetTimeout: z._default(seconds('target-timeout', 0.1), 30),
+  maxConnections: z.optional(
+    z.coerce
+      .number()
+      .check(z.int('max-connections must be a whole number'), z.gte(1, 'max-connections must be at least 1')),
+  ),
   // At most Node's request timeout (300 s), which must not be shorter.
-  headerTimeout: seconds('header-timeout', 0.1).max(300, 'header-timeout must be at most 300').default(10),
-  requestBodyTimeout: seconds('request-body-timeout', 0.1).default(30),
-  inspectorUrl: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
-  trustedProxy: list
-    .pipe(
+  headerTimeout: z._default(seconds('header-timeout', 0.1).check(z.lte(300, 'header-timeout must be at most 300')), 10),
+  requestBodyTimeout: z._default(seconds('request-body-timeout', 0.1), 30),
+  inspectorUrl: z.optional(z.string().check(z.regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL'))),
+  trustedProxy: z._default(
+    z.pipe(
+      list,
       z.array(
-        z.string().refine((s) => {
-          try {
-            return parseCidr(s) !== null;
-          } catch {
-            return false;
-          }
-        }, 'must be an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32)'),
+        z.string().check(
+          z.refine((s) => {
+            try {
+              return parseCidr(s) !== null;
+            } catch {
+              return false;
+            }
+          }, 'must be an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32)'),
+        ),
       ),
-    )
-    .default([]),
-  tlsCert: z.string().min(1).optional(),
-  tlsKey: z.string().min(1).optional(),
+    ),
+    [],
+  ),
+  tlsCert: z.optional(nonEmpty()),
+  tlsKey: z.optional(nonEmpty()),
 });
 
 export type RawConfig = z.input<typeof rawConfigSchema>;

@@ -3,7 +3,7 @@
  * node and send it mesh notices. Anything found on the network is untrusted
  * input, so reading it validates every field and says precisely what is wrong.
  */
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { formatHostPort, isLoopbackHost, parseHostPort } from '../config/host-port.js';
 
 export const SERVICE_TYPE = 'graceful-edge';
@@ -30,17 +30,19 @@ export function encodeTxt(self: SelfAdvert): TxtRecord {
 }
 
 const portText = (name: string, min: number) =>
-  z
-    .string({ error: `TXT ${name} is missing` })
-    .regex(/^\d{1,5}$/, `TXT ${name} is not a port number`)
-    .transform(Number)
-    .refine((n) => n >= min && n <= 65535, `TXT ${name} is out of range`);
+  z.pipe(
+    z.string({ error: `TXT ${name} is missing` }).check(z.regex(/^\d{1,5}$/, `TXT ${name} is not a port number`)),
+    z.pipe(
+      z.transform(Number),
+      z.number().check(z.refine((n) => n >= min && n <= 65535, `TXT ${name} is out of range`)),
+    ),
+  );
 
 const txtSchema = z.object({
   id: z
     .string({ error: 'TXT id is missing' })
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'TXT id is not a valid node id'),
-  address: z.string().optional(),
+    .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'TXT id is not a valid node id')),
+  address: z.optional(z.string()),
   proxyPort: portText('proxyPort', 1),
   meshPort: portText('meshPort', 0),
 });

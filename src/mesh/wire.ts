@@ -12,7 +12,7 @@
  * never has to rebuild a "canonical" JSON to check a signature.
  */
 import { createHmac } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../zod.js';
 
 export const WIRE_VERSION = 1;
 export const MAGIC = Buffer.from('GE', 'latin1');
@@ -24,18 +24,20 @@ export const MAX_MESSAGE_BYTES = 1024;
 export const MESH_KINDS = ['leave', 'ack', 'ping', 'pong'] as const;
 export type MeshKind = (typeof MESH_KINDS)[number];
 
+const counter = () => z.number().check(z.int(), z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER));
+
 const bodySchema = z.object({
   k: z.enum(MESH_KINDS),
   /** Sender's node id. */
-  id: z.string().min(1).max(63),
+  id: z.string().check(z.minLength(1), z.maxLength(63)),
   /** Sender's proxy `host:port`, its identity in peers' routing tables. */
-  addr: z.string().min(3).max(300),
+  addr: z.string().check(z.minLength(3), z.maxLength(300)),
   /** Sender's sequence number, unique per sender (see sequence.ts). */
-  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  seq: counter(),
   /** Sender's clock when it built the message, ms since the epoch. */
-  ts: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  ts: counter(),
   /** For ack/pong: the seq of the leave/ping answered. */
-  re: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  re: z.optional(counter()),
 });
 
 export type MeshMessage = z.infer<typeof bodySchema>;

@@ -26,6 +26,7 @@ import { sendJson } from '../http/json-response.js';
 import { createProxyListener, isHttp2Socket } from './tls/proxy-listener.js';
 import { TargetPicker } from './target-picker.js';
 import { WebSocketTunnels } from './websocket-tunnels.js';
+import { resumeOptimisingCompiler } from '../startup-compiler.js';
 
 /**
  * How long an idle kept-alive connection stays open after the listener
@@ -160,6 +161,8 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
     const server = listener.server;
     const limit = resolveConnectionLimit(rt.config.maxConnections);
     enforceConnectionLimit(server, limit, { logger: log, metrics: rt.metrics, open: () => connections.size + tunnels.open });
+    // The first client lets V8's optimising compiler go (src/startup-compiler.ts).
+    server.once(listener.connectionEvent, resumeOptimisingCompiler);
     server.on(listener.connectionEvent, (socket: net.Socket) => {
       // HTTP/2 streams are tracked per session (tls/http2-sessions.ts), not per socket.
       if (isHttp2Socket(socket)) return;

@@ -9,12 +9,18 @@
  * that tunnel's end: http-proxy-3 re-emits client socket errors on the
  * ProxyServer, whose default handler throws when nobody listens — the
  * uncaught `read ECONNRESET` that shut nodes down (issue 11, item 1).
+ *
+ * http-proxy-3 is loaded on the first upgrade, not at start: a node that
+ * never tunnels a WebSocket (the undici engine's usual run) never holds it
+ * (docs/performance.md, "Memory"). Upgrades that arrive while it loads are
+ * tracked (in flight, cut by the drain) from the start and wait for the one
+ * shared load.
  */
 import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type net from 'node:net';
-import { ProxyServer } from 'http-proxy-3';
+import type { ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../log/logger.js';
 import type { InFlightTracker } from './in-flight-tracker.js';
 import { redactTarget } from './error-responses.js';
@@ -48,7 +54,8 @@ export function closeFrame(code: number, reason: string, masked: boolean): Buffe
 }
 
 export class WebSocketTunnels {
-  readonly #proxy = new ProxyServer({ ws: true, xfwd: true });
+  #proxy: ProxyServer | null = null;
+  #loading: Promise<ProxyServer> | null = null;
   readonly #tunnels = new Map<http.IncomingMessage, Tunnel>();
   #cutting = false;
 
@@ -62,8 +69,24 @@ export class WebSocketTunnels {
       count: (outcome: string) => void;
       onSettled: () => void;
     },
-  ) {
-    this.#proxy.on('proxyReqWs', (proxyReq, req) => {
+  ) {}
+
+  /** The ProxyServer, at once when loaded; otherwise the one load every waiting upgrade shares. */
+  #server(): ProxyServer | Promise<ProxyServer> {
+    if (this.#proxy) return this.#proxy;
+    this.#loading ??= import('http-proxy-3').then(
+      ({ ProxyServer: Server }) => (this.#proxy = this.#listen(new Server({ ws: true, xfwd: true }))),
+      (error: unknown) => {
+        // Let a later upgrade try again; this one fails like an unreachable target.
+        this.#loading = null;
+        throw error;
+      },
+    );
+    return this.#loading;
+  }
+
+  #listen(proxy: ProxyServer): ProxyServer {
+    proxy.on('proxyReqWs', (proxyReq, req) => {
       const t = this.#tunnels.get(req);
       if (!t || t.client.destroyed) {
         // The client left before the request to the upstream was made.
@@ -82,13 +105,14 @@ export class WebSocketTunnels {
     });
     // Errors of the client's socket (and of an upstream with no callback):
     // the tunnel ends through its 'close'; counting happens there.
-    this.#proxy.on('error', (err, req) => {
+    proxy.on('error', (err, req) => {
       const t = this.#tunnels.get(req);
       this.deps.logger.debug(
         { target: t ? redactTarget(t.target) : null, code: (err as NodeJS.ErrnoException).code ?? null, err: (err as Error).message },
         'websocket connection error',
       );
     });
+    return proxy;
   }
 
   get open(): number {
@@ -133,24 +157,32 @@ export class WebSocketTunnels {
       done();
       this.deps.onSettled();
     });
-    this.#proxy.ws(
-      req,
-      socket,
-      head,
-      {
-        target: target.url,
-        headers: target.kind === 'peer' ? { [HOP_HEADER]: this.deps.nodeId } : {},
-      },
-      (err) => {
-        // Our own doing: the client went away, or the cut answered already.
-        if (tunnel.cut || socket.destroyed) return;
-        failed = true;
-        this.deps.count('bad_gateway');
-        const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        this.deps.logger.warn({ target: redactTarget(target.key), code, err: (err as Error).message }, 'websocket upgrade failed');
-        if (!tunnel.upstream) writeRawJson(socket, 502, 'Bad Gateway', { error: `bad gateway: ${code}` });
-      },
-    );
+    const fail = (err: Error) => {
+      // Our own doing: the client went away, or the cut answered already.
+      if (tunnel.cut || socket.destroyed) return;
+      failed = true;
+      this.deps.count('bad_gateway');
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      this.deps.logger.warn({ target: redactTarget(target.key), code, err: err.message }, 'websocket upgrade failed');
+      if (!tunnel.upstream) writeRawJson(socket, 502, 'Bad Gateway', { error: `bad gateway: ${code}` });
+    };
+    const tunnelWith = (proxy: ProxyServer) => {
+      // Cut or gone while http-proxy-3 loaded: the tunnel has had its answer.
+      if (tunnel.cut || socket.destroyed) return;
+      proxy.ws(
+        req,
+        socket,
+        head,
+        {
+          target: target.url,
+          headers: target.kind === 'peer' ? { [HOP_HEADER]: this.deps.nodeId } : {},
+        },
+        (err) => fail(err as Error),
+      );
+    };
+    const server = this.#server();
+    if (server instanceof Promise) server.then(tunnelWith, (error: unknown) => fail(error as Error));
+    else tunnelWith(server);
   }
 
   /** Sends 1001 to both ends of every tunnel and closes them; returns how many. */

@@ -3,7 +3,7 @@
  * read back from etcd becomes a peer. Anything else found under the prefix
  * (another program's keys, a hand-edited value) is rejected with a reason.
  */
-import { z } from 'zod';
+import * as z from '../zod.js';
 import type { PeerInfo } from '../../machines/events.js';
 import { hostPort } from '../config/schema.js';
 
@@ -17,10 +17,11 @@ export interface NodeRecord {
 }
 
 const recordSchema = z.object({
-  id: z.string().min(1).max(63),
+  id: z.string().check(z.minLength(1), z.maxLength(63)),
   address: hostPort,
-  meshPort: z.number().int().min(0).max(65535),
-  startedAt: z.number().finite(),
+  meshPort: z.number().check(z.int(), z.gte(0), z.lte(65535)),
+  // zod 4's number() already refuses Infinity and NaN (classic's .finite() was a no-op).
+  startedAt: z.number(),
 });
 
 /** etcd values are arbitrary bytes; a node record is small JSON. */

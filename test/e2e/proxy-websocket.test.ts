@@ -44,3 +44,32 @@ describe.each(['undici', 'http-proxy'] as const)('websocket (engine %s)', (engin
     expect(origin.wsCloses).toEqual([1001]);
   });
 });
+
+describe('websocket tunnels load http-proxy-3 on first use', () => {
+  it('not at start; the first upgrades, arriving together while it loads, all tunnel', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    // NODE_DEBUG=module: Node names every CommonJS package it resolves on stderr.
+    const n = await startNode({ args: ['--upstream', origin.url], env: { NODE_DEBUG: 'module' } });
+    nodes.push(n);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(n.stderr()).not.toMatch(/node_modules\/http-proxy-3/);
+
+    const opened = Array.from({ length: 6 }, (_, i) => {
+      const ws = new WebSocket(`ws://${n.proxy}/first-${i}`);
+      cleanups.defer(() => ws.terminate());
+      return new Promise<WebSocket>((resolve, reject) => (ws.once('open', () => resolve(ws)), ws.once('error', reject)));
+    });
+    const sockets = await Promise.all(opened);
+    const echoes = await Promise.all(
+      sockets.map((ws, i) => {
+        const echoed = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
+        ws.send(`hello ${i}`);
+        return echoed;
+      }),
+    );
+    expect(echoes).toEqual(sockets.map((_, i) => `hello ${i}`));
+    expect(n.stderr()).toMatch(/node_modules\/http-proxy-3/);
+    expect(await adminState(n)).toMatchObject({ inFlightWebSockets: 6 });
+    for (const ws of sockets) ws.close(1000);
+  });
+});
