@@ -67,6 +67,8 @@ export type LifecycleEvent =
   | { type: 'PROXY.DRAINED'; drained: number }
   | { type: 'PROXY.CUT_DONE'; drained: number; cut: number }
   | { type: 'PROXY.FAILED'; error: string }
+  /** `--workers N`: a data-plane worker process exited unasked; what it had in flight is lost. */
+  | { type: 'WORKER.EXITED'; pid: number; code: number | null; signal: string | null; inFlight: number }
   | { type: 'ADMIN.FAILED'; error: string }
   | { type: 'PEER.FOUND'; peer: PeerInfo }
   | { type: 'PEER.LEFT'; address: string; reason: string }
@@ -80,4 +82,6 @@ export type ProxyCommand =
   | { type: 'PROXY.STOP_ACCEPTING' }
   /** Hot restart: the successor accepts now; stop accepting, finish what is open (upstreams still used). */
   | { type: 'PROXY.HAND_OVER' }
-  | { type: 'PROXY.CUT' };
+  | { type: 'PROXY.CUT' }
+  /** `--workers N`: start a worker in place of the one that exited (WORKER.EXITED). */
+  | { type: 'PROXY.REPLACE_WORKER'; pid: number };

@@ -8,7 +8,8 @@
  * An invoked actor lives exactly as long as the state that invokes it, so each
  * is placed on the state that spans its resource's life:
  *   root      admin listener, mesh socket                 (until stopped)
- *   online    proxy server (listener + in-flight tracker) (serving AND draining)
+ *   online    proxy server (listener + in-flight tracker) (serving AND draining);
+ *             with --workers N, the supervisor of N data-plane processes
  *   serving   announcer, registrar, snapshot timer, prober
  *   leaving   deregistering ∥ draining (bounded, parallel)
  *   handingOver  the successor process (hot restart), until it is READY
@@ -196,6 +197,11 @@ export const lifecycleMachine = setup({
     tellProxyStopAccepting: sendTo('proxy', { type: 'PROXY.STOP_ACCEPTING' } satisfies ProxyCommand),
     tellProxyCut: sendTo('proxy', { type: 'PROXY.CUT' } satisfies ProxyCommand),
     tellProxyHandOver: sendTo('proxy', { type: 'PROXY.HAND_OVER' } satisfies ProxyCommand),
+    /** `--workers N`: a worker that died while serving is replaced; once leaving, it is not. */
+    reportWorkerExit: (_, _exit: { pid: number; code: number | null; signal: string | null; inFlight: number; replaced: boolean }) => undefined,
+    tellProxyReplaceWorker: sendTo('proxy', ({ event }) =>
+      ({ type: 'PROXY.REPLACE_WORKER', pid: event.type === 'WORKER.EXITED' ? event.pid : 0 }) satisfies ProxyCommand,
+    ),
   },
   delays: {
     shutdownDelay: ({ context }) => context.shutdownDelayMs,
@@ -322,6 +328,8 @@ export const lifecycleMachine = setup({
       initial: 'serving',
       on: {
         'PROXY.LISTENING': { actions: assign({ proxyAddress: ({ event }) => event.address }) },
+        // A worker lost outside `serving` (draining, handing over) is not replaced: the drain counts it.
+        'WORKER.EXITED': { actions: { type: 'reportWorkerExit', params: ({ event }) => ({ ...event, replaced: false }) } },
         // The proxy could not bind: nothing was served, but what was restored is kept.
         'PROXY.FAILED': {
           target: 'persisting',
@@ -345,6 +353,9 @@ export const lifecycleMachine = setup({
               }),
             },
             RESTART: { target: 'handingOver', actions: 'noteRestart' },
+            'WORKER.EXITED': {
+              actions: [{ type: 'reportWorkerExit', params: ({ event }) => ({ ...event, replaced: true }) }, 'tellProxyReplaceWorker'],
+            },
             'SNAPSHOT.SAVED': {
               actions: assign({ snapshotsSaved: ({ context }) => context.snapshotsSaved + 1 }),
             },

@@ -20,6 +20,9 @@ import type { NodeRuntime } from './runtime.js';
 import { createAdminArea } from './admin/admin-actor.js';
 import { createStoreArea } from './store/area.js';
 import { createBreakerRegistry, createProxyArea } from './proxy/area.js';
+import type { BreakerRecord } from './proxy/breaker-registry.js';
+import type { Logger } from './log/logger.js';
+import { MergedBreakers } from './workers/merged-breakers.js';
 import { createMeshArea } from './mesh/area.js';
 import { createDiscoveryArea } from './discovery/area.js';
 import { createRegistryArea } from './registry/area.js';
@@ -45,7 +48,8 @@ export async function runDaemon(config: Config): Promise<number> {
     logger,
     metrics: createMetrics(),
     peers: new PeerTable(config.listen),
-    breakers: createBreakerRegistry(logger),
+    // --workers N: every worker has its own breakers; this is their merge (src/workers/merged-breakers.ts).
+    breakers: config.workers > 1 ? new MergedBreakers(validBreakerRecords(logger)) : createBreakerRegistry(logger),
     tracker: new InFlightTracker(),
     lifecycle: new LifecycleView(),
     store: null,
@@ -92,6 +96,11 @@ export async function runDaemon(config: Config): Promise<number> {
       reportPersistFailure: (_, reason) => logger.error({ reason }, `final snapshot failed: ${reason}`),
       reportSnapshotFailure: (_, { error, attempt }) => logger.error({ error, attempt }, `snapshot failed (attempt ${attempt}): ${error}`),
       reportRestartFailure: (_, reason) => logger.error({ restart: 'failed', reason }, 'hot restart failed: still serving on this process'),
+      reportWorkerExit: (_, { pid, code, signal, inFlight, replaced }) =>
+        logger.error(
+          { worker: { pid, code, signal }, inFlight, lost: inFlight, replaced },
+          `worker pid ${pid} exited (${signal ? `signal ${signal}` : `code ${code}`}) with ${inFlight} requests in flight, lost; ${replaced ? 'replacing it' : 'not replaced while leaving'}`,
+        ),
       reportRestartIgnored: ({ context }) =>
         logger.warn({ restart: 'ignored', lifecycle: rt.lifecycle.label(), restartAt: context.restartAt }, 'hot restart ignored: not serving, or one is under way'),
       releaseToSuccessor: ({ context }) => {
@@ -185,4 +194,13 @@ export async function runDaemon(config: Config): Promise<number> {
   }
   bridge?.stop();
   return exitCode;
+}
+
+/** Saved breaker records a worker can use; the unusable ones are said once, here. */
+function validBreakerRecords(logger: Logger): (records: BreakerRecord[]) => BreakerRecord[] {
+  return (records) => {
+    const check = createBreakerRegistry(logger);
+    check.restoreAll(records);
+    return check.exportAll();
+  };
 }

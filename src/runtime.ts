@@ -14,6 +14,7 @@ import type { StateStore } from './store/state-store.js';
 import type { MdnsStatus } from './discovery/mdns-status.js';
 import type { EtcdRegistryStatus } from './registry/registry-status.js';
 import type { RestartState } from './restart/restart-state.js';
+import type { WorkerInfo } from './workers/worker-pool.js';
 
 export interface NodeRuntime {
   config: Config;
@@ -31,6 +32,8 @@ export interface NodeRuntime {
   discovery?: { mdns: MdnsStatus | null };
   /** Hot restart: inherited and live listeners, takeover info; set by the composition root. */
   restart?: RestartState;
+  /** `--workers N`: the data-plane processes, for `/state`; unset when this process serves. */
+  workers?: () => WorkerInfo[];
   /** Addresses actually bound (ports may be 0 in config). */
   bound: { proxy: string | null; admin: string | null; mesh: number | null };
 }

@@ -68,6 +68,9 @@ export function createMetrics() {
     requests,
     /** One request finished with this outcome (the hot path: a Map increment). */
     countRequest: (outcome: string) => requestCounts.inc(outcome),
+    /** The plain counts themselves: a worker reports them, the primary adds them up (src/workers/). */
+    requestCounts,
+    localErrorCounts,
     localErrors,
     countLocalError: (code: string) => localErrorCounts.inc(code),
     meshNotices,

@@ -31,6 +31,13 @@ export function peersPageOf(query: URLSearchParams): PeersPage | string {
   return { limit, offset };
 }
 
+/** Requests answered by this process (every outcome), as a worker reports its own. */
+function requestsAnswered(rt: NodeRuntime): number {
+  let n = 0;
+  for (const [, count] of rt.metrics.requestCounts.entries()) n += count;
+  return n;
+}
+
 export function stateView(rt: NodeRuntime, page: PeersPage = { offset: 0, limit: DEFAULT_PEERS_LIMIT }) {
   const allPeers = rt.peers.list();
   const snap = rt.lifecycle.snapshot();
@@ -57,7 +64,7 @@ export function stateView(rt: NodeRuntime, page: PeersPage = { offset: 0, limit:
     pid: process.pid,
     runId: rt.store?.currentRunId ?? null,
     restarts: rt.restart?.restarts ?? 0,
-    workers: [{ pid: process.pid, inFlight: rt.tracker.count }],
+    workers: rt.workers?.() ?? [{ pid: process.pid, inFlight: rt.tracker.count, requests: requestsAnswered(rt) }],
     lifecycle: rt.lifecycle.label(),
     lifecycleStates: rt.lifecycle.names(),
     inFlight: rt.tracker.count,

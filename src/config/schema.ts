@@ -47,6 +47,8 @@ const url = z.string().refine((s) => {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export const PROXY_ENGINES = ['undici', 'http-proxy'] as const;
+/** More data-plane processes than this is a typo, not a machine. */
+export const MAX_WORKERS = 256;
 
 export const rawConfigSchema = z.object({
   nodeId: z
@@ -92,6 +94,16 @@ export const rawConfigSchema = z.object({
     .default([]),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
+  workers: z
+    .union([z.number(), z.string()])
+    .transform((v, ctx): number | 'auto' => {
+      const text = String(v).trim();
+      if (text === 'auto') return 'auto';
+      if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= MAX_WORKERS) return Number(text);
+      ctx.addIssue({ code: 'custom', message: `must be "auto" or a whole number from 1 to ${MAX_WORKERS} (got "${text}")` });
+      return z.NEVER;
+    })
+    .default(1),
 });
 
 export type RawConfig = z.input<typeof rawConfigSchema>;
@@ -133,6 +145,8 @@ export interface Config {
   inspectorUrl: string | null;
   /** Addresses (CIDR) whose X-Forwarded-* / Forwarded headers are kept. */
   trustedProxies: string[];
+  /** Processes serving the proxy listener; 1: in this process (`--workers auto`: one per CPU). */
+  workers: number;
   /** `--tls-cert` / `--tls-key`, read and checked at start; null: plain HTTP/1.1. */
   tls: TlsFiles | null;
 }
@@ -191,6 +205,7 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
     requestBodyTimeoutMs: Math.round(raw.requestBodyTimeout * 1000),
     inspectorUrl: raw.inspectorUrl ?? null,
     trustedProxies: raw.trustedProxy,
+    workers: raw.workers === 'auto' ? os.availableParallelism() : raw.workers,
     tls: null,
   };
 }

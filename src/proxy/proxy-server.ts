@@ -51,10 +51,28 @@ export interface ProxyServerOptions {
  */
 export const HEADER_CHECK_INTERVAL_MS = 1_000;
 
+/** A running proxy listener: commands in, and what stops it. */
+export interface ProxyServerHandle {
+  receive(cmd: ProxyCommand): void;
+  stop(): void;
+}
+
 export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions) {
   return fromCallback<ProxyCommand>(({ sendBack, receive }) => {
+    const proxy = startProxyServer(rt, opts, (e) => sendBack(e));
+    receive((cmd) => proxy.receive(cmd));
+    return () => proxy.stop();
+  });
+}
+
+/**
+ * The listener and its shutdown timeline, reporting to `send`: the chart's
+ * `proxyServer` actor in a single process, or a worker process's IPC channel
+ * (src/workers/worker-main.ts) with `--workers N`.
+ */
+export function startProxyServer(rt: NodeRuntime, opts: ProxyServerOptions, send: (e: LifecycleEvent) => void): ProxyServerHandle {
+  {
     const log = rt.logger.child({ component: 'proxy' });
-    const send = (e: LifecycleEvent) => sendBack(e);
     const engine = opts.engine();
     const picker = new TargetPicker(rt.config.upstreams, rt.peers, opts.breakers, () => rt.bound.proxy);
     // Plain counts, read by prom-client at scrape (src/admin/metrics.ts).
@@ -247,7 +265,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       rt.tracker.shuttingDown = true;
     };
 
-    receive((cmd) => {
+    const onCommand = (cmd: ProxyCommand) => {
       if (cmd.type === 'PROXY.SHUTDOWN_STARTED') {
         startShutdown();
         if (phase === 'serving') phase = 'closing';
@@ -303,14 +321,15 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         reported = true;
         send({ type: 'PROXY.CUT_DONE', drained, cut });
       }
-    });
+    };
 
-    return () => {
+    const stop = () => {
       closeListener();
       for (const c of connections.values()) c.socket.destroy();
       tunnels.destroyAll();
       listener.sessions?.destroyAll();
       void engine.close().catch(() => undefined);
     };
-  });
+    return { receive: onCommand, stop };
+  }
 }
