@@ -61,7 +61,16 @@ async function bindProxyHandle(listen: string): Promise<NativeListenHandle> {
   // Node's own primitive for this (its cluster module binds in the primary the same way).
   const create = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
   const handle = create(address, port, net.isIPv6(address) ? 6 : 4);
-  if (typeof handle === 'number') throw Object.assign(new Error(util.getSystemErrorName(handle)), { code: util.getSystemErrorName(handle) });
+  const failed = (errno: number) => Object.assign(new Error(util.getSystemErrorName(errno)), { code: util.getSystemErrorName(errno) });
+  if (typeof handle === 'number') throw failed(handle);
+  // libuv keeps EADDRINUSE for listen(); a socket passed on unbound would be
+  // listened on at a random port on every interface by the worker. Asking
+  // for its name gets the bind's error now.
+  const errno = (handle as { getsockname(out: object): number }).getsockname({});
+  if (errno !== 0) {
+    closeHandle(handle);
+    throw failed(errno);
+  }
   return handle;
 }
 
