@@ -277,7 +277,6 @@ export class WorkerPool {
     w.exited = true;
     if (w.killTimer) clearTimeout(w.killTimer);
     this.#workers.delete(w.pid);
-    this.breakers.report(w.pid, []);
     if (w.retiring || this.#stopping) return;
     // What it had in flight when it last reported is lost (already answered requests were counted).
     const lost = w.drained !== null || w.cutDone !== null || !w.stats ? 0 : w.stats.inFlightRequests + w.stats.inFlightWebSockets;
