@@ -344,6 +344,7 @@ export class WorkerPool {
       // No answer in time: what it last reported in flight is cut.
       else if (w.stats) (drained += w.stats.completedSinceShutdown), (cut += w.stats.inFlightRequests + w.stats.inFlightWebSockets);
     }
+    this.#log.warn({ cut, drained, workers: this.#all.length }, `all workers cut: ${cut} cut, ${drained} drained`);
     this.send({ type: 'PROXY.CUT_DONE', drained, cut });
   }
 

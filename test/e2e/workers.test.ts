@@ -182,6 +182,24 @@ describe('--workers 2', () => {
     if (workers > 1) expect(n.logs.filter((l) => /^all workers drained/.test(String(l.msg)))).toHaveLength(1);
   });
 
+  it('at the drain deadline every worker cuts; the one shutdown record counts the cut over all workers', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url, '--drain-timeout', '2']);
+    const slow = Array.from({ length: 4 }, () => slowGet(`${n.proxyUrl}/slow?ms=30000&chunks=30`));
+    await Promise.all(slow.map((r) => r.started));
+    await until('4 in flight in /state', async () => (await state(n.adminUrl)).inFlight === 4);
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    for (const r of await Promise.all(slow.map((x) => x.done))) expect(r.complete).toBe(false);
+    const cuts = n.logs.filter((l) => l.phase === 'cut');
+    expect(cuts).toHaveLength(2);
+    expect(cuts.reduce((sum, l) => sum + Number(l.cut), 0)).toBe(4);
+    expect(n.logs.find((l) => /^all workers cut/.test(String(l.msg)))).toMatchObject({ cut: 4 });
+    const saved = await savedState(n.dataDir);
+    expect(saved.shutdowns).toHaveLength(1);
+    expect(saved.shutdowns[0]).toMatchObject({ cut: 4 });
+  });
+
   it('a breaker opened in one worker is in the saved snapshot and is restored into every worker after a restart', async () => {
     const dead = await deadUrl();
     const dataDir = cleanups.tempDir();
