@@ -38,6 +38,8 @@ export interface WorkerStats {
   requests: number;
   requestDeltas: CountDeltas;
   localErrorDeltas: CountDeltas;
+  /** TLS handshakes refused, by reason (with --tls-cert). */
+  tlsFailureDeltas: CountDeltas;
 }
 
 export type FromWorker =

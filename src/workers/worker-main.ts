@@ -18,7 +18,8 @@ import type { NodeRuntime } from '../runtime.js';
 import { RestartState } from '../restart/restart-state.js';
 import type { NativeListenHandle } from '../restart/restart-state.js';
 import type { LifecycleEvent } from '../../machines/events.js';
-import type { PlainCounts } from '../admin/metrics.js';
+import { PlainCounts } from '../admin/metrics.js';
+import { TLS_FAILURES_METRIC } from '../proxy/tls/proxy-listener.js';
 import { isWorkerMessage, WORKER_ENV } from './protocol.js';
 import type { CountDeltas, FromWorker, ToWorker, WorkerStats } from './protocol.js';
 
@@ -148,9 +149,21 @@ export function runWorker(): void {
 function startStats(rt: NodeRuntime): void {
   const sentRequests = new Map<string, number>();
   const sentLocal = new Map<string, number>();
+  // TLS refusals live in a prom-client counter (read asynchronously): totals by reason.
+  const tlsTotals = new PlainCounts();
+  const sentTls = new Map<string, number>();
   let lastStats = '';
   let lastBreakers = '';
   const timer = setInterval(() => {
+    const tls = rt.metrics.registry.getSingleMetric(TLS_FAILURES_METRIC);
+    if (tls) {
+      void Promise.resolve(tls.get()).then((m) => {
+        for (const v of m.values) {
+          const reason = String(v.labels.reason);
+          tlsTotals.inc(reason, v.value - tlsTotals.get(reason));
+        }
+      });
+    }
     let requests = 0;
     for (const [, n] of rt.metrics.requestCounts.entries()) requests += n;
     const stats: WorkerStats = {
@@ -160,12 +173,14 @@ function startStats(rt: NodeRuntime): void {
       requests,
       requestDeltas: {},
       localErrorDeltas: {},
+      tlsFailureDeltas: {},
     };
-    const key = `${stats.inFlightRequests}/${stats.inFlightWebSockets}/${stats.completedSinceShutdown}/${requests}/${[...rt.metrics.localErrorCounts.entries()].join()}`;
+    const key = `${stats.inFlightRequests}/${stats.inFlightWebSockets}/${stats.completedSinceShutdown}/${requests}/${[...rt.metrics.localErrorCounts.entries()].join()}/${[...tlsTotals.entries()].join()}`;
     if (key !== lastStats) {
       lastStats = key;
       stats.requestDeltas = deltasOf(rt.metrics.requestCounts, sentRequests);
       stats.localErrorDeltas = deltasOf(rt.metrics.localErrorCounts, sentLocal);
+      stats.tlsFailureDeltas = deltasOf(tlsTotals, sentTls);
       send({ type: 'w:stats', stats });
     }
     const records: BreakerRecord[] = rt.breakers.exportAll();

@@ -18,6 +18,7 @@ import { fromCallback } from 'xstate';
 import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
 import { parseHostPort } from '../config/host-port.js';
 import type { NodeRuntime } from '../runtime.js';
+import { failureCounter } from '../proxy/tls/proxy-listener.js';
 import type { NativeListenHandle } from '../restart/restart-state.js';
 import type { MergedBreakers } from './merged-breakers.js';
 import { isWorkerMessage, WORKER_ENV } from './protocol.js';
@@ -114,6 +115,8 @@ export class WorkerPool {
   }
 
   start(): void {
+    // The node's /metrics shows the counter from the start, as without workers.
+    if (this.rt.config.tls) failureCounter(this.rt);
     const inherited = this.rt.restart?.inherited.proxy;
     const bound = inherited ? Promise.resolve(inherited) : bindProxyHandle(this.rt.config.listen);
     bound.then(
@@ -230,6 +233,7 @@ export class WorkerPool {
       w.stats = m.stats;
       for (const [label, n] of Object.entries(m.stats.requestDeltas)) this.rt.metrics.requestCounts.inc(label, n);
       for (const [label, n] of Object.entries(m.stats.localErrorDeltas)) this.rt.metrics.localErrorCounts.inc(label, n);
+      for (const [reason, n] of Object.entries(m.stats.tlsFailureDeltas)) failureCounter(this.rt).inc({ reason }, n);
       this.#mirrorTracker();
     } else if (m.type === 'w:breakers') {
       this.breakers.report(w.pid, m.breakers);

@@ -33,10 +33,15 @@ interface StateWithWorkers {
   inFlight: number;
 }
 
+/** /state, with each worker's `requests` (from `workerRequests`) joined into its `workers` entry. */
 async function state(adminUrl: string): Promise<StateWithWorkers> {
   const r = await getOnce(`${adminUrl}/state`);
   if ('error' in r) throw new Error(`GET /state: ${r.error}`);
-  return JSON.parse(r.body) as StateWithWorkers;
+  const raw = JSON.parse(r.body) as Omit<StateWithWorkers, 'workers'> & { workers: Array<{ pid: number; inFlight: number }>; workerRequests: Array<{ pid: number; requests: number }> };
+  // The interface's shape, exactly.
+  for (const w of raw.workers) expect(Object.keys(w).sort()).toEqual(['inFlight', 'pid']);
+  const requests = new Map(raw.workerRequests.map((w) => [w.pid, w.requests]));
+  return { ...raw, workers: raw.workers.map((w) => ({ ...w, requests: requests.get(w.pid) ?? 0 })) };
 }
 
 /** The parent pid of a process, from /proc. */
