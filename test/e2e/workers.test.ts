@@ -4,11 +4,14 @@
  * HTTP through the proxy, /state and /metrics, process ids and signals, the
  * SQLite file (through `graceful-edge state --json`), exit codes, log lines.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { breakersOf, metric } from '../helpers/admin.js';
+import { breakersOf, metric, metricBy } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
 import { runCli, startNode } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
@@ -292,6 +295,28 @@ describe('--workers 2', () => {
     process.kill(succ.pid, 'SIGTERM');
     await until('the successor gone', async () => !isAlive(succ.pid), { timeoutMs: 30_000 });
     await until('its workers gone', async () => after.workers.every((w) => !isAlive(w.pid)), { timeoutMs: 10_000 });
+  });
+
+  it('with --tls-cert: the workers serve HTTPS and HTTP/2 (the certificate reaches them over IPC); a plain-HTTP client is refused and counted in the node\'s /metrics', async () => {
+    const run = promisify(execFile);
+    const dir = cleanups.tempDir('ge-tls-');
+    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+      '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url, '--tls-cert', cert, '--tls-key', key]);
+    await n.waitForLog((l) => /^proxy served by 2 worker processes/.test(String(l.msg)));
+    const statuses: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const { stdout } = await run('curl', ['-sk', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code} %{http_version}', i % 2 ? '--http2' : '--http1.1', `https://${n.proxy}/tls/${i}`]);
+      statuses.push(stdout);
+    }
+    expect(new Set(statuses)).toEqual(new Set(['200 1.1', '200 2']));
+    const plain = await getOnce(`http://${n.proxy}/not-tls`);
+    expect('error' in plain || plain.status !== 200).toBe(true);
+    await until('the refusal counted', async () => ((await metricBy(n, 'graceful_edge_tls_handshake_failures_total', 'reason')).not_tls ?? 0) >= 1);
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
   });
 
   it('a port in use: one bind error line and exit 2, no worker left behind', async () => {
