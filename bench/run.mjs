@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: every figure of docs/performance.md from one run.
 //
-//   node bench/run.mjs [--only throughput,exit,drain,mesh,restore,tls] [--quick]
+//   node bench/run.mjs [--only throughput,exit,drain,mesh,restore,tls,workers] [--quick]
 //                      [--seconds 6] [--warmup 2] [--rounds 4] [--connections 32]
 //                      [--sizes 100b,64k] [--targets direct,nginx,bare,undici,http-proxy]
 //                      [--engines undici,http-proxy] (graceful-edge engines; default undici)
@@ -22,10 +22,11 @@ import { drainUnderLoad, idleExit, shutdownTables } from './sections/shutdown.mj
 import { mesh, meshTables } from './sections/mesh.mjs';
 import { restore, restoreTables } from './sections/restore.mjs';
 import { tlsBench, tlsTables } from './sections/tls.mjs';
+import { workersBench, workersTables } from './sections/workers.mjs';
 
 const { values: opt } = parseArgs({
   options: {
-    only: { type: 'string', default: 'throughput,exit,drain,mesh,restore,tls' },
+    only: { type: 'string', default: 'throughput,exit,drain,mesh,restore,tls,workers' },
     quick: { type: 'boolean', default: false },
     seconds: { type: 'string' },
     warmup: { type: 'string' },
@@ -134,6 +135,17 @@ try {
     log('## 7. HTTPS and HTTP/2 vs NGINX (same certificate)');
     await sectionGuard('tls', () => tlsBench(cfg, log));
     if (!results.sections.tls.error) log('\n' + tlsTables(results.sections.tls) + '\n');
+  }
+  if (only.has('workers')) {
+    log('## 8. Every core: --workers 2 vs --workers 1 vs NGINX worker_processes 2 and 1');
+    if (!t.nginx || !t.wrk) {
+      log('  not measured: nginx or wrk missing');
+      results.sections.workers = { skipped: 'nginx or wrk missing' };
+    } else {
+      log(`  set-up: the proxies are not pinned (they may use both CPUs); wrk and the origin stay on CPU ${cfg.loadCpu ?? '(unpinned)'}: on 2 CPUs a 2-process proxy competes with its load generator`);
+      await sectionGuard('workers', () => workersBench(cfg, log));
+      if (!results.sections.workers.error) log('\n' + workersTables(results.sections.workers) + '\n');
+    }
   }
 } finally {
   await stopEverything();

@@ -115,6 +115,8 @@ export type LifecycleEvent =
   | { type: 'PROXY.DRAINED'; drained: number }
   | { type: 'PROXY.CUT_DONE'; drained: number; cut: number }
   | { type: 'PROXY.FAILED'; error: string }
+  /** `--workers N`: a data-plane worker process exited unasked; what it had in flight is lost. */
+  | { type: 'WORKER.EXITED'; pid: number; code: number | null; signal: string | null; inFlight: number }
   | { type: 'ADMIN.FAILED'; error: string }
   /** The admin listener is bound (for /state and a successor's READY). */
   | { type: 'ADMIN.LISTENING'; address: string }
@@ -146,11 +148,14 @@ export type DrainPhase = 'serving' | 'delaying' | 'waiting' | 'handedOver' | 'cu
  * enter this phase. `drainDeadlineMs` is the chart's own deadline, counted
  * from the drain's start (the first command), so the proxy never recomputes it.
  */
-export interface ProxyCommand {
+export interface ProxyDrainCommand {
   type: 'PROXY.DRAIN';
   phase: Exclude<DrainPhase, 'serving' | 'drained'>;
   drainDeadlineMs: number;
 }
+
+/** Commands to the proxy actor: a drain phase, or (`--workers N`) start a worker in place of one that exited (WORKER.EXITED). */
+export type ProxyCommand = ProxyDrainCommand | { type: 'PROXY.REPLACE_WORKER'; pid: number };
 
 /**
  * Events the chart sends to the mesh socket (`sendTo('mesh', …)`): whether

@@ -16,7 +16,8 @@
  *                meshSocket    MESH.SERVING/NOT_SERVING  → MESH.LISTENING {port}, PEER.*
  *   starting     prepare       —                         → {movedAside, etcdLeaseId, payload: RestoreInput}
  *   restoring    restore       prepare's payload         → {summary, payload: RestoredState} → applyRestored
- *   online       proxy         PROXY.DRAIN {phase, drainDeadlineMs}
+ *   online       proxy         PROXY.DRAIN {phase, drainDeadlineMs}, PROXY.REPLACE_WORKER
+ *                (with --workers N: the supervisor of N data-plane processes, → WORKER.EXITED)
  *                                                        → PROXY.LISTENING {address} | FAILED, DRAINED, CUT_DONE
  *     binding    (no actor: waits for PROXY.LISTENING, so readiness is declared, not polled)
  *     serving    announcer     {proxyAddress, meshPort}  → PEER.*
@@ -50,6 +51,7 @@ import type {
   PeerStatus,
   MeshCommand,
   ProxyCommand,
+  ProxyDrainCommand,
   RestoreInput,
   RestoreOutput,
   RestoredState,
@@ -251,9 +253,14 @@ export const lifecycleMachine = setup({
             : null,
     }),
     /** Enter a drain phase (machines/events.ts `DrainPhase`); the proxy gets the deadline with it. */
-    tellProxy: sendTo('proxy', ({ context }, phase: ProxyCommand['phase']) => ({ type: 'PROXY.DRAIN', phase, drainDeadlineMs: context.drainDeadlineMs }) satisfies ProxyCommand),
+    tellProxy: sendTo('proxy', ({ context }, phase: ProxyDrainCommand['phase']) => ({ type: 'PROXY.DRAIN', phase, drainDeadlineMs: context.drainDeadlineMs }) satisfies ProxyCommand),
     tellMeshServing: sendTo('mesh', ({ context }) => ({ type: 'MESH.SERVING', proxyAddress: context.proxyAddress ?? '' }) satisfies MeshCommand),
     tellMeshNotServing: sendTo('mesh', { type: 'MESH.NOT_SERVING' } satisfies MeshCommand),
+    /** `--workers N`: a worker that died while serving is replaced; once leaving, it is not. */
+    reportWorkerExit: (_, _exit: { pid: number; code: number | null; signal: string | null; inFlight: number; replaced: boolean }) => undefined,
+    tellProxyReplaceWorker: sendTo('proxy', ({ event }) =>
+      ({ type: 'PROXY.REPLACE_WORKER', pid: event.type === 'WORKER.EXITED' ? event.pid : 0 }) satisfies ProxyCommand,
+    ),
   },
   delays: {
     shutdownDelay: ({ context }) => context.shutdownDelayMs,
@@ -393,6 +400,8 @@ export const lifecycleMachine = setup({
       initial: 'binding',
       exit: 'tellMeshNotServing',
       on: {
+        // A worker lost outside `serving` (draining, handing over) is not replaced: the drain counts it.
+        'WORKER.EXITED': { actions: { type: 'reportWorkerExit', params: ({ event }) => ({ ...event, replaced: false }) } },
         // The proxy could not bind: nothing was served, but what was restored is kept.
         'PROXY.FAILED': {
           target: 'persisting',
@@ -421,6 +430,9 @@ export const lifecycleMachine = setup({
           on: {
             SHUTDOWN: { target: 'leaving', actions: 'noteShutdown' },
             RESTART: { target: 'handingOver', actions: 'noteRestart' },
+            'WORKER.EXITED': {
+              actions: [{ type: 'reportWorkerExit', params: ({ event }) => ({ ...event, replaced: true }) }, 'tellProxyReplaceWorker'],
+            },
             'SNAPSHOT.SAVED': {
               actions: assign({ snapshotsSaved: ({ context }) => context.snapshotsSaved + 1 }),
             },

@@ -31,7 +31,8 @@ for (const f of await readdir(out)) if (f.startsWith('cli-')) await rm(`${out}/$
 // so no dependency loads before the handlers exist (see src/main.ts).
 // Chunks sit beside cli.js (import.meta.dirname stays dist/).
 await build({
-  entryPoints: { cli: 'src/main.ts' },
+  // worker.js: a `--workers N` data-plane process (src/workers/entry.ts).
+  entryPoints: { cli: 'src/main.ts', worker: 'src/workers/entry.ts' },
   outdir: out,
   // Code splitting also keeps what a run may not use (etcd3 and its gRPC
   // stack, bonjour-service, http-proxy-3) behind dynamic import() in its own

@@ -38,6 +38,7 @@ function runCommand(): Command {
     .option('--inspector-url <ws-url>', "also send inspection events to a Stately inspector's WebSocket")
     .option('--tls-cert <file>', 'PEM certificate (chain): the proxy listener speaks TLS, ALPN h2 and http/1.1')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--workers <n|auto>', 'processes serving the proxy listener: a number, or auto (one per CPU) (default 1: this process)')
     .option('--trusted-proxy <cidr>', 'a proxy in front whose X-Forwarded-*/Forwarded are kept; repeatable', collect)
     .action(async (opts: Record<string, unknown>) => {
       const { runDaemon } = await import('./daemon.js');

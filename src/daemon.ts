@@ -21,6 +21,9 @@ import type { NodeRuntime } from './runtime.js';
 import { createAdminArea } from './admin/area.js';
 import { createStoreArea } from './store/area.js';
 import { createBreakerRegistry, createProxyArea } from './proxy/area.js';
+import type { BreakerRecord } from './proxy/breaker-registry.js';
+import type { Logger } from './log/logger.js';
+import { MergedBreakers } from './workers/merged-breakers.js';
 import { createMeshArea } from './mesh/area.js';
 import { createDiscoveryArea } from './discovery/area.js';
 import { createRegistryArea } from './registry/area.js';
@@ -45,12 +48,14 @@ export async function runDaemon(config: Config): Promise<number> {
     logger.fatal({ err: (error as Error).message }, 'hot restart: cannot take over');
     return 2;
   }
+  // --workers N: every worker has its own breakers; the node keeps their merge (src/workers/merged-breakers.ts).
+  const breakers = config.workers > 1 ? new MergedBreakers(validBreakerRecords(logger)) : createBreakerRegistry(logger);
   const rt: NodeRuntime = {
     config,
     logger,
     metrics: createMetrics(),
     peers: new PeerTable(config.listen),
-    breakers: createBreakerRegistry(logger),
+    breakers,
     tracker: new InFlightTracker(),
     lifecycle: new LifecycleView(),
     store: null,
@@ -60,7 +65,7 @@ export async function runDaemon(config: Config): Promise<number> {
   // Order matters only for `leave` steps' logs; all run in parallel.
   const areas = [
     createStoreArea(rt),
-    createProxyArea(rt),
+    createProxyArea(rt, breakers),
     createAdminArea(rt),
     createMeshArea(rt),
     createDiscoveryArea(rt),
@@ -107,6 +112,11 @@ export async function runDaemon(config: Config): Promise<number> {
       reportPersistFailure: (_, reason) => logger.error({ reason }, 'final snapshot failed'),
       reportSnapshotFailure: (_, { error, attempt }) => logger.error({ error, attempt }, 'snapshot failed'),
       reportRestartFailure: (_, reason) => logger.error({ restart: 'failed', reason }, 'hot restart failed: still serving on this process'),
+      reportWorkerExit: (_, { pid, code, signal, inFlight, replaced }) =>
+        logger.error(
+          { worker: { pid, code, signal }, inFlight, lost: inFlight, replaced },
+          replaced ? 'worker exited: its requests in flight are lost; replacing it' : 'worker exited: its requests in flight are lost; not replaced while leaving',
+        ),
       reportRestartIgnored: ({ context }) =>
         logger.warn({ restart: 'ignored', lifecycle: rt.lifecycle.label(), restartAt: context.restartAt }, 'hot restart ignored: not serving, or one is under way'),
       releaseToSuccessor: ({ context }) => {
@@ -214,4 +224,13 @@ export async function runDaemon(config: Config): Promise<number> {
   }
   bridge?.stop();
   return exitCode;
+}
+
+/** Saved breaker records a worker can use; the unusable ones are said once, here. */
+function validBreakerRecords(logger: Logger): (records: BreakerRecord[]) => BreakerRecord[] {
+  return (records) => {
+    const check = createBreakerRegistry(logger);
+    check.restoreAll(records);
+    return check.exportAll();
+  };
 }

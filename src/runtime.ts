@@ -11,13 +11,14 @@ import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import type { PeerTable } from './routing/peer-table.js';
-import type { BreakerRegistry } from './proxy/breaker-registry.js';
+import type { BreakerStates } from './proxy/breaker-registry.js';
 import type { InFlightTracker } from './proxy/in-flight-tracker.js';
 import type { LifecycleView } from './observability/lifecycle-view.js';
 import type { StateStore } from './store/state-store.js';
 import type { MdnsStatus } from './discovery/mdns-status.js';
 import type { EtcdRegistryStatus } from './registry/registry-status.js';
 import type { RestartState } from './restart/restart-state.js';
+import type { WorkerInfo } from './workers/worker-pool.js';
 
 export interface NodeRuntime {
   readonly config: Config;
@@ -26,7 +27,7 @@ export interface NodeRuntime {
   /** Written only by the chart's actions (applyPeer*, applyRestored); read by the proxy, mesh, store and admin. */
   readonly peers: PeerTable;
   /** Owned by the proxy (it trips them); seeded by the chart's applyRestored; read by the store and admin. */
-  readonly breakers: BreakerRegistry;
+  readonly breakers: BreakerStates;
   /** Owned by the proxy; read-only elsewhere (admin /state and /metrics, the daemon's log lines). */
   readonly tracker: InFlightTracker;
   /** A read-only window on the chart for the admin, inspector and recorder. */
@@ -44,4 +45,6 @@ export interface NodeRuntime {
   discovery?: { mdns: MdnsStatus | null };
   /** Hot restart: inherited and live listeners, takeover info; set by the composition root. */
   readonly restart?: RestartState;
+  /** `--workers N`: the data-plane processes, for `/state`; unset when this process serves. */
+  workers?: () => WorkerInfo[];
 }

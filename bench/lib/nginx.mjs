@@ -19,10 +19,10 @@ function prefixDir(tag) {
   return dir;
 }
 
-function common(dir) {
+function common(dir, workers = 1) {
   const t = path.join(dir, 'temp');
   return `
-worker_processes 1;
+worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
@@ -71,11 +71,11 @@ export async function startStaticOrigin({ port, cpus }) {
  * HTTP/1.1 upstream keep-alive. Buffers are sized so a 64 KiB response stays in
  * memory (default buffers would spill it to a temp file).
  */
-export async function startProxyNginx({ port, upstreamPort, cpus }) {
+export async function startProxyNginx({ port, upstreamPort, cpus, workers = 1 }) {
   const dir = prefixDir('proxy');
   writeFileSync(
     path.join(dir, 'nginx.conf'),
-    common(dir) +
+    common(dir, workers) +
       `  upstream origin { server 127.0.0.1:${upstreamPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${port} backlog=4096;

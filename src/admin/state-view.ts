@@ -31,6 +31,18 @@ export function peersPageOf(query: URLSearchParams): PeersPage | string {
   return { limit, offset };
 }
 
+/** The processes serving the proxy: the workers with `--workers N`, else this one. */
+function workerList(rt: NodeRuntime): Array<{ pid: number; inFlight: number; requests: number }> {
+  return rt.workers?.() ?? [{ pid: process.pid, inFlight: rt.tracker.count, requests: requestsAnswered(rt) }];
+}
+
+/** Requests answered by this process (every outcome), as a worker reports its own. */
+function requestsAnswered(rt: NodeRuntime): number {
+  let n = 0;
+  for (const [, count] of rt.metrics.requestCounts.entries()) n += count;
+  return n;
+}
+
 export function stateView(rt: NodeRuntime, page: PeersPage = { offset: 0, limit: DEFAULT_PEERS_LIMIT }) {
   const allPeers = rt.peers.list();
   const snap = rt.lifecycle.snapshot();
@@ -57,7 +69,9 @@ export function stateView(rt: NodeRuntime, page: PeersPage = { offset: 0, limit:
     pid: process.pid,
     runId: rt.store?.currentRunId ?? null,
     restarts: rt.restart?.restarts ?? 0,
-    workers: [{ pid: process.pid, inFlight: rt.tracker.count }],
+    // The interface's shape; what each answered is beside it (an operator's check that every worker serves).
+    workers: workerList(rt).map(({ pid, inFlight }) => ({ pid, inFlight })),
+    workerRequests: workerList(rt).map(({ pid, requests }) => ({ pid, requests })),
     lifecycle: rt.lifecycle.label(),
     lifecycleStates: rt.lifecycle.names(),
     inFlight: rt.tracker.count,

@@ -63,6 +63,8 @@ const secret = () => z.optional(z.string().check(z.minLength(16, 'must be at lea
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export const PROXY_ENGINES = ['undici', 'http-proxy'] as const;
+/** More data-plane processes than this is a typo, not a machine. */
+export const MAX_WORKERS = 256;
 
 export const rawConfigSchema = z.object({
   nodeId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"'))),
@@ -113,6 +115,19 @@ export const rawConfigSchema = z.object({
   ),
   tlsCert: z.optional(nonEmpty()),
   tlsKey: z.optional(nonEmpty()),
+  workers: z._default(
+    z.pipe(
+      z.union([z.number(), z.string()]),
+      z.transform((v: number | string, ctx): number | 'auto' => {
+        const text = String(v).trim();
+        if (text === 'auto') return 'auto';
+        if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= MAX_WORKERS) return Number(text);
+        ctx.issues.push({ code: 'custom', message: `must be "auto" or a whole number from 1 to ${MAX_WORKERS} (got "${text}")`, input: v });
+        return z.NEVER;
+      }),
+    ),
+    1,
+  ),
 });
 
 export type RawConfig = z.input<typeof rawConfigSchema>;
@@ -154,6 +169,8 @@ export interface Config {
   inspectorUrl: string | null;
   /** Addresses (CIDR) whose X-Forwarded-* / Forwarded headers are kept. */
   trustedProxies: string[];
+  /** Processes serving the proxy listener; 1: in this process (`--workers auto`: one per CPU). */
+  workers: number;
   /** `--tls-cert` / `--tls-key`, read and checked at start; null: plain HTTP/1.1. */
   tls: TlsFiles | null;
 }
@@ -212,6 +229,7 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
     requestBodyTimeoutMs: Math.round(raw.requestBodyTimeout * 1000),
     inspectorUrl: raw.inspectorUrl ?? null,
     trustedProxies: raw.trustedProxy,
+    workers: raw.workers === 'auto' ? os.availableParallelism() : raw.workers,
     tls: null,
   };
 }

@@ -72,6 +72,9 @@ export function createMetrics() {
     registry,
     /** One request finished with this outcome (the hot path: a Map increment). */
     countRequest: (outcome: string) => requestCounts.inc(outcome),
+    /** The plain counts themselves: a worker reports them, the primary adds them up (src/workers/). */
+    requestCounts,
+    localErrorCounts,
     countLocalError: (code: string) => localErrorCounts.inc(code),
     meshNotices,
     snapshots,

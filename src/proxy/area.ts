@@ -3,6 +3,7 @@
  * forwarding engine chosen by `--proxy-engine`, and the breaker registry the
  * composition root shares with the store.
  */
+import path from 'node:path';
 import v8 from 'node:v8';
 import type { Logger } from '../log/logger.js';
 import type { NodeRuntime } from '../runtime.js';
@@ -13,6 +14,8 @@ import { ForwardError } from './forward-engine.js';
 import type { ForwardAttempt, ForwardedResponse } from './forward-engine.js';
 import { UndiciEngine } from './engines/undici-engine.js';
 import { createProxyServerLogic } from './proxy-server.js';
+import { MergedBreakers } from '../workers/merged-breakers.js';
+import { createWorkerPoolLogic } from '../workers/worker-pool.js';
 
 /**
  * V8's allocation-site pretenuring falls into a feedback loop on the proxy's
@@ -65,8 +68,13 @@ export function createBreakerRegistry(logger: Logger): BreakerRegistry {
   });
 }
 
-export function createProxyArea(rt: NodeRuntime): AreaProvision {
-  const breakers = rt.breakers;
+/** `breakers` is the object the composition root put in `rt.breakers`, by its real type. */
+export function createProxyArea(rt: NodeRuntime, breakers: BreakerRegistry | MergedBreakers): AreaProvision {
+  // --workers N: the data plane runs in N processes supervised from here.
+  if (breakers instanceof MergedBreakers) {
+    const pool = createWorkerPoolLogic(rt, breakers, path.join(import.meta.dirname, 'worker.js'));
+    return { actors: { proxyServer: pool } };
+  }
   return {
     actors: {
       proxyServer: createProxyServerLogic(rt, {

@@ -180,3 +180,10 @@ export class BreakerRegistry {
     return [...this.#entries].map(([target, { policy }]) => ({ target, state: this.#effective(policy, now) }));
   }
 }
+
+/**
+ * What the rest of the node (store, admin, the chart's applyRestored) needs of
+ * the breakers: the in-process registry and, with `--workers N`, the merge of
+ * every worker's reports (src/workers/merged-breakers.ts) both give it.
+ */
+export type BreakerStates = Pick<BreakerRegistry, 'exportAll' | 'restoreAll' | 'list'>;

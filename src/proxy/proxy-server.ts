@@ -54,10 +54,28 @@ export interface ProxyServerOptions {
  */
 export const HEADER_CHECK_INTERVAL_MS = 1_000;
 
+/** A running proxy listener: commands in, and what stops it. */
+export interface ProxyServerHandle {
+  receive(cmd: ProxyCommand): void;
+  stop(): void;
+}
+
 export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions) {
   return fromCallback<ProxyCommand>(({ sendBack, receive }) => {
+    const proxy = startProxyServer(rt, opts, (e) => sendBack(e));
+    receive((cmd) => proxy.receive(cmd));
+    return () => proxy.stop();
+  });
+}
+
+/**
+ * The listener and its shutdown timeline, reporting to `send`: the chart's
+ * `proxyServer` actor in a single process, or a worker process's IPC channel
+ * (src/workers/worker-main.ts) with `--workers N`.
+ */
+export function startProxyServer(rt: NodeRuntime, opts: ProxyServerOptions, send: (e: LifecycleEvent) => void): ProxyServerHandle {
+  {
     const log = rt.logger.child({ component: 'proxy' });
-    const send = (e: LifecycleEvent) => sendBack(e);
     const engine = opts.engine();
     /** The address bound, once listening: never forward to ourselves. */
     let boundAddress: string | null = null;
@@ -253,7 +271,9 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
       rt.tracker.shuttingDown = true;
     };
 
-    receive((cmd) => {
+    const onCommand = (cmd: ProxyCommand) => {
+      // REPLACE_WORKER is the worker pool's; a proxy serving in this process has none.
+      if (cmd.type !== 'PROXY.DRAIN') return;
       startDrain(cmd.drainDeadlineMs);
       if (cmd.phase === 'delaying') {
         if (phase === 'serving') phase = 'delaying';
@@ -307,14 +327,15 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
         reported = true;
         send({ type: 'PROXY.CUT_DONE', drained, cut });
       }
-    });
+    };
 
-    return () => {
+    const stop = () => {
       closeListener();
       for (const c of connections.values()) c.socket.destroy();
       tunnels.destroyAll();
       listener.sessions?.destroyAll();
       void engine.close().catch(() => undefined);
     };
-  });
+    return { receive: onCommand, stop };
+  }
 }

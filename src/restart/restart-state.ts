@@ -68,9 +68,17 @@ export class RestartState {
     (this.servers as Record<string, unknown>)[name] = server;
   }
 
+  /** A bare listening handle with no server in this process (`--workers N`: the workers accept on it). */
+  readonly #handles = new Map<HandleName, () => NativeListenHandle | null>();
+  registerHandle(name: Exclude<HandleName, 'mesh'>, handle: () => NativeListenHandle | null): void {
+    this.#handles.set(name, handle);
+  }
+
   /** What to send for `name`: the native TCP handle of a server, the dgram socket itself. */
   handleToSend(name: HandleName): object | null {
     if (name === 'mesh') return this.servers.mesh ?? null;
+    const bare = this.#handles.get(name);
+    if (bare) return bare();
     const server = this.servers[name];
     return server && server.listening ? nativeHandleOf(server) : null;
   }

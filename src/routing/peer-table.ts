@@ -54,6 +54,16 @@ export class PeerTable {
     return next;
   }
 
+  /**
+   * A worker's copy (`--workers N`): the primary's table, as it is, replaces
+   * this one. Not for the primary: its changes go through the chart.
+   */
+  replaceAll(peers: PeerInfo[]): void {
+    this.#peers.clear();
+    for (const p of peers) if (p.address !== this.selfAddress) this.#peers.set(p.address, { ...p });
+    this.version++;
+  }
+
   get(address: string): PeerInfo | undefined {
     return this.#peers.get(address);
   }

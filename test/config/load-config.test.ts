@@ -89,3 +89,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ flags: { config: '/nonexistent/config.json' }, env: {} })).toThrow(/--config: cannot read/);
   });
 });
+
+describe('loadConfig: --workers', () => {
+  it('defaults to 1; a number from a flag, env or file; auto is one per CPU', async () => {
+    const os = await import('node:os');
+    expect(loadConfig({ flags: {}, env: {} }).workers).toBe(1);
+    expect(loadConfig({ flags: { workers: '3' }, env: {} }).workers).toBe(3);
+    expect(loadConfig({ flags: {}, env: { GRACEFUL_EDGE_WORKERS: '2' } }).workers).toBe(2);
+    expect(loadConfig({ flags: { config: configFile({ workers: 4 }) }, env: {} }).workers).toBe(4);
+    expect(loadConfig({ flags: { workers: 'auto' }, env: {} }).workers).toBe(os.availableParallelism());
+  });
+
+  it.each(['0', '257', 'two', '2.5', ''])('"%s" is refused naming --workers', (value) => {
+    const load = () => loadConfig({ flags: { config: configFile({ workers: value }) }, env: {} });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/^invalid --workers: must be "auto" or a whole number from 1 to 256/);
+  });
+});

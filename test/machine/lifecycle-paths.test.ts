@@ -52,6 +52,7 @@ const REPRESENTATIVES: Record<string, AnyEventObject[]> = {
   RESTART: [{ type: 'RESTART', signal: 'SIGHUP', at: 800 }],
   'RESTART.READY': [{ type: 'RESTART.READY', pid: 4242, runId: 7 }],
   'RESTART.FAILED': [{ type: 'RESTART.FAILED', error: 'successor pid 4242 exited with code 1 before it was ready' }],
+  'WORKER.EXITED': [{ type: 'WORKER.EXITED', pid: 4343, code: null, signal: 'SIGKILL', inFlight: 2 }],
 };
 
 function eventsIn(snapshot: Snap): Ev[] {
@@ -265,7 +266,7 @@ describe('lifecycle chart, every path (xstate/graph)', () => {
 
   it('replay of what the daemon would record reproduces every path (determinism), with chatter in between', () => {
     // Targetless events the recorder does not keep, offered where the chart takes them.
-    const chatterTypes = ['PEER.FOUND', 'PEER.STATUS', 'PEER.LEFT', 'SNAPSHOT.SAVED', 'SNAPSHOT.FAILED', 'PROXY.LISTENING', 'SHUTDOWN'];
+    const chatterTypes = ['PEER.FOUND', 'PEER.STATUS', 'PEER.LEFT', 'SNAPSHOT.SAVED', 'SNAPSHOT.FAILED', 'PROXY.LISTENING', 'WORKER.EXITED', 'SHUTDOWN'];
     // A replay is incremental, so replaying a path also proves each of its prefixes: check maximal paths only.
     const key = (p: Path, n = p.steps.length) => p.steps.slice(0, n).map((s) => JSON.stringify(s.event)).join('\n');
     const prefixes = new Set(simplePaths.flatMap((p) => p.steps.slice(1).map((_, i) => key(p, i + 1))));

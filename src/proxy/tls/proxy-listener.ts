@@ -43,10 +43,13 @@ export function handshakeFailureReason(err: NodeJS.ErrnoException): string {
   return 'other';
 }
 
-function failureCounter(rt: NodeRuntime): { inc: (labels: { reason: string }) => void } {
-  const name = 'graceful_edge_tls_handshake_failures_total';
+export const TLS_FAILURES_METRIC = 'graceful_edge_tls_handshake_failures_total';
+
+/** Also the node's own with `--workers N`: it adds up what the workers count (src/workers/). */
+export function failureCounter(rt: NodeRuntime): { inc: (labels: { reason: string }, n?: number) => void } {
+  const name = TLS_FAILURES_METRIC;
   const existing = rt.metrics.registry.getSingleMetric(name);
-  if (existing) return existing as unknown as { inc: (labels: { reason: string }) => void };
+  if (existing) return existing as unknown as { inc: (labels: { reason: string }, n?: number) => void };
   return new rt.metrics.client.Counter({
     name,
     help: 'TLS handshakes refused on the proxy listener, by reason (not_tls, truncated, timeout, no_common_protocol, other)',

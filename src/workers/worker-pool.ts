@@ -1,0 +1,377 @@
+/**
+ * `--workers N`: the chart's `proxyServer` actor when the data plane runs in
+ * N worker processes. This process binds the proxy listener once (a bind
+ * error is reported once, as without workers), passes the listening handle
+ * to every worker over the IPC channel (as a hot restart passes it to a
+ * successor), and then does what the in-process proxy does for the chart:
+ * relays the drain commands to every worker and reports one PROXY.LISTENING,
+ * one PROXY.DRAINED (all workers drained) or one PROXY.CUT_DONE (sums over
+ * all workers). A worker that exits unasked is reported to the chart
+ * (WORKER.EXITED), which decides whether it is replaced (PROXY.REPLACE_WORKER).
+ */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import util from 'node:util';
+import { fromCallback } from 'xstate';
+import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
+import { parseHostPort } from '../config/host-port.js';
+import type { NodeRuntime } from '../runtime.js';
+import { failureCounter } from '../proxy/tls/proxy-listener.js';
+import type { NativeListenHandle } from '../restart/restart-state.js';
+import type { MergedBreakers } from './merged-breakers.js';
+import { isWorkerMessage, WORKER_ENV } from './protocol.js';
+import type { FromWorker, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
+
+/** How long the pool waits for every worker's CUT_DONE (the chart gives the proxy 250 ms). */
+const CUT_REPORT_MS = 200;
+/** A worker told to exit that has not after this long is killed. */
+const EXIT_GRACE_MS = 2_000;
+/** Workers that die before they ever listen, in a row: the node cannot serve (exit 2). */
+const MAX_START_FAILURES = 3;
+const PEER_SYNC_MS = 100;
+
+/** What `/state` lists per worker. */
+export interface WorkerInfo {
+  pid: number;
+  inFlight: number;
+  requests: number;
+}
+
+interface Worker {
+  slot: number;
+  pid: number;
+  child: ChildProcess;
+  listening: boolean;
+  stats: WorkerStats | null;
+  drained: number | null;
+  cutDone: { drained: number; cut: number } | null;
+  exited: boolean;
+  /** Told to exit by the pool: its exit is not news. */
+  retiring: boolean;
+  killTimer: NodeJS.Timeout | null;
+}
+
+type CreateServerHandle = (address: string, port: number, addressType: number) => NativeListenHandle | number;
+
+/** Binds without listening: the workers listen, so this process never accepts a connection. */
+async function bindProxyHandle(listen: string): Promise<NativeListenHandle> {
+  const { host, port } = parseHostPort(listen);
+  const address = net.isIP(host) ? host : (await dns.lookup(host)).address;
+  // Node's own primitive for this (its cluster module binds in the primary the same way).
+  const create = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
+  const handle = create(address, port, net.isIPv6(address) ? 6 : 4);
+  const failed = (errno: number) => Object.assign(new Error(util.getSystemErrorName(errno)), { code: util.getSystemErrorName(errno) });
+  if (typeof handle === 'number') throw failed(handle);
+  // libuv keeps EADDRINUSE for listen(); a socket passed on unbound would be
+  // listened on at a random port on every interface by the worker. Asking
+  // for its name gets the bind's error now.
+  const errno = (handle as { getsockname(out: object): number }).getsockname({});
+  if (errno !== 0) {
+    closeHandle(handle);
+    throw failed(errno);
+  }
+  return handle;
+}
+
+function closeHandle(handle: NativeListenHandle | null): void {
+  (handle as { close?: () => void } | null)?.close?.();
+}
+
+export function createWorkerPoolLogic(rt: NodeRuntime, breakers: MergedBreakers, workerScript: string) {
+  return fromCallback<ProxyCommand>(({ sendBack, receive }) => {
+    const pool = new WorkerPool(rt, breakers, workerScript, (e) => sendBack(e));
+    rt.workers = () => pool.list();
+    receive((cmd) => pool.command(cmd));
+    pool.start();
+    return () => pool.stop();
+  });
+}
+
+export class WorkerPool {
+  readonly #log;
+  readonly #workers = new Map<number, Worker>();
+  /** Every worker that ever ran, for the sums a drain reports. */
+  readonly #all: Worker[] = [];
+  #handle: NativeListenHandle | null = null;
+  #listeningReported = false;
+  #failed = false;
+  #stopping = false;
+  #awaiting: 'drain' | 'cut' | null = null;
+  #reported = false;
+  #startFailures = 0;
+  #cutTimer: NodeJS.Timeout | null = null;
+  #peerTimer: NodeJS.Timeout | null = null;
+  #peerVersion = -1;
+
+  constructor(
+    private readonly rt: NodeRuntime,
+    private readonly breakers: MergedBreakers,
+    private readonly workerScript: string,
+    private readonly send: (e: LifecycleEvent) => void,
+  ) {
+    this.#log = rt.logger.child({ component: 'workers' });
+  }
+
+  start(): void {
+    // The node's /metrics shows the counter from the start, as without workers.
+    if (this.rt.config.tls) failureCounter(this.rt);
+    const inherited = this.rt.restart?.inherited.proxy;
+    const bound = inherited ? Promise.resolve(inherited) : bindProxyHandle(this.rt.config.listen);
+    bound.then(
+      (handle) => {
+        if (this.#stopping) return closeHandle(handle);
+        this.#handle = handle;
+        // A hot restart passes this handle on; the successor's workers accept on it.
+        this.rt.restart?.registerHandle('proxy', () => this.#handle);
+        for (let slot = 1; slot <= this.rt.config.workers; slot++) this.#spawn(slot);
+        this.#peerTimer = setInterval(() => this.#syncPeers(), PEER_SYNC_MS);
+        this.#peerTimer.unref();
+      },
+      (error: NodeJS.ErrnoException) => this.#fail(error.code ?? error.message),
+    );
+  }
+
+  /** Live workers, for `/state`. */
+  list(): WorkerInfo[] {
+    return [...this.#workers.values()].map((w) => ({
+      pid: w.pid,
+      inFlight: w.stats ? w.stats.inFlightRequests + w.stats.inFlightWebSockets : 0,
+      requests: w.stats?.requests ?? 0,
+    }));
+  }
+
+  command(cmd: ProxyCommand): void {
+    switch (cmd.type) {
+      case 'PROXY.REPLACE_WORKER': {
+        const gone = this.#all.find((w) => w.pid === cmd.pid);
+        if (this.#handle && !this.#awaiting && gone) this.#spawn(gone.slot);
+        return;
+      }
+      case 'PROXY.DRAIN':
+        if (cmd.phase === 'delaying') return this.#broadcast(cmd);
+        if (cmd.phase === 'waiting' || cmd.phase === 'handedOver') {
+          // Ours too: the socket stops listening (new connections refused) once
+          // no process holds it; after a hand-over the successor still does.
+          closeHandle(this.#handle);
+          this.#handle = null;
+          this.#retireUnlistened();
+          this.#awaiting ??= 'drain';
+          this.#broadcast(cmd);
+          return this.#checkDrained();
+        }
+        closeHandle(this.#handle);
+        this.#handle = null;
+        this.#retireUnlistened();
+        this.#awaiting = 'cut';
+        this.#reported = false;
+        this.#broadcast(cmd);
+        this.#cutTimer = setTimeout(() => this.#reportCut(), CUT_REPORT_MS);
+        return this.#checkCut();
+    }
+  }
+
+  stop(): void {
+    this.#stopping = true;
+    if (this.#peerTimer) clearInterval(this.#peerTimer);
+    if (this.#cutTimer) clearTimeout(this.#cutTimer);
+    closeHandle(this.#handle);
+    this.#handle = null;
+    for (const w of this.#workers.values()) this.#retire(w);
+  }
+
+  #spawn(slot: number): void {
+    const child = fork(this.workerScript, [], {
+      env: { ...process.env, [WORKER_ENV]: String(slot) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Structured clone: the TLS certificate and key are Buffers.
+      serialization: 'advanced',
+    });
+    if (child.pid === undefined) {
+      child.once('error', (error) => this.#log.error({ err: error, slot }, 'worker cannot start'));
+      return;
+    }
+    const w: Worker = { slot, pid: child.pid, child, listening: false, stats: null, drained: null, cutDone: null, exited: false, retiring: false, killTimer: null };
+    this.#workers.set(w.pid, w);
+    this.#all.push(w);
+    const { meshKey: _secret, ...config } = this.rt.config;
+    this.#post(w, { type: 'w:init', config: config satisfies WorkerConfig, peers: this.rt.peers.list(), breakers: this.breakers.exportAll() });
+    // The first worker listens first: a listen error (EADDRINUSE is only seen
+    // then) comes back once, from it; the rest follow once it serves.
+    if (this.#handle && (slot === 1 || this.#firstListening())) this.#giveHandle(w);
+    child.on('message', (m: unknown) => {
+      if (isWorkerMessage<FromWorker>(m)) this.#onMessage(w, m);
+    });
+    child.on('error', (error) => this.#log.warn({ err: error, pid: w.pid }, 'worker process error'));
+    child.once('exit', (code, signal) => this.#onExit(w, code, signal));
+  }
+
+  #firstListening(): boolean {
+    return [...this.#workers.values()].some((w) => w.listening);
+  }
+
+  #giveHandle(w: Worker): void {
+    if (!this.#handle || w.exited) return;
+    this.#post(w, { type: 'w:listen' }, this.#handle);
+  }
+
+  #post(w: Worker, message: ToWorker, handle?: NativeListenHandle): void {
+    if (w.exited || !w.child.connected) return;
+    w.child.send(message, handle as net.Server | undefined, {}, (error) => {
+      if (error && !w.exited) this.#log.warn({ pid: w.pid, message: message.type, err: error.message }, 'message to a worker not delivered');
+    });
+  }
+
+  #broadcast(command: ProxyCommand): void {
+    for (const w of this.#workers.values()) if (w.listening && !w.retiring) this.#post(w, { type: 'w:command', command });
+  }
+
+  #onMessage(w: Worker, m: FromWorker): void {
+    if (m.type === 'w:stats') {
+      w.stats = m.stats;
+      for (const [label, n] of Object.entries(m.stats.requestDeltas)) this.rt.metrics.requestCounts.inc(label, n);
+      for (const [label, n] of Object.entries(m.stats.localErrorDeltas)) this.rt.metrics.localErrorCounts.inc(label, n);
+      for (const [reason, n] of Object.entries(m.stats.tlsFailureDeltas)) failureCounter(this.rt).inc({ reason }, n);
+      this.#mirrorTracker();
+    } else if (m.type === 'w:breakers') {
+      this.breakers.report(w.pid, m.breakers);
+    } else {
+      this.#onProxyEvent(w, m.event);
+    }
+  }
+
+  #onProxyEvent(w: Worker, e: LifecycleEvent): void {
+    switch (e.type) {
+      case 'PROXY.LISTENING': {
+        const first = !this.#firstListening();
+        w.listening = true;
+        this.#startFailures = 0;
+        if (first) for (const other of this.#workers.values()) if (other !== w) this.#giveHandle(other);
+        if (!this.#listeningReported) {
+          if ([...this.#workers.values()].every((x) => x.listening)) {
+            this.#listeningReported = true;
+            this.#log.info({ proxy: e.address, workers: this.list().map((x) => x.pid) }, 'proxy served by worker processes');
+            this.send({ type: 'PROXY.LISTENING', address: e.address });
+          }
+        } else {
+          this.#log.info({ pid: w.pid, slot: w.slot }, 'worker serving');
+        }
+        return;
+      }
+      case 'PROXY.FAILED':
+        // Only the first worker is handed the socket before anyone listens.
+        if (!this.#listeningReported) this.#fail(e.error, true);
+        else this.#log.error({ pid: w.pid, error: e.error }, 'worker cannot serve');
+        return;
+      case 'PROXY.DRAINED':
+        w.drained = e.drained;
+        return this.#checkDrained();
+      case 'PROXY.CUT_DONE':
+        w.cutDone = { drained: e.drained, cut: e.cut };
+        return this.#checkCut();
+      default:
+        return;
+    }
+  }
+
+  #onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    w.exited = true;
+    if (w.killTimer) clearTimeout(w.killTimer);
+    this.#workers.delete(w.pid);
+    if (w.retiring || this.#stopping) return;
+    // What it had in flight when it last reported is lost (already answered requests were counted).
+    const lost = w.drained !== null || w.cutDone !== null || !w.stats ? 0 : w.stats.inFlightRequests + w.stats.inFlightWebSockets;
+    if (lost > 0) this.rt.metrics.requestCounts.inc('worker_lost', lost);
+    if (w.stats) w.stats = { ...w.stats, inFlightRequests: 0, inFlightWebSockets: 0 };
+    if (this.#awaiting === 'cut' && !w.cutDone) w.cutDone = { drained: w.stats?.completedSinceShutdown ?? 0, cut: lost };
+    this.#mirrorTracker();
+    if (!w.listening && !this.#listeningReported && ++this.#startFailures >= MAX_START_FAILURES) {
+      this.#fail(`${MAX_START_FAILURES} worker processes exited before serving (last: code ${code}, signal ${signal})`);
+    }
+    if (this.#failed) return;
+    this.send({ type: 'WORKER.EXITED', pid: w.pid, code, signal, inFlight: lost });
+    this.#checkDrained();
+    this.#checkCut();
+  }
+
+  #fail(error: string, alreadyLogged = false): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    const message = error.startsWith('proxy listener') ? error : `proxy listener ${this.rt.config.listen}: ${error}`;
+    if (!alreadyLogged) this.#log.error({ error, address: this.rt.config.listen }, 'proxy listener cannot bind');
+    for (const w of this.#workers.values()) this.#retire(w);
+    this.send({ type: 'PROXY.FAILED', error: message });
+  }
+
+  #retire(w: Worker): void {
+    if (w.exited || w.retiring) return;
+    w.retiring = true;
+    this.#post(w, { type: 'w:exit' });
+    w.killTimer = setTimeout(() => w.child.kill('SIGKILL'), EXIT_GRACE_MS);
+  }
+
+  /** A worker that never got to listen has nothing to drain. */
+  #retireUnlistened(): void {
+    for (const w of this.#workers.values()) if (!w.listening) this.#retire(w);
+  }
+
+  #live(): Worker[] {
+    return [...this.#workers.values()].filter((w) => w.listening && !w.retiring);
+  }
+
+  #checkDrained(): void {
+    if (this.#awaiting !== 'drain' || this.#reported) return;
+    if (!this.#live().every((w) => w.drained !== null)) return;
+    this.#reported = true;
+    const drained = this.#all.reduce((sum, w) => sum + (w.drained ?? w.stats?.completedSinceShutdown ?? 0), 0);
+    this.#log.info({ drained, workers: this.#all.length }, 'all workers drained');
+    this.send({ type: 'PROXY.DRAINED', drained });
+  }
+
+  #checkCut(): void {
+    if (this.#awaiting !== 'cut' || this.#reported) return;
+    if (this.#live().every((w) => w.cutDone !== null)) this.#reportCut();
+  }
+
+  #reportCut(): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    if (this.#cutTimer) clearTimeout(this.#cutTimer);
+    let drained = 0;
+    let cut = 0;
+    for (const w of this.#all) {
+      if (w.cutDone) (drained += w.cutDone.drained), (cut += w.cutDone.cut);
+      else if (w.drained !== null) drained += w.drained;
+      // No answer in time: what it last reported in flight is cut.
+      else if (w.stats) (drained += w.stats.completedSinceShutdown), (cut += w.stats.inFlightRequests + w.stats.inFlightWebSockets);
+    }
+    this.#log.warn({ cut, drained, workers: this.#all.length }, 'all workers cut');
+    this.send({ type: 'PROXY.CUT_DONE', drained, cut });
+  }
+
+  /** The primary's tracker shows the sums, so /state, /metrics and the shutdown record read it as before. */
+  #mirrorTracker(): void {
+    let requests = 0;
+    let websockets = 0;
+    let completed = 0;
+    for (const w of this.#all) {
+      if (!w.stats) continue;
+      completed += w.stats.completedSinceShutdown;
+      if (w.exited) continue;
+      requests += w.stats.inFlightRequests;
+      websockets += w.stats.inFlightWebSockets;
+    }
+    const t = this.rt.tracker;
+    t.requests = requests;
+    t.websockets = websockets;
+    t.completedSinceShutdown = completed;
+  }
+
+  #syncPeers(): void {
+    if (this.rt.peers.version === this.#peerVersion) return;
+    this.#peerVersion = this.rt.peers.version;
+    const peers = this.rt.peers.list();
+    for (const w of this.#workers.values()) this.#post(w, { type: 'w:peers', peers });
+  }
+}

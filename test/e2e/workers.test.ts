@@ -1,0 +1,353 @@
+/**
+ * `--workers N`: one node (one chart, one data dir, one admin listener) whose
+ * proxy listener is served by N worker processes. Observed from outside:
+ * HTTP through the proxy, /state and /metrics, process ids and signals, the
+ * SQLite file (through `graceful-edge state --json`), exit codes, log lines.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { breakersOf, metric, metricBy } from '../helpers/admin.js';
+import { testScope } from '../helpers/cleanups.js';
+import { runCli, startNode } from '../helpers/daemon.js';
+import type { NodeProcess } from '../helpers/daemon.js';
+import { deadUrl, freeTcpPort } from '../helpers/ports.js';
+import { savedState } from '../helpers/saved-state.js';
+import { until } from '../helpers/wait.js';
+import { startOrigin } from '../proxy/support/origin.js';
+import { slowGet } from '../proxy/support/slow-client.js';
+import { getOnce, hotRestart, isAlive, startLoad, trackPids } from '../restart/support.js';
+
+const { nodes, cleanups } = testScope();
+
+interface WorkerView {
+  pid: number;
+  inFlight: number;
+  requests: number;
+}
+interface StateWithWorkers {
+  pid: number;
+  lifecycle: string;
+  workers: WorkerView[];
+  inFlight: number;
+}
+
+/** /state, with each worker's `requests` (from `workerRequests`) joined into its `workers` entry. */
+async function state(adminUrl: string): Promise<StateWithWorkers> {
+  const r = await getOnce(`${adminUrl}/state`);
+  if ('error' in r) throw new Error(`GET /state: ${r.error}`);
+  const raw = JSON.parse(r.body) as Omit<StateWithWorkers, 'workers'> & { workers: Array<{ pid: number; inFlight: number }>; workerRequests: Array<{ pid: number; requests: number }> };
+  // The interface's shape, exactly.
+  for (const w of raw.workers) expect(Object.keys(w).sort()).toEqual(['inFlight', 'pid']);
+  const requests = new Map(raw.workerRequests.map((w) => [w.pid, w.requests]));
+  return { ...raw, workers: raw.workers.map((w) => ({ ...w, requests: requests.get(w.pid) ?? 0 })) };
+}
+
+/** The parent pid of a process, from /proc. */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+async function startWorkers(args: string[], workers = 2): Promise<NodeProcess> {
+  const n = await startNode({ args: ['--workers', String(workers), ...args], startTimeoutMs: 60_000 });
+  nodes.push(n);
+  const track = trackPids(cleanups);
+  for (const w of (await state(n.adminUrl)).workers) track(w.pid);
+  return n;
+}
+
+/** `count` GETs, `parallel` at a time, each on a connection of its own. */
+async function freshGets(url: string, count: number, parallel = 8): Promise<number[]> {
+  const statuses: number[] = [];
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (i < count) {
+        const r = await getOnce(`${url}/${i++}`);
+        statuses.push('error' in r ? -1 : r.status);
+      }
+    }),
+  );
+  return statuses;
+}
+
+/**
+ * Batches of fresh-connection GETs until /state shows that every worker
+ * answered some (the kernel hands each accept to whichever worker wakes
+ * first, so a short run may land on one).
+ */
+async function untilBothServed(n: NodeProcess, batch: number): Promise<{ statuses: number[]; workers: WorkerView[] }> {
+  const statuses: number[] = [];
+  for (let round = 0; round < 20; round++) {
+    statuses.push(...(await freshGets(n.proxyUrl, batch)));
+    const v = await until('the workers counted every request', async () => {
+      const s = await state(n.adminUrl);
+      return s.workers.reduce((sum, w) => sum + w.requests, 0) >= statuses.length ? s : null;
+    });
+    if (v.workers.every((w) => w.requests > 0)) return { statuses, workers: v.workers };
+  }
+  throw new Error(`after ${statuses.length} requests, one worker had answered none`);
+}
+
+/**
+ * Bounded load like startLoad's, for a drain: a 503 "shutting down" with
+ * Retry-After and Connection: close is the node's designed answer to a
+ * request that arrives after the listener closed (with no peer to forward
+ * to), so it is counted apart; a reset or any other answer is a failure.
+ */
+function drainLoad(baseUrl: string, opts: { keepAlive: number; fresh: number; maxMs: number }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.keepAlive });
+  const r = { ok: 0, turnedAway: 0, refused: 0, reset: 0, failed: 0, failures: [] as string[] };
+  let stopped = false;
+  const deadline = Date.now() + opts.maxMs;
+  let i = 0;
+  const loop = async (kind: 'ka' | 'new') => {
+    while (!stopped && Date.now() < deadline) {
+      const n = i++;
+      const res = await getOnce(`${baseUrl}/${kind}/${n}`, kind === 'ka' ? agent : false);
+      if ('error' in res) {
+        if (res.error === 'ECONNREFUSED') r.refused++;
+        else (res.error === 'ECONNRESET' || res.error === 'EPIPE' || res.error === 'incomplete' ? r.reset++ : r.failed++), r.failures.push(`${kind} #${n}: ${res.error}`);
+      } else if (res.status === 200) r.ok++;
+      else if (res.status === 503 && /shutting down/.test(res.body)) r.turnedAway++;
+      else r.failed++, r.failures.push(`${kind} #${n}: ${res.status} ${res.body.slice(0, 100)}`);
+    }
+  };
+  const loops = [...Array.from({ length: opts.keepAlive }, () => loop('ka')), ...Array.from({ length: opts.fresh }, () => loop('new'))];
+  return {
+    ok: () => r.ok,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+      agent.destroy();
+      return r;
+    },
+  };
+}
+
+describe('--workers 2', () => {
+  it('serves through both worker processes; /state lists each with its in-flight and answered requests', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url]);
+    const s = await state(n.adminUrl);
+    expect(s.pid).toBe(n.proc.pid);
+    expect(s.workers).toHaveLength(2);
+    const pids = s.workers.map((w) => w.pid);
+    expect(new Set(pids).size).toBe(2);
+    for (const pid of pids) {
+      expect(pid).not.toBe(n.proc.pid);
+      expect(parentOf(pid)).toBe(n.proc.pid);
+    }
+    // One node: one "proxy served by" line from the primary.
+    await n.waitForLog((l) => l.msg === 'proxy served by worker processes' && Array.isArray(l.workers) && l.workers.length === 2);
+    expect(n.logs.filter((l) => l.msg === 'proxy served by worker processes')).toHaveLength(1);
+
+    const { statuses, workers } = await untilBothServed(n, 200);
+    expect(statuses.filter((c) => c !== 200), 'non-200 answers').toEqual([]);
+    console.info(`[workers] requests per worker: ${workers.map((w) => `${w.pid}=${w.requests}`).join(', ')}`);
+    // The node's metrics add the workers' counts up.
+    expect(await metric(n, 'graceful_edge_requests_total', { outcome: 'ok' })).toBe(statuses.length);
+
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    await until('workers gone', async () => pids.every((p) => !isAlive(p)), { timeoutMs: 5_000 });
+  });
+
+  it.each([2, 1])('SIGTERM under load (keep-alive and new connections), --workers %i: 0 reset, 0 failed, exit 0, one shutdown record counting every worker', async (workers) => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url, '--drain-timeout', '20', '--shutdown-delay', '0.5'], workers);
+    const load = drainLoad(n.proxyUrl, { keepAlive: 4, fresh: 4, maxMs: 30_000 });
+    // Slow requests too, so the drain has something to wait for in each worker.
+    const slow = Array.from({ length: 4 }, () => slowGet(`${n.proxyUrl}/slow?ms=1500&chunks=5`));
+    await Promise.all(slow.map((s) => s.started));
+    await until('load running', async () => load.ok() >= 100, { timeoutMs: 30_000 });
+    n.kill('SIGTERM');
+    // /readyz fails at once; a load balancer stops sending new work within
+    // --shutdown-delay (here 200 ms of 500). Requests racing the listener's
+    // close itself are refused or reset by the kernel, with or without
+    // workers (the same test with --workers 1 saw 5-8 resets in 3 of 3 runs).
+    await new Promise((r) => setTimeout(r, 200));
+    const result = await load.stop();
+    const exit = await n.exited;
+    const slowDone = await Promise.all(slow.map((s) => s.done));
+    console.info(
+      `[workers] drain under load, --workers ${workers}: ${result.ok} ok, ${result.turnedAway} turned away (503 shutting down), ${result.refused} refused (listener closed), ${result.reset} reset, ${result.failed} failed`,
+    );
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(result, result.failures.join('\n')).toMatchObject({ reset: 0, failed: 0 });
+    for (const d of slowDone) expect(d).toMatchObject({ status: 200, complete: true, error: null });
+
+    const saved = await savedState(n.dataDir);
+    expect(saved.shutdowns).toHaveLength(1);
+    expect(saved.shutdowns[0]!.cut).toBe(0);
+    // At least the four slow requests finished during the drain, whichever worker had them.
+    expect(saved.shutdowns[0]!.drained).toBeGreaterThanOrEqual(4);
+    if (workers > 1) expect(n.logs.filter((l) => l.msg === 'all workers drained')).toHaveLength(1);
+  });
+
+  it('at the drain deadline every worker cuts; the one shutdown record counts the cut over all workers', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url, '--drain-timeout', '2']);
+    const slow = Array.from({ length: 4 }, () => slowGet(`${n.proxyUrl}/slow?ms=30000&chunks=30`));
+    await Promise.all(slow.map((r) => r.started));
+    await until('4 in flight in /state', async () => (await state(n.adminUrl)).inFlight === 4);
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    for (const r of await Promise.all(slow.map((x) => x.done))) expect(r.complete).toBe(false);
+    const cuts = n.logs.filter((l) => l.phase === 'cutting' && l.msg === 'drain deadline: cut what was left');
+    expect(cuts).toHaveLength(2);
+    expect(cuts.reduce((sum, l) => sum + Number(l.cut), 0)).toBe(4);
+    expect(n.logs.find((l) => l.msg === 'all workers cut')).toMatchObject({ cut: 4 });
+    const saved = await savedState(n.dataDir);
+    expect(saved.shutdowns).toHaveLength(1);
+    expect(saved.shutdowns[0]).toMatchObject({ cut: 4 });
+  });
+
+  it('a breaker opened in one worker is in the saved snapshot and is restored into every worker after a restart', async () => {
+    const dead = await deadUrl();
+    const dataDir = cleanups.tempDir();
+    const args = ['--upstream', dead];
+    const n = await startNode({ args: ['--workers', '2', ...args], dataDir, startTimeoutMs: 60_000 });
+    nodes.push(n);
+    // One kept-alive connection: all five failures reach the same worker.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 5; i++) expect(await getOnce(`${n.proxyUrl}/try/${i}`, agent)).toMatchObject({ status: 502 });
+    agent.destroy();
+    await until('the merged breaker open in /state', async () => {
+      const b = await breakersOf(n);
+      return b.length === 1 && b[0]!.state === 'open';
+    });
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect((await savedState(dataDir)).circuitBreakers).toEqual([expect.objectContaining({ target: dead, state: 'open' })]);
+
+    const again = await startNode({ args: ['--workers', '2', ...args], dataDir, startTimeoutMs: 60_000 });
+    nodes.push(again);
+    expect(await breakersOf(again)).toEqual([{ target: dead, state: 'open' }]);
+    // Fresh connections reach both workers; every one refuses fast (503), none tries the target (502).
+    const { statuses } = await untilBothServed(again, 40);
+    expect(new Set(statuses)).toEqual(new Set([503]));
+    again.kill('SIGTERM');
+    expect(await again.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('a SIGKILLed worker is replaced and logged once, with the request it had in flight counted as lost; the node keeps serving', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url]);
+    const before = await state(n.adminUrl);
+    const slow = slowGet(`${n.proxyUrl}/slow?ms=20000&chunks=20`);
+    await slow.started;
+    const busy = await until('the busy worker in /state', async () => (await state(n.adminUrl)).workers.find((w) => w.inFlight === 1) ?? null);
+    process.kill(busy.pid, 'SIGKILL');
+    const line = await n.waitForLog((l) => String(l.msg).startsWith('worker exited'));
+    expect(line).toMatchObject({ msg: 'worker exited: its requests in flight are lost; replacing it', worker: { pid: busy.pid, signal: 'SIGKILL' }, inFlight: 1, replaced: true });
+    expect(line).toMatchObject({ worker: { pid: busy.pid, code: null, signal: 'SIGKILL' }, inFlight: 1, replaced: true });
+    expect((await slow.done).complete).toBe(false);
+
+    const after = await until('a replacement worker serving', async () => {
+      const v = await state(n.adminUrl);
+      return v.workers.length === 2 && !v.workers.some((w) => w.pid === busy.pid) ? v : null;
+    }, { timeoutMs: 30_000 });
+    const replacement = after.workers.find((w) => !before.workers.some((b) => b.pid === w.pid))!;
+    trackPids(cleanups)(replacement.pid);
+    await n.waitForLog((l) => l.pid === replacement.pid && String(l.msg).startsWith('proxy listening'), 30_000);
+    expect(await metric(n, 'graceful_edge_requests_total', { outcome: 'worker_lost' })).toBe(1);
+    expect(new Set(await freshGets(n.proxyUrl, 40))).toEqual(new Set([200]));
+    expect(n.logs.filter((l) => String(l.msg).startsWith('worker exited'))).toHaveLength(1);
+
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect((await savedState(n.dataDir)).shutdowns).toHaveLength(1);
+  });
+
+  it('SIGHUP: the successor serves with its own two workers, the old ones drain and exit; no request lost', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url, '--drain-timeout', '15']);
+    const track = trackPids(cleanups);
+    const before = await state(n.adminUrl);
+    track(before.pid);
+    const load = startLoad(n.proxyUrl, { keepAlive: 2, fresh: 2, maxMs: 120_000, maxRequests: 100_000 });
+    const slow = slowGet(`${n.proxyUrl}/slow?ms=2000&chunks=10`);
+    await slow.started;
+    await until('load running', async () => load.ok() >= 50, { timeoutMs: 30_000 });
+    const succ = await hotRestart(n.adminUrl, before.pid);
+    track(succ.pid);
+    const after = await until('the successor with two workers', async () => {
+      const v = await state(n.adminUrl);
+      return v.pid === succ.pid && v.workers.length === 2 ? v : null;
+    });
+    for (const w of after.workers) track(w.pid);
+    for (const w of after.workers) expect(before.workers.map((b) => b.pid)).not.toContain(w.pid);
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    await until('the old workers gone', async () => before.workers.every((w) => !isAlive(w.pid)), { timeoutMs: 10_000 });
+    const okBefore = load.ok();
+    await until('load served by the successor', async () => load.ok() >= okBefore + 50, { timeoutMs: 30_000 });
+    const result = await load.stop();
+    console.info(`[workers] hot restart under load: ${result.ok} ok, ${result.refused} refused, ${result.reset} reset, ${result.failed} failed`);
+    expect(result, result.failures.join('\n')).toMatchObject({ refused: 0, reset: 0, failed: 0 });
+    expect(await slow.done).toMatchObject({ status: 200, complete: true, error: null });
+
+    process.kill(succ.pid, 'SIGTERM');
+    await until('the successor gone', async () => !isAlive(succ.pid), { timeoutMs: 30_000 });
+    await until('its workers gone', async () => after.workers.every((w) => !isAlive(w.pid)), { timeoutMs: 10_000 });
+  });
+
+  it('with --tls-cert: the workers serve HTTPS and HTTP/2 (the certificate reaches them over IPC); a plain-HTTP client is refused and counted in the node\'s /metrics', async () => {
+    const run = promisify(execFile);
+    const dir = cleanups.tempDir('ge-tls-');
+    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+      '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url, '--tls-cert', cert, '--tls-key', key]);
+    await n.waitForLog((l) => l.msg === 'proxy served by worker processes' && Array.isArray(l.workers) && l.workers.length === 2);
+    const statuses: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const { stdout } = await run('curl', ['-sk', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code} %{http_version}', i % 2 ? '--http2' : '--http1.1', `https://${n.proxy}/tls/${i}`]);
+      statuses.push(stdout);
+    }
+    expect(new Set(statuses)).toEqual(new Set(['200 1.1', '200 2']));
+    const plain = await getOnce(`http://${n.proxy}/not-tls`);
+    expect('error' in plain || plain.status !== 200).toBe(true);
+    await until('the refusal counted', async () => ((await metricBy(n, 'graceful_edge_tls_handshake_failures_total', 'reason')).not_tls ?? 0) >= 1);
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('a port in use: one bind error line and exit 2, no worker left behind', async () => {
+    const port = await freeTcpPort();
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
+    cleanups.closing(blocker);
+    const n = await startNode({ args: ['--workers', '2', '--listen', `127.0.0.1:${port}`], waitFor: 'spawned' });
+    nodes.push(n);
+    expect((await n.exited).code).toBe(2);
+    const errors = n.logs.filter((l) => l.msg === 'proxy listener cannot bind');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ error: 'EADDRINUSE' });
+  });
+});
+
+describe('--workers: bad values', () => {
+  it.each(['0', 'many', '1.5', '-2', '257'])('--workers %s: exit 2 with one line naming the option', async (value) => {
+    const r = await runCli(['run', '--workers', value, '--no-mdns', '--data-dir', cleanups.tempDir()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`graceful-edge: invalid --workers: must be "auto" or a whole number from 1 to 256 (got "${value}")`);
+  });
+
+  it('GRACEFUL_EDGE_WORKERS and the config file key say the same', async () => {
+    const env = await runCli(['run', '--no-mdns', '--data-dir', cleanups.tempDir()], { env: { GRACEFUL_EDGE_WORKERS: 'x' } });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('invalid --workers');
+    const dir = cleanups.tempDir();
+    writeFileSync(`${dir}/c.json`, JSON.stringify({ workers: 0 }));
+    const file = await runCli(['run', '--config', `${dir}/c.json`, '--no-mdns', '--data-dir', dir]);
+    expect(file.code).toBe(2);
+    expect(file.stderr).toContain('invalid --workers');
+  });
+});
