@@ -1,8 +1,10 @@
 /**
- * The composition root: builds the shared runtime, asks each area for its
- * implementations, provides them to the pure lifecycle chart and runs it.
- * Nothing is started beside the chart: every socket, packet and row comes
- * from an actor the chart invokes.
+ * The composition root: builds what is shared (config, logger, metrics),
+ * gives each area exactly what it needs (read-only views of what others
+ * own), provides their implementations to the pure lifecycle chart and runs
+ * it. Nothing is started beside the chart: every socket, packet and row
+ * comes from an actor the chart invokes. The routing table and the restored
+ * breakers are written here only, by the chart's actions.
  */
 import { errorMessage } from '../machines/error-message.js';
 import { createActor } from 'xstate';
@@ -12,12 +14,12 @@ import type { Config } from './config/schema.js';
 import { createLogger } from './log/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { PeerTable } from './routing/peer-table.js';
-import { InFlightTracker } from './proxy/in-flight-tracker.js';
 import { LifecycleView } from './observability/lifecycle-view.js';
 import { TransitionRecorder } from './observability/transition-recorder.js';
 import { createDeregisterActor } from './areas/deregister.js';
 import { forwardSignals } from './signals.js';
-import type { NodeRuntime } from './runtime.js';
+import type { Shared } from './runtime.js';
+import type { NodeStatus } from './admin/node-status.js';
 import { createAdminArea } from './admin/area.js';
 import { createStoreArea } from './store/area.js';
 import { createBreakerRegistry, createProxyArea } from './proxy/area.js';
@@ -50,53 +52,54 @@ export async function runDaemon(config: Config): Promise<number> {
   }
   // --workers N: every worker has its own breakers; the node keeps their merge (src/workers/merged-breakers.ts).
   const breakers = config.workers > 1 ? new MergedBreakers(validBreakerRecords(logger)) : createBreakerRegistry(logger);
-  const rt: NodeRuntime = {
-    config,
-    logger,
-    metrics: createMetrics(),
-    peers: new PeerTable(config.listen),
-    breakers,
-    tracker: new InFlightTracker(),
-    lifecycle: new LifecycleView(),
-    store: null,
-    restart,
-  };
+  const shared: Shared = { config, logger, metrics: createMetrics() };
+  // Written only by the chart's actions below; every area reads it as ReadonlyPeers.
+  const peers = new PeerTable(config.listen);
+  const lifecycle = new LifecycleView();
 
+  const store = createStoreArea(shared, restart, () => ({ nodeId: config.nodeId, peers: peers.list(), breakers: breakers.exportAll() }));
+  const proxy = createProxyArea(shared, { peers, breakers, restart });
+  const discovery = createDiscoveryArea(shared, restart);
+  const registry = createRegistryArea(shared, restart, lifecycle.startedAt);
+  const status: NodeStatus = {
+    lifecycle,
+    peers,
+    breakers,
+    inFlight: proxy.inFlight,
+    runId: () => store.run.runId(),
+    restarts: restart.restarts,
+    discovery: { mdns: discovery.status },
+    registry: registry.status ? { etcd: registry.status } : null,
+    workers: proxy.workers,
+  };
   // Order matters only for `leave` steps' logs; all run in parallel.
-  const areas = [
-    createStoreArea(rt),
-    createProxyArea(rt, breakers),
-    createAdminArea(rt),
-    createMeshArea(rt),
-    createDiscoveryArea(rt),
-    createRegistryArea(rt),
-  ];
+  const areas = [store, proxy, createAdminArea(shared, status, restart), createMeshArea(shared, peers, restart), discovery, registry];
   // Typed against the chart's setup(): a misspelled name or a wrong logic type fails tsc.
   const actors: LifecycleActors = {
     ...areas.reduce<LifecycleActors>((all, area) => ({ ...all, ...area.actors }), {}),
     deregister: createDeregisterActor(areas, logger),
-    successor: createSuccessorActor(rt, restart),
+    successor: createSuccessorActor(logger, store.run, restart),
   };
 
   const machine = lifecycleMachine.provide({
     actors,
     actions: {
       applyPeerFound: (_, peer) => {
-        if (rt.peers.upsert(peer)) logger.debug({ peer }, 'peer found');
+        if (peers.upsert(peer)) logger.debug({ peer }, 'peer found');
       },
       applyPeerLeft: (_, { address, reason }) => {
-        if (rt.peers.markLeft(address)) logger.info({ peer: address, reason }, 'peer left');
+        if (peers.markLeft(address)) logger.info({ peer: address, reason }, 'peer left');
       },
       applyPeerStatus: (_, { address, status }) => {
-        if (rt.peers.setStatus(address, status)) logger.info({ peer: address, status }, 'peer status changed');
+        if (peers.setStatus(address, status)) logger.info({ peer: address, status }, 'peer status changed');
       },
-      applyRestored: (_, { peers, breakers }) => {
-        for (const peer of peers) rt.peers.upsert(peer);
-        rt.breakers.restoreAll(breakers);
+      applyRestored: (_, restored) => {
+        for (const peer of restored.peers) peers.upsert(peer);
+        breakers.restoreAll(restored.breakers);
       },
       recordLeaseId: (_, leaseId) => {
         try {
-          rt.store?.setMeta(LEASE_META_KEY, leaseId);
+          store.run.setMeta(LEASE_META_KEY, leaseId);
         } catch (error) {
           logger.warn({ component: 'etcd', leaseId, error: errorMessage(error) }, 'cannot save the etcd lease id');
         }
@@ -104,11 +107,11 @@ export async function runDaemon(config: Config): Promise<number> {
       reportStartupFailure: ({ context }) => logger.fatal({ error: context.lastError }, 'cannot start'),
       reportRestoreFailure: (_, reason) => logger.warn({ reason }, 'saved state not restored, starting fresh'),
       reportSecondSignal: ({ context }) =>
-        logger.warn({ inFlight: rt.tracker.count, signals: context.signals }, 'second signal: skipping the rest of the drain'),
+        logger.warn({ inFlight: proxy.inFlight.count, signals: context.signals }, 'second signal: skipping the rest of the drain'),
       reportDeregisterTimeout: ({ context }) =>
         logger.warn({ timeoutMs: context.deregisterTimeoutMs }, 'deregistration did not finish in time; going on'),
       reportDrainDeadline: ({ context }) =>
-        logger.warn({ inFlight: rt.tracker.count, drainDeadlineMs: context.drainDeadlineMs }, 'drain deadline reached: cutting what is left'),
+        logger.warn({ inFlight: proxy.inFlight.count, drainDeadlineMs: context.drainDeadlineMs }, 'drain deadline reached: cutting what is left'),
       reportPersistFailure: (_, reason) => logger.error({ reason }, 'final snapshot failed'),
       reportSnapshotFailure: (_, { error, attempt }) => logger.error({ error, attempt }, 'snapshot failed'),
       reportRestartFailure: (_, reason) => logger.error({ restart: 'failed', reason }, 'hot restart failed: still serving on this process'),
@@ -118,18 +121,18 @@ export async function runDaemon(config: Config): Promise<number> {
           replaced ? 'worker exited: its requests in flight are lost; replacing it' : 'worker exited: its requests in flight are lost; not replaced while leaving',
         ),
       reportRestartIgnored: ({ context }) =>
-        logger.warn({ restart: 'ignored', lifecycle: rt.lifecycle.label(), restartAt: context.restartAt }, 'hot restart ignored: not serving, or one is under way'),
+        logger.warn({ restart: 'ignored', lifecycle: lifecycle.label(), restartAt: context.restartAt }, 'hot restart ignored: not serving, or one is under way'),
       releaseToSuccessor: ({ context }) => {
         restart.release((error) => logger.error({ err: error }, 'hot restart: letting go of a listener failed'));
         logger.info(
-          { restart: 'handed-over', successor: context.successor, inFlight: rt.tracker.count, tookMs: context.restartAt ? Date.now() - context.restartAt : null },
+          { restart: 'handed-over', successor: context.successor, inFlight: proxy.inFlight.count, tookMs: context.restartAt ? Date.now() - context.restartAt : null },
           'hot restart: successor serving; draining here without deregistering',
         );
       },
       resumeAfterRestart: () => {
         restart.presenceHeld = false;
         // The successor may have taken the data dir lock before it failed.
-        if (rt.store) {
+        if (store.run.current) {
           try {
             reclaimDataDirLock(config.dataDir);
           } catch (error) {
@@ -147,7 +150,7 @@ export async function runDaemon(config: Config): Promise<number> {
     // Seconds; a tuning knob for slow hosts (the successor's start is a node's start).
     ...(Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) > 0 ? { restartTimeoutMs: Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) * 1000 } : {}),
   };
-  const recorder = new TransitionRecorder(rt, input);
+  const recorder = new TransitionRecorder({ logger, lifecycle, store: () => store.run.current, restart }, input);
   // Only with --inspector-url: @statelyai/inspect and ws are otherwise never
   // loaded (docs/performance.md, "Memory").
   const bridge = config.inspectorUrl
@@ -161,31 +164,33 @@ export async function runDaemon(config: Config): Promise<number> {
     },
   });
   recorder.setRoot(actor);
-  rt.lifecycle.attach(() => actor.getSnapshot());
+  lifecycle.attach(() => actor.getSnapshot());
   // The optimising compiler, held back while starting, is let go by the
   // first proxy client (src/proxy/proxy-server.ts) or, on a node that gets
   // none, a while after it serves, once the loading that follows start-up
   // (mDNS, etcd) is done: src/startup-compiler.ts.
   const compilerOn = actor.subscribe(() => {
-    if (!rt.lifecycle.isServing()) return;
+    if (!lifecycle.isServing()) return;
     compilerOn.unsubscribe();
     setTimeout(resumeOptimisingCompiler, COMPILER_AFTER_SERVING_MS).unref();
   });
 
   const exitCode = await new Promise<number>((resolve) => {
     const stopSignals = forwardSignals((event) => actor.send(event), logger);
-    const stopRestartSignal = forwardRestartSignal((event) => actor.send(event), restart, () => rt.lifecycle.isServing(), logger);
-    let finished = false;
+    const stopRestartSignal = forwardRestartSignal((event) => actor.send(event), restart, () => lifecycle.isServing(), logger);
     // A successor tells its predecessor READY once it serves on the passed
     // listeners; under systemd (Type=notify) every start says READY=1 and a
     // successor first makes itself the main pid.
     const systemd = createSystemdNotifier(logger);
     if (restart.takeover || systemd) {
       announceReadyWhen(
+        (listener) => {
+          const subscription = actor.subscribe(listener);
+          return () => subscription.unsubscribe();
+        },
         // Serving means the proxy is bound (online.binding is passed); the admin reports on its own.
-        () => rt.lifecycle.isServing() && rt.lifecycle.snapshot()?.context.adminAddress != null,
-        () => rt.store?.currentRunId ?? null,
-        () => finished,
+        () => lifecycle.isServing() && lifecycle.snapshot()?.context.adminAddress != null,
+        () => store.run.runId(),
         async () => systemd?.ready(restart.takeover !== null),
         restart.takeover !== null,
       );
@@ -197,7 +202,6 @@ export async function runDaemon(config: Config): Promise<number> {
     process.on('uncaughtException', onUncaught);
     actor.subscribe({
       complete: () => {
-        finished = true;
         stopSignals();
         stopRestartSignal();
         process.off('uncaughtException', onUncaught);
@@ -218,7 +222,7 @@ export async function runDaemon(config: Config): Promise<number> {
     'stopped',
   );
   try {
-    rt.store?.close();
+    store.run.close();
   } catch (error) {
     logger.error({ err: error }, 'closing the store failed');
   }

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InspectionEvent } from 'xstate';
-import type { NodeRuntime } from '../runtime.js';
+import type { AdminContext } from './node-status.js';
 import { stateView } from './state-view.js';
 import { liveState, startStateTicker } from './inspector/live-state.js';
 import { eventStreamStats, SSE_MAX_BUFFERED_BYTES } from './event-stream-stats.js';
@@ -21,15 +21,15 @@ let lastSlowWarning = -Infinity;
  * stream is cut (a browser's EventSource reconnects and starts afresh),
  * counted, and logged at most once per 10 s. Returns whether it wrote.
  */
-function writeOrDrop(res: ServerResponse, text: string, rt?: NodeRuntime): boolean {
+function writeOrDrop(res: ServerResponse, text: string, admin?: AdminContext): boolean {
   // Actors keep reporting while the chart winds down, after `stopped` ended the stream.
   if (res.writableEnded || res.destroyed) return false;
   if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
     eventStreamStats.slowDisconnected++;
     const now = Date.now();
-    if (rt && now - lastSlowWarning >= 10_000) {
+    if (admin && now - lastSlowWarning >= 10_000) {
       lastSlowWarning = now;
-      rt.logger.warn(
+      admin.logger.warn(
         { unreadBytes: res.writableLength, limitBytes: SSE_MAX_BUFFERED_BYTES, slowDisconnected: eventStreamStats.slowDisconnected },
         'event stream client reads too slowly: disconnected',
       );
@@ -41,8 +41,8 @@ function writeOrDrop(res: ServerResponse, text: string, rt?: NodeRuntime): boole
   return true;
 }
 
-function send(res: ServerResponse, event: string, data: unknown, rt?: NodeRuntime): void {
-  writeOrDrop(res, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`, rt);
+function send(res: ServerResponse, event: string, data: unknown, admin?: AdminContext): void {
+  writeOrDrop(res, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`, admin);
 }
 
 /** Reduces an inspection event to JSON-safe data (actor refs become ids). */
@@ -66,7 +66,7 @@ export function describeInspection(e: InspectionEvent): Record<string, unknown> 
   }
 }
 
-export function openEventStream(req: IncomingMessage, res: ServerResponse, rt: NodeRuntime): void {
+export function openEventStream(req: IncomingMessage, res: ServerResponse, admin: AdminContext): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-store',
@@ -74,16 +74,16 @@ export function openEventStream(req: IncomingMessage, res: ServerResponse, rt: N
     'x-accel-buffering': 'no',
   });
   res.write('retry: 1000\n\n');
-  send(res, 'hello', stateView(rt), rt);
+  send(res, 'hello', stateView(admin), admin);
   open.add(res);
   eventStreamStats.open = open.size;
-  const unsubscribe = rt.lifecycle.subscribe({
-    transition: (t) => send(res, 'lifecycle', t, rt),
-    inspection: (e) => send(res, 'inspection', describeInspection(e), rt),
+  const unsubscribe = admin.status.lifecycle.subscribe({
+    transition: (t) => send(res, 'lifecycle', t, admin),
+    inspection: (e) => send(res, 'inspection', describeInspection(e), admin),
   });
   // Periodic `state` events (in-flight, countdown) for the inspector page.
-  const stopTicker = startStateTicker(rt, (event, data) => send(res, event, data, rt));
-  const heartbeat = setInterval(() => writeOrDrop(res, ': keep-alive\n\n', rt), 15_000);
+  const stopTicker = startStateTicker(admin, (event, data) => send(res, event, data, admin));
+  const heartbeat = setInterval(() => writeOrDrop(res, ': keep-alive\n\n', admin), 15_000);
   heartbeat.unref();
   const close = () => {
     clearInterval(heartbeat);
@@ -97,9 +97,9 @@ export function openEventStream(req: IncomingMessage, res: ServerResponse, rt: N
 }
 
 /** Last words to every open stream before the admin listener closes. */
-export function endEventStreams(rt: NodeRuntime): void {
+export function endEventStreams(admin: AdminContext): void {
   for (const res of open) {
-    send(res, 'stopped', liveState(rt));
+    send(res, 'stopped', liveState(admin));
     res.end();
   }
   open.clear();

@@ -30,7 +30,7 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
-const page: AdminRoute = (_req, res, rt) => send(res, 200, 'text/html; charset=utf-8', renderInspectorPage(liveState(rt)));
+const page: AdminRoute = (_req, res, admin) => send(res, 200, 'text/html; charset=utf-8', renderInspectorPage(liveState(admin)));
 
 export const inspectorRoutes: Record<string, AdminRoute> = {
   '/inspect': page,
@@ -39,10 +39,10 @@ export const inspectorRoutes: Record<string, AdminRoute> = {
     chart ??= describeMachine(lifecycleMachine);
     sendJson(res, 200, chart);
   },
-  '/inspect/client.js': (_req, res, rt) => {
+  '/inspect/client.js': (_req, res, admin) => {
     const script = loadClientScript();
     if (script instanceof Error) {
-      if (!reportedMissingScript) rt.logger.error({ error: script.message }, 'inspector page script missing');
+      if (!reportedMissingScript) admin.logger.error({ error: script.message }, 'inspector page script missing');
       reportedMissingScript = true;
       return sendJson(res, 404, { error: script.message });
     }

@@ -1,5 +1,5 @@
 /** The JSON of `GET /state`: what an operator asks a live node. */
-import type { NodeRuntime } from '../runtime.js';
+import type { AdminContext } from './node-status.js';
 import { eventStreamStats } from './event-stream-stats.js';
 
 /**
@@ -32,20 +32,20 @@ export function peersPageOf(query: URLSearchParams): PeersPage | string {
 }
 
 /** The processes serving the proxy: the workers with `--workers N`, else this one. */
-function workerList(rt: NodeRuntime): Array<{ pid: number; inFlight: number; requests: number }> {
-  return rt.workers?.() ?? [{ pid: process.pid, inFlight: rt.tracker.count, requests: requestsAnswered(rt) }];
+function workerList(admin: AdminContext): Array<{ pid: number; inFlight: number; requests: number }> {
+  return admin.status.workers() ?? [{ pid: process.pid, inFlight: admin.status.inFlight.count, requests: requestsAnswered(admin) }];
 }
 
 /** Requests answered by this process (every outcome), as a worker reports its own. */
-function requestsAnswered(rt: NodeRuntime): number {
+function requestsAnswered(admin: AdminContext): number {
   let n = 0;
-  for (const [, count] of rt.metrics.requestCounts.entries()) n += count;
+  for (const [, count] of admin.metrics.requestCounts.entries()) n += count;
   return n;
 }
 
-export function stateView(rt: NodeRuntime, page: PeersPage = { offset: 0, limit: DEFAULT_PEERS_LIMIT }) {
-  const allPeers = rt.peers.list();
-  const snap = rt.lifecycle.snapshot();
+export function stateView(admin: AdminContext, page: PeersPage = { offset: 0, limit: DEFAULT_PEERS_LIMIT }) {
+  const allPeers = admin.status.peers.list();
+  const snap = admin.status.lifecycle.snapshot();
   const ctx = snap?.context;
   const now = Date.now();
   const shutdown =
@@ -64,31 +64,31 @@ export function stateView(rt: NodeRuntime, page: PeersPage = { offset: 0, limit:
         }
       : null;
   return {
-    nodeId: rt.config.nodeId,
+    nodeId: admin.config.nodeId,
     // The process answering; runId changes at every start and hot restart.
     pid: process.pid,
-    runId: rt.store?.currentRunId ?? null,
-    restarts: rt.restart?.restarts ?? 0,
+    runId: admin.status.runId(),
+    restarts: admin.status.restarts,
     // The interface's shape; what each answered is beside it (an operator's check that every worker serves).
-    workers: workerList(rt).map(({ pid, inFlight }) => ({ pid, inFlight })),
-    workerRequests: workerList(rt).map(({ pid, requests }) => ({ pid, requests })),
-    lifecycle: rt.lifecycle.label(),
-    lifecycleStates: rt.lifecycle.names(),
-    inFlight: rt.tracker.count,
-    inFlightRequests: rt.tracker.requests,
-    inFlightWebSockets: rt.tracker.websockets,
+    workers: workerList(admin).map(({ pid, inFlight }) => ({ pid, inFlight })),
+    workerRequests: workerList(admin).map(({ pid, requests }) => ({ pid, requests })),
+    lifecycle: admin.status.lifecycle.label(),
+    lifecycleStates: admin.status.lifecycle.names(),
+    inFlight: admin.status.inFlight.count,
+    inFlightRequests: admin.status.inFlight.requests,
+    inFlightWebSockets: admin.status.inFlight.websockets,
     peers: allPeers.slice(page.offset, page.offset + page.limit),
     peersPage: { total: allPeers.length, offset: page.offset, limit: page.limit },
-    circuitBreakers: rt.breakers.list(),
-    upstreams: rt.config.upstreams,
+    circuitBreakers: admin.status.breakers.list(),
+    upstreams: admin.config.upstreams,
     listen: { proxy: ctx?.proxyAddress ?? null, admin: ctx?.adminAddress ?? null, mesh: ctx?.meshPort ?? null },
-    startedAt: rt.lifecycle.startedAt,
+    startedAt: admin.status.lifecycle.startedAt,
     restored: ctx?.restored ?? null,
     snapshots: ctx ? { saved: ctx.snapshotsSaved, failed: ctx.snapshotFailures } : null,
     shutdown,
     lastError: ctx?.lastError ?? null,
-    discovery: rt.discovery ?? { mdns: null },
-    registry: rt.registry ?? null,
+    discovery: admin.status.discovery,
+    registry: admin.status.registry,
     eventStreams: { open: eventStreamStats.open, slowDisconnected: eventStreamStats.slowDisconnected },
   };
 }

@@ -12,18 +12,19 @@ import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { DeregisterInput, ServingInput } from '../../machines/lifecycle.js';
-import type { NodeRuntime } from '../runtime.js';
+import type { Shared } from '../runtime.js';
+import type { RestartState } from '../restart/restart-state.js';
 import type { AreaProvision } from '../areas/provision.js';
 import type { MdnsSession } from './mdns-session.js';
-import { initialMdnsStatus } from './mdns-status.js';
+import { initialMdnsStatus, type MdnsStatus } from './mdns-status.js';
 
 /** If serving ends without a deregister step (e.g. the proxy failed), say goodbye anyway. */
 const ORPHAN_GOODBYE_MS = 500;
 
-export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
+/** `status` is this area's, read by the admin's /state; only this area changes it. */
+export function createDiscoveryArea(rt: Shared, restart: RestartState): AreaProvision & { readonly status: Readonly<MdnsStatus> } {
   const log = rt.logger.child({ component: 'mdns' });
   const status = initialMdnsStatus(rt.config.mdns, rt.config.mdnsInterface);
-  rt.discovery = { mdns: status };
   let session: MdnsSession | null = null;
   const events = new rt.metrics.client.Counter({
     name: 'graceful_edge_mdns_events_total',
@@ -68,7 +69,7 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
         mdns.quiesce();
         // Hot restart: not a departure. Peers keep the records (until their TTL);
         // the successor announces the same ones. A shutdown later still says goodbye.
-        if (rt.restart?.presenceHeld) return;
+        if (restart.presenceHeld) return;
         setTimeout(() => void mdns.goodbye(ORPHAN_GOODBYE_MS), 0);
       }, () => undefined);
     };
@@ -79,5 +80,5 @@ export function createDiscoveryArea(rt: NodeRuntime): AreaProvision {
     return { goodbyeSent: await session.goodbye(timeoutMs) };
   };
 
-  return { actors: { announcer }, leave };
+  return { actors: { announcer }, leave, status };
 }

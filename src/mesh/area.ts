@@ -6,7 +6,9 @@
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent, MeshCommand } from '../../machines/events.js';
-import type { NodeRuntime } from '../runtime.js';
+import type { Shared } from '../runtime.js';
+import type { ReadonlyPeers } from '../routing/peer-table.js';
+import type { RestartState } from '../restart/restart-state.js';
 import type { AreaProvision } from '../areas/provision.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
 import { staticPeerEvents } from './static-peers.js';
@@ -16,7 +18,7 @@ import { sendLeaveNotices } from './leave-step.js';
 import { startPeerProber } from './peer-prober.js';
 import { MESH_KINDS } from './wire.js';
 
-export function createMeshArea(rt: NodeRuntime): AreaProvision {
+export function createMeshArea(rt: Shared, peers: ReadonlyPeers, restart: RestartState): AreaProvision {
   const logger = rt.logger.child({ component: 'mesh' });
   const key = rt.config.meshKey;
   const sent = new rt.metrics.client.Counter({
@@ -59,7 +61,7 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
         sent,
         handlers: {
           onLeave: (msg, from) => {
-            const match = matchPeer(rt.peers.list(), msg, from.address);
+            const match = matchPeer(peers.list(), msg, from.address);
             if (!match.peer) {
               logger.warn({ mesh: 'leave', from: msg.id, addr: msg.addr, reason: match.reason }, 'leave notice ignored');
               return 'unknown_peer';
@@ -74,11 +76,11 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
         },
       },
       host,
-      rt.restart?.inherited.mesh,
+      restart.inherited.mesh,
     );
     let closed = false;
     // Hot restart: the successor receives on this socket now; this process stops reading it.
-    const unrelease = rt.restart?.onRelease(() => {
+    const unrelease = restart.onRelease(() => {
       endpoint = null;
       ep.close();
     });
@@ -87,7 +89,7 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
         if (closed) return;
         endpoint = ep;
         sendBack({ type: 'MESH.LISTENING', port } satisfies LifecycleEvent);
-        rt.restart?.register('mesh', ep.socket);
+        restart.register('mesh', ep.socket);
         logger.info({ mesh: port, udp: formatHostPort({ host, port }) }, 'mesh listening');
       },
       (error: NodeJS.ErrnoException) => {
@@ -99,7 +101,7 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
       },
     );
     return () => {
-      unrelease?.();
+      unrelease();
       closed = true;
       endpoint = null;
       ep.close();
@@ -110,8 +112,8 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
     startPeerProber({
       endpoint: () => endpoint,
       hasKey: key !== null,
-      peers: () => rt.peers.list(),
-      peer: (address) => rt.peers.get(address),
+      peers: () => peers.list(),
+      peer: (address) => peers.get(address),
       logger,
       sendBack,
     }),
@@ -124,7 +126,7 @@ export function createMeshArea(rt: NodeRuntime): AreaProvision {
         {
           endpoint,
           hasKey: key !== null,
-          peers: () => rt.peers.list(),
+          peers: () => peers.list(),
           logger,
           signalAt: () => shutdownAt,
         },

@@ -67,3 +67,6 @@ export class LifecycleView {
     for (const s of this.#subs) s.inspection?.(e);
   }
 }
+
+/** The window without its publishing side: for the admin, inspector and registry. */
+export type LifecycleReader = Pick<LifecycleView, 'startedAt' | 'snapshot' | 'names' | 'label' | 'isServing' | 'subscribe'>;

@@ -1,17 +1,17 @@
 /** Gauges read from live state at scrape time; nothing runs per request. */
 import { LIFECYCLE_NAMES } from '../../machines/lifecycle-names.js';
-import type { NodeRuntime } from '../runtime.js';
+import type { AdminContext } from '../admin/node-status.js';
 
-export function registerLiveMetrics(rt: NodeRuntime): void {
-  const { client, registry } = rt.metrics;
+export function registerLiveMetrics(admin: AdminContext): void {
+  const { client, registry } = admin.metrics;
   new client.Gauge({
     name: 'graceful_edge_in_flight',
     help: 'Requests and WebSocket tunnels in flight.',
     labelNames: ['kind'] as const,
     registers: [registry],
     collect() {
-      this.set({ kind: 'request' }, rt.tracker.requests);
-      this.set({ kind: 'websocket' }, rt.tracker.websockets);
+      this.set({ kind: 'request' }, admin.status.inFlight.requests);
+      this.set({ kind: 'websocket' }, admin.status.inFlight.websockets);
     },
   });
   new client.Gauge({
@@ -20,7 +20,7 @@ export function registerLiveMetrics(rt: NodeRuntime): void {
     labelNames: ['state'] as const,
     registers: [registry],
     collect() {
-      const active = rt.lifecycle.names();
+      const active = admin.status.lifecycle.names();
       for (const name of LIFECYCLE_NAMES) this.set({ state: name }, active.includes(name) ? 1 : 0);
     },
   });
@@ -31,7 +31,7 @@ export function registerLiveMetrics(rt: NodeRuntime): void {
     registers: [registry],
     collect() {
       const counts = { alive: 0, suspect: 0, left: 0 };
-      for (const p of rt.peers.list()) counts[p.status]++;
+      for (const p of admin.status.peers.list()) counts[p.status]++;
       for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
     },
   });
@@ -42,7 +42,7 @@ export function registerLiveMetrics(rt: NodeRuntime): void {
     registers: [registry],
     collect() {
       const counts: Record<string, number> = { closed: 0, open: 0, 'half-open': 0, isolated: 0 };
-      for (const b of rt.breakers.list()) counts[b.state] = (counts[b.state] ?? 0) + 1;
+      for (const b of admin.status.breakers.list()) counts[b.state] = (counts[b.state] ?? 0) + 1;
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
@@ -53,7 +53,7 @@ export function registerLiveMetrics(rt: NodeRuntime): void {
     registers: [registry],
     collect() {
       this.reset();
-      for (const b of rt.breakers.list()) this.set({ target: b.target }, b.state === 'open' || b.state === 'isolated' ? 1 : 0);
+      for (const b of admin.status.breakers.list()) this.set({ target: b.target }, b.state === 'open' || b.state === 'isolated' ? 1 : 0);
     },
   });
 }

@@ -6,7 +6,20 @@
  * row in SQLite (the input of replay).
  */
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import type { NodeRuntime } from '../runtime.js';
+import type { Logger } from '../log/logger.js';
+import type { LifecycleView } from './lifecycle-view.js';
+import type { RestartState } from '../restart/restart-state.js';
+import type { StateStore } from '../store/state-store.js';
+
+/** What the recorder writes to (the view it publishes on, the log, the store) and reads (the takeover). */
+export interface RecorderDeps {
+  readonly logger: Logger;
+  /** The recorder is the view's publisher: transitions and inspection events go out through it. */
+  readonly lifecycle: LifecycleView;
+  /** The open store, null until `prepare` opened it (rows wait until then). */
+  readonly store: () => StateStore | null;
+  readonly restart: RestartState;
+}
 import type { RunInput } from '../store/state-store.js';
 import { TransitionJournal } from '../store/transition-journal.js';
 import { TransitionCapture } from '../replay/transition-capture.js';
@@ -17,31 +30,31 @@ export class TransitionRecorder {
   readonly #journal: TransitionJournal;
 
   constructor(
-    private readonly runtime: NodeRuntime,
+    private readonly deps: RecorderDeps,
     input: RunInput,
   ) {
-    const log = new LifecycleLog(runtime.logger, () => runtime.lifecycle.snapshot()?.context);
+    const log = new LifecycleLog(deps.logger, () => deps.lifecycle.snapshot()?.context);
     this.#journal = new TransitionJournal(
       {
-        store: () => runtime.store,
+        store: deps.store,
         takeover: () => {
-          const takeover = runtime.restart?.takeover;
+          const takeover = deps.restart.takeover;
           return takeover ? { previousRunId: takeover.previousRunId, kind: 'hot-restart' } : undefined;
         },
-        startedAt: runtime.lifecycle.startedAt,
-        logger: runtime.logger,
+        startedAt: deps.lifecycle.startedAt,
+        logger: deps.logger,
       },
       input,
     );
     this.#capture = new TransitionCapture((record, value) => {
       const lifecycle = log.entered(record, value);
-      runtime.lifecycle.publishTransition({ ...record, lifecycle });
+      deps.lifecycle.publishTransition({ ...record, lifecycle });
       this.#journal.add(record);
     });
   }
 
   readonly inspect = (event: InspectionEvent): void => {
-    this.runtime.lifecycle.publishInspection(event);
+    this.deps.lifecycle.publishInspection(event);
     this.#capture.inspect(event);
   };
 

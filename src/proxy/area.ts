@@ -6,7 +6,10 @@
 import path from 'node:path';
 import v8 from 'node:v8';
 import type { Logger } from '../log/logger.js';
-import type { NodeRuntime } from '../runtime.js';
+import type { Shared } from '../runtime.js';
+import type { ReadonlyPeers } from '../routing/peer-table.js';
+import type { RestartState } from '../restart/restart-state.js';
+import { InFlightTracker, type InFlightView } from './in-flight-tracker.js';
 import type { AreaProvision } from '../areas/provision.js';
 import { BreakerRegistry, DEFAULT_BREAKER_THRESHOLD, DEFAULT_HALF_OPEN_AFTER_MS } from './breaker-registry.js';
 import type { ForwardEngine } from './forward-engine.js';
@@ -15,7 +18,7 @@ import type { ForwardAttempt, ForwardedResponse } from './forward-engine.js';
 import { UndiciEngine } from './engines/undici-engine.js';
 import { createProxyServerLogic } from './proxy-server.js';
 import { MergedBreakers } from '../workers/merged-breakers.js';
-import { createWorkerPoolLogic } from '../workers/worker-pool.js';
+import { createWorkerPoolLogic, type WorkerInfo, type WorkerPool } from '../workers/worker-pool.js';
 
 /**
  * V8's allocation-site pretenuring falls into a feedback loop on the proxy's
@@ -68,14 +71,32 @@ export function createBreakerRegistry(logger: Logger): BreakerRegistry {
   });
 }
 
-/** `breakers` is the object the composition root put in `rt.breakers`, by its real type. */
-export function createProxyArea(rt: NodeRuntime, breakers: BreakerRegistry | MergedBreakers): AreaProvision {
+export interface ProxyAreaDeps {
+  readonly peers: ReadonlyPeers;
+  /** The proxy trips them; the composition root seeds them (applyRestored) and the store reads them. */
+  readonly breakers: BreakerRegistry | MergedBreakers;
+  readonly restart: RestartState;
+}
+
+/** What the proxy area lets others see: its counts in flight and, with `--workers N`, its workers. */
+export interface ProxyStatus {
+  readonly inFlight: InFlightView;
+  /** Null when this process serves (no `--workers N`, or the pool has not started). */
+  readonly workers: () => WorkerInfo[] | null;
+}
+
+export function createProxyArea(shared: Shared, { peers, breakers, restart }: ProxyAreaDeps): AreaProvision & ProxyStatus {
+  const tracker = new InFlightTracker();
+  const rt = { ...shared, peers, tracker, restart };
   // --workers N: the data plane runs in N processes supervised from here.
   if (breakers instanceof MergedBreakers) {
-    const pool = createWorkerPoolLogic(rt, breakers, path.join(import.meta.dirname, 'worker.js'));
-    return { actors: { proxyServer: pool } };
+    let running: WorkerPool | null = null;
+    const pool = createWorkerPoolLogic(rt, breakers, path.join(import.meta.dirname, 'worker.js'), (started) => (running = started));
+    return { actors: { proxyServer: pool }, inFlight: tracker, workers: () => running?.list() ?? null };
   }
   return {
+    inFlight: tracker,
+    workers: () => null,
     actors: {
       proxyServer: createProxyServerLogic(rt, {
         engine: () => createEngine(rt.config.proxyEngine),

@@ -93,3 +93,6 @@ export class InFlightTracker {
     if (this.shuttingDown) this.completedSinceShutdown++;
   }
 }
+
+/** The proxy's counts as others read them (admin, metrics, the daemon's log lines). */
+export type InFlightView = Readonly<Pick<InFlightTracker, 'count' | 'requests' | 'websockets'>>;

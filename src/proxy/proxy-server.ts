@@ -12,7 +12,10 @@ import net from 'node:net';
 import { fromCallback } from 'xstate';
 import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
 import { formatHostPort, parseHostPort } from '../config/host-port.js';
-import type { NodeRuntime } from '../runtime.js';
+import type { Shared } from '../runtime.js';
+import type { ReadonlyPeers } from '../routing/peer-table.js';
+import type { RestartState } from '../restart/restart-state.js';
+import type { InFlightTracker } from './in-flight-tracker.js';
 import type { BreakerRegistry } from './breaker-registry.js';
 import { defaultMaxConnections, enforceConnectionLimit, resolveConnectionLimit } from './connection-limit.js';
 import type { ForwardEngine } from './forward-engine.js';
@@ -41,6 +44,15 @@ interface Connection {
   graceTimer: NodeJS.Timeout | null;
 }
 
+/** What the proxy (and the worker pool in its place) is given: the tracker is its own, the rest it reads. */
+export interface ProxyDeps extends Shared {
+  readonly peers: ReadonlyPeers;
+  /** Owned by the proxy: it counts and cuts what is in flight; others see an InFlightView. */
+  readonly tracker: InFlightTracker;
+  /** Inherited listener in a successor, the live one offered to the next. */
+  readonly restart: RestartState;
+}
+
 export interface ProxyServerOptions {
   engine: () => ForwardEngine;
   breakers: BreakerRegistry;
@@ -60,7 +72,7 @@ export interface ProxyServerHandle {
   stop(): void;
 }
 
-export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions) {
+export function createProxyServerLogic(rt: ProxyDeps, opts: ProxyServerOptions) {
   return fromCallback<ProxyCommand>(({ sendBack, receive }) => {
     const proxy = startProxyServer(rt, opts, (e) => sendBack(e));
     receive((cmd) => proxy.receive(cmd));
@@ -73,7 +85,7 @@ export function createProxyServerLogic(rt: NodeRuntime, opts: ProxyServerOptions
  * `proxyServer` actor in a single process, or a worker process's IPC channel
  * (src/workers/worker-main.ts) with `--workers N`.
  */
-export function startProxyServer(rt: NodeRuntime, opts: ProxyServerOptions, send: (e: LifecycleEvent) => void): ProxyServerHandle {
+export function startProxyServer(rt: ProxyDeps, opts: ProxyServerOptions, send: (e: LifecycleEvent) => void): ProxyServerHandle {
   {
     const log = rt.logger.child({ component: 'proxy' });
     const engine = opts.engine();
@@ -249,10 +261,10 @@ export function startProxyServer(rt: NodeRuntime, opts: ProxyServerOptions, send
     };
     // Hot restart: serve on the listening socket the previous process passed
     // (no bind, so no connection is refused in between); register ours for the next.
-    const inherited = rt.restart?.inherited.proxy;
+    const inherited = rt.restart.inherited.proxy;
     if (inherited) server.listen(inherited, onListening);
     else server.listen(port, host, onListening);
-    rt.restart?.register('proxy', server);
+    rt.restart.register('proxy', server);
 
     /**
      * Stops accepting without touching open connections: http.Server#close

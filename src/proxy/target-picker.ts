@@ -2,7 +2,7 @@
  * Where a request may go: the configured upstreams and the routing table's
  * live peers, round-robin, skipping targets whose breaker refuses traffic.
  */
-import type { PeerTable } from '../routing/peer-table.js';
+import type { ReadonlyPeers } from '../routing/peer-table.js';
 import type { BreakerRegistry } from './breaker-registry.js';
 import type { Target } from './forward-engine.js';
 
@@ -49,7 +49,7 @@ export class TargetPicker {
 
   constructor(
     upstreams: readonly string[],
-    private readonly peers: PeerTable,
+    private readonly peers: ReadonlyPeers,
     private readonly breakers: BreakerRegistry,
     /** This node's bound proxy address: never a target of its own (port 0 in config hides it from the table). */
     private readonly self: () => string | null = () => null,

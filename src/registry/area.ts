@@ -10,24 +10,28 @@ import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
 import type { RegistrarInput } from '../../machines/lifecycle.js';
-import type { NodeRuntime } from '../runtime.js';
+import type { Shared } from '../runtime.js';
+import type { RestartState } from '../restart/restart-state.js';
 import type { AreaProvision } from '../areas/provision.js';
 import type { EtcdRegistration } from './etcd-registration.js';
-import { LEASE_TTL_SEC, initialEtcdStatus } from './registry-status.js';
+import { LEASE_TTL_SEC, initialEtcdStatus, type EtcdRegistryStatus } from './registry-status.js';
 
-export function createRegistryArea(rt: NodeRuntime): AreaProvision {
-  if (rt.config.etcd.length === 0) return {};
+/**
+ * `status` is this area's (null without `--etcd`), read by the admin's
+ * /state; only this area changes it.
+ */
+export function createRegistryArea(rt: Shared, restart: RestartState, startedAt: number): AreaProvision & { readonly status: Readonly<EtcdRegistryStatus> | null } {
+  if (rt.config.etcd.length === 0) return { status: null };
   const status = initialEtcdStatus(rt.config.etcd, `${rt.config.etcdPrefix}${rt.config.nodeId}`, LEASE_TTL_SEC);
-  rt.registry = { etcd: status };
   const loading: Promise<EtcdRegistration | null> = import('./etcd-registration.js').then(
-    (m) => new m.EtcdRegistration(rt, status),
+    (m) => new m.EtcdRegistration({ ...rt, restart, startedAt }, status),
     (error: unknown) => {
       status.lastError = `etcd client could not be loaded: ${(error as Error).message}`;
       rt.logger.error({ component: 'etcd', err: error }, 'etcd client could not be loaded');
       return null;
     },
   );
-  rt.restart?.onRelease(() => void loading.then((registration) => registration?.handOver()));
+  restart.onRelease(() => void loading.then((registration) => registration?.handOver()));
   const registrar = fromCallback<AnyEventObject, RegistrarInput>(({ sendBack, input }) => {
     let stopped = false;
     void loading.then((registration) => {
@@ -51,5 +55,6 @@ export function createRegistryArea(rt: NodeRuntime): AreaProvision {
       const registration = await loading;
       return registration ? registration.leave(timeoutMs) : { leaseRevoked: false };
     },
+    status,
   };
 }

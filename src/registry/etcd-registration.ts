@@ -23,7 +23,14 @@ import type { LifecycleEvent } from '../../machines/events.js';
 import type { RegistrarInput } from '../../machines/lifecycle.js';
 import { errorMessage } from '../../machines/error-message.js';
 import type { Logger } from '../log/logger.js';
-import type { NodeRuntime } from '../runtime.js';
+import type { Shared } from '../runtime.js';
+import type { RestartState } from '../restart/restart-state.js';
+
+/** What the registration needs beyond the shared parts: the hot restart's state and this node's start time (its record). */
+export interface RegistrationDeps extends Shared {
+  readonly restart: RestartState;
+  readonly startedAt: number;
+}
 import { createEtcdClient } from './etcd-client.js';
 import { throwIfAborted, withTimeout } from './bounded.js';
 import { EtcdPeerWatch } from './etcd-discovery.js';
@@ -49,7 +56,7 @@ export interface LeaveResult {
 
 export class EtcdRegistration {
   readonly status: EtcdRegistryStatus;
-  readonly #rt: NodeRuntime;
+  readonly #rt: RegistrationDeps;
   readonly #log: Logger;
   readonly #key: string;
   #client: Etcd3 | null = null;
@@ -70,7 +77,7 @@ export class EtcdRegistration {
   readonly #grantedHere = new Set<string>();
 
   /** `status` is made by the registry area before this module (and etcd3) is loaded. */
-  constructor(rt: NodeRuntime, status?: EtcdRegistryStatus) {
+  constructor(rt: RegistrationDeps, status?: EtcdRegistryStatus) {
     this.#rt = rt;
     this.#log = rt.logger.child({ component: 'etcd' });
     this.#key = `${rt.config.etcdPrefix}${rt.config.nodeId}`;
@@ -120,7 +127,7 @@ export class EtcdRegistration {
     this.#send = null;
     if (this.#leaving || !this.#client) return;
     // Hot restart under way: the lease stays alive for the successor (see handOver).
-    if (this.#rt.restart?.presenceHeld) return;
+    if (this.#rt.restart.presenceHeld) return;
     this.#orphanTimer = setTimeout(() => {
       this.#orphanTimer = null;
       if (this.#leaving) return;
@@ -312,7 +319,7 @@ export class EtcdRegistration {
       id: this.#rt.config.nodeId,
       address: self.proxyAddress,
       meshPort: self.meshPort ?? this.#rt.config.meshPort,
-      startedAt: this.#rt.lifecycle.startedAt,
+      startedAt: this.#rt.startedAt,
     };
   }
 
@@ -321,7 +328,7 @@ export class EtcdRegistration {
     if (!stale) return;
     // Hot restart: that lease is the live predecessor's. Revoking it would
     // delete the key; the put below moves the key to this process's lease.
-    if (this.#rt.restart?.takeover && !this.#grantedHere.has(stale)) {
+    if (this.#rt.restart.takeover && !this.#grantedHere.has(stale)) {
       this.#log.info({ previousLeaseId: stale }, 'etcd: lease of the previous process left to expire (hot restart)');
       return;
     }

@@ -10,8 +10,8 @@ import type { ChildProcess } from 'node:child_process';
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
-import type { NodeRuntime } from '../runtime.js';
-import { snapshotOf } from '../store/runtime-snapshot.js';
+import type { Logger } from '../log/logger.js';
+import type { StoreRun } from '../store/store-run.js';
 import { TAKEOVER_ENV, isMessage } from './protocol.js';
 import type { ToPredecessor, ToSuccessor } from './protocol.js';
 import type { HandleName, RestartState, Takeover } from './restart-state.js';
@@ -22,9 +22,9 @@ function exitReason(code: number | null, signal: NodeJS.Signals | null): string 
   return signal ? `was killed by ${signal}` : `exited with code ${code}`;
 }
 
-export function createSuccessorActor(rt: NodeRuntime, restart: RestartState) {
+export function createSuccessorActor(logger: Logger, store: StoreRun, restart: RestartState) {
   return fromCallback<AnyEventObject>(({ sendBack }) => {
-    const log = rt.logger.child({ component: 'restart' });
+    const log = logger.child({ component: 'restart' });
     const send = (e: LifecycleEvent) => sendBack(e);
     let child: ChildProcess | null = null;
     let settled = false;
@@ -38,8 +38,7 @@ export function createSuccessorActor(rt: NodeRuntime, restart: RestartState) {
     // What the successor restores: saved now, so peers, breakers (with their
     // remaining open time) and their statuses are this moment's.
     try {
-      if (!rt.store) throw new Error('the state store is not open');
-      rt.store.saveSnapshot(snapshotOf(rt));
+      store.saveForSuccessor();
     } catch (error) {
       queueMicrotask(() => fail(`cannot save state for the successor: ${(error as Error).message}`));
       return () => undefined;
@@ -47,7 +46,7 @@ export function createSuccessorActor(rt: NodeRuntime, restart: RestartState) {
 
     const takeover: Takeover = {
       fromPid: process.pid,
-      previousRunId: rt.store.currentRunId,
+      previousRunId: store.runId(),
       restarts: restart.restarts + 1,
     };
     const argv = [...process.execArgv, ...process.argv.slice(1)];

@@ -76,32 +76,45 @@ export async function receiveTakeover(logger: Logger, env: NodeJS.ProcessEnv = p
 }
 
 /**
- * Tells the predecessor READY once `ready()` holds (polled: the proxy and the
- * admin listener report their addresses asynchronously), then drops the IPC
- * channel so neither process keeps the other's event loop alive.
+ * Tells the predecessor READY once `ready()` holds, checked at every change
+ * of the chart (`changes` subscribes a listener and returns its undo): the
+ * proxy and the admin listener report their addresses asynchronously. Then
+ * drops the IPC channel so neither process keeps the other's event loop
+ * alive. A predecessor that goes away first ends the wait.
  */
 export function announceReadyWhen(
+  changes: (listener: () => void) => () => void,
   ready: () => boolean,
   runId: () => number | null,
-  stopped: () => boolean,
   /** Runs first (systemd's MAINPID=): the predecessor exits soon after READY. */
   beforeReady: () => Promise<void> = async () => undefined,
   /** False on a cold start: only a successor has a predecessor to tell. */
   successor = true,
 ): void {
   successor &&= process.send !== undefined;
-  const poll = setInterval(() => {
-    if (stopped() || (successor && !process.connected)) {
-      clearInterval(poll);
-      return;
-    }
-    if (!ready()) return;
-    clearInterval(poll);
+  let done = false;
+  let unsubscribe = (): void => undefined;
+  const stop = () => {
+    done = true;
+    unsubscribe();
+    process.off('disconnect', stop);
+  };
+  const check = () => {
+    if (done || !ready()) return;
+    stop();
     void beforeReady().then(() => {
       if (!successor || !process.connected) return;
       process.send!({ type: 'ge:ready', pid: process.pid, runId: runId() } satisfies ToPredecessor, undefined, {}, () => {
         if (process.connected) process.disconnect();
       });
     });
-  }, 10);
+  };
+  if (successor) {
+    if (!process.connected) return;
+    process.once('disconnect', stop);
+  }
+  const off = changes(check);
+  if (done) off();
+  else unsubscribe = off;
+  check();
 }

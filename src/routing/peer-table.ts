@@ -86,3 +86,6 @@ export class PeerTable {
     return this.#peers.size;
   }
 }
+
+/** What readers of the table (proxy, mesh, store, admin) may use: nothing that changes it. */
+export type ReadonlyPeers = Readonly<Pick<PeerTable, 'selfAddress' | 'version' | 'get' | 'findById' | 'list' | 'alive' | 'size'>>;

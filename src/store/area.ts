@@ -8,12 +8,13 @@ import { fromPromise } from 'xstate';
 import { errorMessage } from '../../machines/error-message.js';
 import type { RestoreInput, RestoreOutput, StartupOutput } from '../../machines/events.js';
 import type { PersistInput } from '../../machines/lifecycle.js';
-import type { NodeRuntime } from '../runtime.js';
+import type { Shared } from '../runtime.js';
+import type { RestartState } from '../restart/restart-state.js';
 import type { AreaProvision } from '../areas/provision.js';
 import { keepUnreadCopy, openStateStore, replaceUnloadable } from './open-store.js';
 import { restoreFrom } from './restore.js';
 import { LEASE_META_KEY } from '../registry/registry-status.js';
-import { saveSnapshot } from './runtime-snapshot.js';
+import { StoreRun, type SnapshotSource } from './store-run.js';
 import { createSnapshotTimer } from './snapshot-timer.js';
 import type { SavedState, ShutdownRecord } from './state-store.js';
 
@@ -31,9 +32,14 @@ export function shutdownRecordOf(input: PersistInput): ShutdownRecord | null {
   };
 }
 
-export function createStoreArea(rt: NodeRuntime): AreaProvision {
+/**
+ * `snapshot` reads the peers and breakers through their owners' read-only
+ * views; the returned `run` is the open store as others may use it.
+ */
+export function createStoreArea(rt: Shared, restart: RestartState, snapshot: SnapshotSource): AreaProvision & { run: StoreRun } {
+  const run = new StoreRun(rt.metrics, snapshot);
   const prepare = fromPromise<StartupOutput>(async () => {
-    const takeoverFrom = rt.restart?.takeover?.fromPid ?? null;
+    const takeoverFrom = restart.takeover?.fromPid ?? null;
     const opened = openStateStore(rt.config.dataDir, Date.now(), takeoverFrom);
     if (opened.lock.tookOverFrom !== null && opened.lock.tookOverFrom === takeoverFrom) {
       rt.logger.info({ lock: opened.lock.path, previousPid: takeoverFrom }, 'hot restart: data dir lock taken over from the previous process');
@@ -80,7 +86,7 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
         'saved rows not restored (unreadable or beyond a limit); the file as it was is kept',
       );
     }
-    rt.store = store;
+    run.opened(store);
     let etcdLeaseId: string | null = null;
     try {
       etcdLeaseId = rt.config.etcd.length > 0 ? store.getMeta(LEASE_META_KEY) : null;
@@ -100,13 +106,13 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
       input.saved,
       input.freshReason,
       Date.now(),
-      rt.restart?.takeover != null,
+      restart.takeover != null,
     ),
   );
 
   const persistFinal = fromPromise<void, PersistInput>(async ({ input }) => {
     const shutdown = shutdownRecordOf(input);
-    const { saved, tookMs } = saveSnapshot(rt, shutdown ?? undefined);
+    const { saved, tookMs } = run.save(shutdown ?? undefined);
     rt.logger.info(
       { ...saved, shutdown, tookMs, ...(input.successor ? { successorPid: input.successor.pid } : {}) },
       input.successor
@@ -121,8 +127,9 @@ export function createStoreArea(rt: NodeRuntime): AreaProvision {
     actors: {
       prepare,
       restoreSnapshot,
-      snapshotTimer: createSnapshotTimer(rt),
+      snapshotTimer: createSnapshotTimer(rt, run),
       persistFinal,
     },
+    run,
   };
 }

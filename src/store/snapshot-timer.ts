@@ -6,8 +6,8 @@
 import { fromCallback } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import type { LifecycleEvent } from '../../machines/events.js';
-import type { NodeRuntime } from '../runtime.js';
-import { saveSnapshot } from './runtime-snapshot.js';
+import type { Shared } from '../runtime.js';
+import type { StoreRun } from './store-run.js';
 
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 60_000;
@@ -17,7 +17,7 @@ export function retryDelayMs(attempt: number): number {
   return Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.max(0, attempt - 1));
 }
 
-export function createSnapshotTimer(rt: NodeRuntime) {
+export function createSnapshotTimer(rt: Shared, run: StoreRun) {
   return fromCallback<AnyEventObject>(({ sendBack }) => {
     const interval = rt.config.snapshotIntervalMs;
     let attempt = 0;
@@ -27,7 +27,7 @@ export function createSnapshotTimer(rt: NodeRuntime) {
     const tick = () => {
       if (stopped) return;
       try {
-        const { saved, tookMs } = saveSnapshot(rt);
+        const { saved, tookMs } = run.save();
         if (attempt > 0) rt.logger.info({ attempts: attempt + 1, tookMs }, 'snapshot saved again after failures');
         else rt.logger.debug({ ...saved, tookMs }, 'snapshot saved');
         attempt = 0;

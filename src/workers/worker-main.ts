@@ -9,13 +9,12 @@ import { createLogger } from '../log/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { PeerTable } from '../routing/peer-table.js';
 import { InFlightTracker } from '../proxy/in-flight-tracker.js';
-import { LifecycleView } from '../observability/lifecycle-view.js';
 import { createBreakerRegistry, createEngine } from '../proxy/area.js';
 import type { BreakerRegistry } from '../proxy/breaker-registry.js';
 import type { BreakerRecord } from '../proxy/breaker-registry.js';
 import { startProxyServer } from '../proxy/proxy-server.js';
 import type { ProxyServerHandle } from '../proxy/proxy-server.js';
-import type { NodeRuntime } from '../runtime.js';
+import type { Shared } from '../runtime.js';
 import { RestartState } from '../restart/restart-state.js';
 import type { NativeListenHandle } from '../restart/restart-state.js';
 import type { LifecycleEvent } from '../../machines/events.js';
@@ -59,9 +58,7 @@ export function runWorker(): void {
     process.stderr.write('graceful-edge worker: started without an IPC channel to its primary\n');
     process.exit(2);
   }
-  let rt: NodeRuntime | null = null;
-  /** This worker's own breakers (rt.breakers holds the same object, seen as BreakerStates). */
-  let ownBreakers: BreakerRegistry | null = null;
+  let rt: WorkerRuntime | null = null;
   let proxy: ProxyServerHandle | null = null;
   let exiting = false;
 
@@ -78,33 +75,21 @@ export function runWorker(): void {
     const logger = createLogger(config.logLevel, config.nodeId).child({ worker: Number(process.env[WORKER_ENV] ?? 0), pid: process.pid });
     const breakers = createBreakerRegistry(logger);
     breakers.restoreAll(init.breakers);
-    ownBreakers = breakers;
     const peers = new PeerTable(config.listen);
     peers.replaceAll(init.peers);
-    rt = {
-      config,
-      logger,
-      metrics: createMetrics(),
-      peers,
-      breakers,
-      tracker: new InFlightTracker(),
-      lifecycle: new LifecycleView(),
-      store: null,
-    };
+    rt = { config, logger, metrics: createMetrics(), peers, breakers, tracker: new InFlightTracker() };
     startStats(rt);
   };
 
   const listen = (handle: NativeListenHandle) => {
-    if (!rt || !ownBreakers || proxy) return;
-    // The proxy listener serves on a passed handle exactly as after a hot restart.
-    const runtime: NodeRuntime = { ...rt, restart: new RestartState(null, { proxy: handle }) };
-    rt = runtime;
-    const breakers = ownBreakers;
+    if (!rt || proxy) return;
+    const runtime = rt;
     proxy = startProxyServer(
-      runtime,
+      // The proxy listener serves on a passed handle exactly as after a hot restart.
+      { ...runtime, restart: new RestartState(null, { proxy: handle }) },
       {
         engine: () => createEngine(runtime.config.proxyEngine),
-        breakers,
+        breakers: runtime.breakers,
         targetTimeoutMs: runtime.config.targetTimeoutMs,
         requestBodyTimeoutMs: runtime.config.requestBodyTimeoutMs,
       },
@@ -149,7 +134,14 @@ export function runWorker(): void {
 }
 
 /** Reports in-flight counts, request counters and breaker changes while anything changes. */
-function startStats(rt: NodeRuntime): void {
+/** A worker's own small runtime: its copy of the peers (replaced by the primary's), its breakers and its counts. */
+interface WorkerRuntime extends Shared {
+  readonly peers: PeerTable;
+  readonly breakers: BreakerRegistry;
+  readonly tracker: InFlightTracker;
+}
+
+function startStats(rt: WorkerRuntime): void {
   const sentRequests = new Map<string, number>();
   const sentLocal = new Map<string, number>();
   // TLS refusals live in a prom-client counter (read asynchronously): totals by reason.

@@ -17,7 +17,7 @@ import util from 'node:util';
 import { fromCallback } from 'xstate';
 import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
 import { parseHostPort } from '../config/host-port.js';
-import type { NodeRuntime } from '../runtime.js';
+import type { ProxyDeps } from '../proxy/proxy-server.js';
 import { failureCounter } from '../proxy/tls/proxy-listener.js';
 import type { NativeListenHandle } from '../restart/restart-state.js';
 import type { MergedBreakers } from './merged-breakers.js';
@@ -79,10 +79,11 @@ function closeHandle(handle: NativeListenHandle | null): void {
   (handle as { close?: () => void } | null)?.close?.();
 }
 
-export function createWorkerPoolLogic(rt: NodeRuntime, breakers: MergedBreakers, workerScript: string) {
+/** `started` hands the pool to its owner (the proxy area), which answers /state's worker list from it. */
+export function createWorkerPoolLogic(rt: ProxyDeps, breakers: MergedBreakers, workerScript: string, started: (pool: WorkerPool) => void) {
   return fromCallback<ProxyCommand>(({ sendBack, receive }) => {
     const pool = new WorkerPool(rt, breakers, workerScript, (e) => sendBack(e));
-    rt.workers = () => pool.list();
+    started(pool);
     receive((cmd) => pool.command(cmd));
     pool.start();
     return () => pool.stop();
@@ -106,7 +107,7 @@ export class WorkerPool {
   #peerVersion = -1;
 
   constructor(
-    private readonly rt: NodeRuntime,
+    private readonly rt: ProxyDeps,
     private readonly breakers: MergedBreakers,
     private readonly workerScript: string,
     private readonly send: (e: LifecycleEvent) => void,
@@ -117,14 +118,14 @@ export class WorkerPool {
   start(): void {
     // The node's /metrics shows the counter from the start, as without workers.
     if (this.rt.config.tls) failureCounter(this.rt);
-    const inherited = this.rt.restart?.inherited.proxy;
+    const inherited = this.rt.restart.inherited.proxy;
     const bound = inherited ? Promise.resolve(inherited) : bindProxyHandle(this.rt.config.listen);
     bound.then(
       (handle) => {
         if (this.#stopping) return closeHandle(handle);
         this.#handle = handle;
         // A hot restart passes this handle on; the successor's workers accept on it.
-        this.rt.restart?.registerHandle('proxy', () => this.#handle);
+        this.rt.restart.registerHandle('proxy', () => this.#handle);
         for (let slot = 1; slot <= this.rt.config.workers; slot++) this.#spawn(slot);
         this.#peerTimer = setInterval(() => this.#syncPeers(), PEER_SYNC_MS);
         this.#peerTimer.unref();

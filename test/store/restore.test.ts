@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { PeerTable } from '../../src/routing/peer-table.js';
 import type { BreakerRecord, BreakerRegistry, BreakerStateName } from '../../src/proxy/breaker-registry.js';
-import type { NodeRuntime } from '../../src/runtime.js';
+import type { Shared } from '../../src/runtime.js';
 import { PEER_RETENTION_MS, restoreFrom, restoreVerdict, restoredPeer } from '../../src/store/restore.js';
 import type { SavedSnapshot } from '../../machines/events.js';
 import { shutdownRecordOf } from '../../src/store/area.js';
@@ -25,7 +25,10 @@ class RecordBreakerRegistry implements Pick<BreakerRegistry, 'exportAll' | 'rest
 }
 
 /** restoreFrom decides; the chart's applyRestored (as the daemon provides it) writes. Both, as a node runs them. */
-function restoreInto(rt: NodeRuntime, saved: (SavedSnapshot & { shutdowns: unknown[]; transitions: number }) | null, freshReason: string | null, now?: number) {
+/** What the composition root applies a restore to (its applyRestored action). */
+type RestoreTarget = Shared & { peers: PeerTable; breakers: RecordBreakerRegistry };
+
+function restoreInto(rt: RestoreTarget, saved: (SavedSnapshot & { shutdowns: unknown[]; transitions: number }) | null, freshReason: string | null, now?: number) {
   const { summary, payload } = restoreFrom({ logger: rt.logger, dataDir: rt.config.dataDir, selfAddress: rt.peers.selfAddress }, saved, freshReason, now);
   for (const peer of payload.peers) rt.peers.upsert(peer);
   rt.breakers.restoreAll(payload.breakers);
@@ -50,7 +53,7 @@ function runtime() {
     logger,
     peers: new PeerTable('127.0.0.1:8080'),
     breakers: new RecordBreakerRegistry(),
-  } as unknown as NodeRuntime;
+  } as unknown as RestoreTarget;
   return { rt, lines };
 }
 

@@ -6,22 +6,22 @@
  * second otherwise.
  */
 import type { StateValue } from 'xstate';
-import type { NodeRuntime } from '../../runtime.js';
+import type { AdminContext } from '../node-status.js';
 import { stateView } from '../state-view.js';
 
 export const SHUTDOWN_TICK_MS = 250;
 export const SERVING_TICK_MS = 1_000;
 
-export function liveState(rt: NodeRuntime) {
-  const snap = rt.lifecycle.snapshot();
+export function liveState(admin: AdminContext) {
+  const snap = admin.status.lifecycle.snapshot();
   const ctx = snap?.context;
   return {
-    ...stateView(rt),
+    ...stateView(admin),
     /** Server clock, so the page's countdown does not depend on the browser's. */
     now: Date.now(),
     stateValue: (snap?.value ?? 'starting') as StateValue,
     shutdownDelayEndsAt: ctx && ctx.shutdownAt !== null ? ctx.shutdownAt + ctx.shutdownDelayMs : null,
-    drainTimeoutMs: rt.config.drainTimeoutMs,
+    drainTimeoutMs: admin.config.drainTimeoutMs,
   };
 }
 
@@ -31,18 +31,18 @@ export type LiveState = ReturnType<typeof liveState>;
  * Keeps one SSE response supplied with `state` events until the returned
  * function is called. `send` is the stream's own writer.
  */
-export function startStateTicker(rt: NodeRuntime, send: (event: string, data: unknown) => void): () => void {
+export function startStateTicker(admin: AdminContext, send: (event: string, data: unknown) => void): () => void {
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   const tick = () => {
     if (stopped) return;
-    send('state', liveState(rt));
-    const shuttingDown = rt.lifecycle.snapshot()?.context.shutdownAt != null;
+    send('state', liveState(admin));
+    const shuttingDown = admin.status.lifecycle.snapshot()?.context.shutdownAt != null;
     timer = setTimeout(tick, shuttingDown ? SHUTDOWN_TICK_MS : SERVING_TICK_MS);
     timer.unref();
   };
   // A transition changes what the page shows at once; do not wait for the timer.
-  const unsubscribe = rt.lifecycle.subscribe({
+  const unsubscribe = admin.status.lifecycle.subscribe({
     transition: () => {
       if (timer) clearTimeout(timer);
       tick();

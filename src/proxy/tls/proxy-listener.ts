@@ -15,7 +15,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
-import type { NodeRuntime } from '../../runtime.js';
+import type { Shared } from '../../runtime.js';
 import { adaptHttp2 } from './http2-compat.js';
 import { Http2Sessions } from './http2-sessions.js';
 
@@ -46,7 +46,7 @@ export function handshakeFailureReason(err: NodeJS.ErrnoException): string {
 export const TLS_FAILURES_METRIC = 'graceful_edge_tls_handshake_failures_total';
 
 /** Also the node's own with `--workers N`: it adds up what the workers count (src/workers/). */
-export function failureCounter(rt: NodeRuntime): { inc: (labels: { reason: string }, n?: number) => void } {
+export function failureCounter(rt: Shared): { inc: (labels: { reason: string }, n?: number) => void } {
   const name = TLS_FAILURES_METRIC;
   const existing = rt.metrics.registry.getSingleMetric(name);
   if (existing) return existing as unknown as { inc: (labels: { reason: string }, n?: number) => void };
@@ -58,7 +58,7 @@ export function failureCounter(rt: NodeRuntime): { inc: (labels: { reason: strin
   });
 }
 
-export function createProxyListener(rt: NodeRuntime, handler: Handler, log: Logger, plainOptions: http.ServerOptions = {}): ProxyListener {
+export function createProxyListener(rt: Shared, handler: Handler, log: Logger, plainOptions: http.ServerOptions = {}): ProxyListener {
   const files = rt.config.tls;
   if (!files) return { server: http.createServer(plainOptions, handler), scheme: 'http', connectionEvent: 'connection', sessions: null };
 
