@@ -21,6 +21,7 @@ function runCommand(): Command {
     .option('--drain-timeout <sec>', 'the whole shutdown budget (default 30)')
     .option('--shutdown-delay <sec>', 'keep serving with readiness failing before draining (default 0)')
     .option('--snapshot-interval <sec>', 'periodic state snapshot (default 60)')
+    .option('--restart-timeout <sec>', "hot restart: longest wait for the successor's READY before it is killed (default 60)")
     .option('--peer <host:port[/meshport]>', 'a static mesh peer; repeatable', collect)
     .option('--mesh-port <port>', 'UDP port for mesh notices (default 7946)')
     .option('--mesh-key-file <file>', 'shared secret that signs mesh notices (or env GRACEFUL_EDGE_MESH_KEY)')

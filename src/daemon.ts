@@ -147,8 +147,7 @@ export async function runDaemon(config: Config): Promise<number> {
     nodeId: config.nodeId,
     drainTimeoutMs: config.drainTimeoutMs,
     shutdownDelayMs: config.shutdownDelayMs,
-    // Seconds; a tuning knob for slow hosts (the successor's start is a node's start).
-    ...(Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) > 0 ? { restartTimeoutMs: Number(process.env.GRACEFUL_EDGE_RESTART_TIMEOUT) * 1000 } : {}),
+    restartTimeoutMs: config.restartTimeoutMs,
   };
   const recorder = new TransitionRecorder({ logger, lifecycle, store: () => store.run.current, restart }, input);
   // Only with --inspector-url: @statelyai/inspect and ws are otherwise never

@@ -76,6 +76,10 @@ export const rawConfigSchema = z.object({
   drainTimeout: z._default(seconds('drain-timeout', 0), 30),
   shutdownDelay: z._default(seconds('shutdown-delay', 0), 0),
   snapshotInterval: z._default(seconds('snapshot-interval', 0.05), 60),
+  // The chart's RESTART_TIMEOUT_MS, not imported: loading the chart (and
+  // xstate) here would put it on every command's start-up path.
+  // A successor is a whole node starting: less than a second is never enough.
+  restartTimeout: z._default(seconds('restart-timeout', 1), 60),
   peer: z._default(list, []),
   meshPort: z._default(port, 7946),
   meshKeyFile: z.optional(nonEmpty()),
@@ -148,6 +152,8 @@ export interface Config {
   drainTimeoutMs: number;
   shutdownDelayMs: number;
   snapshotIntervalMs: number;
+  /** Longest wait for a hot-restart successor's READY (then it is killed and this process serves on). */
+  restartTimeoutMs: number;
   peers: PeerSpec[];
   meshPort: number;
   /** The shared secret for mesh notices, or null (notices off). */
@@ -214,6 +220,7 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
     drainTimeoutMs: Math.round(raw.drainTimeout * 1000),
     shutdownDelayMs: Math.round(raw.shutdownDelay * 1000),
     snapshotIntervalMs: Math.round(raw.snapshotInterval * 1000),
+    restartTimeoutMs: Math.round(raw.restartTimeout * 1000),
     peers,
     meshPort: raw.meshPort,
     meshKey,

@@ -16,6 +16,7 @@ import { MeshEndpoint } from './endpoint.js';
 import { matchPeer } from './peer-match.js';
 import { sendLeaveNotices } from './leave-step.js';
 import { startPeerProber } from './peer-prober.js';
+import type { PeerProber } from './peer-prober.js';
 import { MESH_KINDS } from './wire.js';
 
 export function createMeshArea(rt: Shared, peers: ReadonlyPeers, restart: RestartState): AreaProvision {
@@ -30,6 +31,8 @@ export function createMeshArea(rt: Shared, peers: ReadonlyPeers, restart: Restar
   for (const kind of MESH_KINDS) sent.inc({ kind }, 0);
   /** Set while the root's mesh socket is bound; the leave step and prober use it. */
   let endpoint: MeshEndpoint | null = null;
+  /** Set while the prober runs (serving); the mesh socket nudges it. */
+  let prober: PeerProber | null = null;
 
   const meshSocket = fromCallback<MeshCommand>(({ sendBack, receive }) => {
     // Told by the chart: serving (with the bound proxy address) or not. A
@@ -72,7 +75,14 @@ export function createMeshArea(rt: Shared, peers: ReadonlyPeers, restart: Restar
             sendBack({ type: 'PEER.LEFT', address: match.peer.address, reason: 'leave notice' } satisfies LifecycleEvent);
             return 'accepted';
           },
-          answerPing: () => serving,
+          answerPing: (msg, from) => {
+            // Only a serving node pings: a peer we had as left (or suspect)
+            // that pings us has started again. Our own probe, due now rather
+            // than after its backoff, decides whether it gets traffic.
+            const match = matchPeer(peers.list(), msg, from.address);
+            if (match.peer && match.peer.status !== 'alive') prober?.probeSoon(match.peer.address);
+            return serving;
+          },
         },
       },
       host,
@@ -108,16 +118,21 @@ export function createMeshArea(rt: Shared, peers: ReadonlyPeers, restart: Restar
     };
   });
 
-  const peerProber = fromCallback<AnyEventObject>(({ sendBack }) =>
-    startPeerProber({
+  const peerProber = fromCallback<AnyEventObject>(({ sendBack }) => {
+    const started = startPeerProber({
       endpoint: () => endpoint,
       hasKey: key !== null,
       peers: () => peers.list(),
       peer: (address) => peers.get(address),
       logger,
       sendBack,
-    }),
-  );
+    });
+    prober = started;
+    return () => {
+      if (prober === started) prober = null;
+      started.stop();
+    };
+  });
 
   return {
     actors: { meshSocket, peerProber },

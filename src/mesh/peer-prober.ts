@@ -7,9 +7,13 @@
  *    probe instead (it proves a listener, which a draining node closes).
  *  - `left` peers are pinged now and then (key only): a node only answers pings
  *    while it is serving, so a pong means it came back (a restart).
- *  - `alive` peers whose id is unknown are pinged once in a while, to learn it
- *    and refresh `lastSeen`. A missing pong never demotes an alive peer: the
- *    proxy's breakers judge traffic, this only decides when to give it back.
+ *  - `alive` peers are pinged once when this node starts serving, then, while
+ *    their id is unknown, once in a while, to learn it and refresh `lastSeen`.
+ *    The first ping also tells a peer that had this node as `left` (it
+ *    stopped, then started again) that it is back: that peer probes it at
+ *    once (`probeSoon`) instead of after its backoff. A missing pong never
+ *    demotes an alive peer: the proxy's breakers judge traffic, this only
+ *    decides when to give it back.
  * Every change goes to the chart as PEER.STATUS / PEER.FOUND.
  */
 import net from 'node:net';
@@ -51,7 +55,16 @@ export interface ProberDeps {
   sendBack: (event: LifecycleEvent | AnyEventObject) => void;
 }
 
-export function startPeerProber(deps: ProberDeps): () => void {
+export interface PeerProber {
+  /**
+   * Probe this peer at the next tick, forgetting its backoff: it just showed
+   * a sign of life (an authentic ping). Only the probe's answer changes its status.
+   */
+  probeSoon(address: string): void;
+  stop(): void;
+}
+
+export function startPeerProber(deps: ProberDeps): PeerProber {
   const inFlight = new Set<string>();
   const lastProbe = new Map<string, number>();
   const misses = new Map<string, number>();
@@ -64,6 +77,8 @@ export function startPeerProber(deps: ProberDeps): () => void {
     if (p.status === 'suspect') return now - last >= probeInterval(PROBE_INTERVAL_MS, missed);
     if (!deps.hasKey) return false;
     if (p.status === 'left') return now - last >= probeInterval(LEFT_PROBE_EVERY_MS, missed);
+    // Never probed by this run: once, so a peer that saw this node leave learns it is back.
+    if (!lastProbe.has(p.address)) return true;
     return p.id === null && now - last >= REFRESH_EVERY_MS;
   };
 
@@ -95,12 +110,14 @@ export function startPeerProber(deps: ProberDeps): () => void {
     } catch {
       return;
     }
+    const endpoint = deps.endpoint();
+    // The mesh socket may still be binding when serving starts: no ping was
+    // sent, so none is counted (the first one is owed to every peer).
+    if (deps.hasKey && !endpoint) return;
     inFlight.add(p.address);
     lastProbe.set(p.address, Date.now());
     const done = () => inFlight.delete(p.address);
-    const endpoint = deps.endpoint();
-    if (deps.hasKey) {
-      if (!endpoint) return done();
+    if (deps.hasKey && endpoint) {
       const seq = endpoint.send('ping', { host, port: p.meshPort });
       let timer: NodeJS.Timeout | undefined = undefined;
       const cancel = endpoint.expectReply(seq, 'pong', (msg) => {
@@ -147,9 +164,17 @@ export function startPeerProber(deps: ProberDeps): () => void {
   };
   tick();
   const interval = setInterval(tick, PROBE_INTERVAL_MS);
-  return () => {
-    stopped = true;
-    clearInterval(interval);
-    for (const cancel of cancels) cancel();
+  return {
+    probeSoon: (address) => {
+      const p = deps.peer(address);
+      if (stopped || !p || p.status === 'alive') return;
+      misses.delete(address);
+      lastProbe.set(address, 0);
+    },
+    stop: () => {
+      stopped = true;
+      clearInterval(interval);
+      for (const cancel of cancels) cancel();
+    },
   };
 }

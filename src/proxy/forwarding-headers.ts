@@ -7,12 +7,14 @@
  * At the edge, client-supplied `X-Forwarded-Proto` / `-Host` / `Forwarded`
  * are a spoofing path (an origin that trusts them can be told a plain request
  * was HTTPS, or another host's name): they are replaced by what this node saw,
- * and kept only from a `--trusted-proxy` address (a load balancer in front, or
- * the other nodes of the mesh). `X-Forwarded-For` is always appended to
- * (origins read it from the right).
+ * and kept only from a `--trusted-proxy` address (a load balancer in front),
+ * or from a mesh peer forwarding a request (the hop header, sent from an
+ * address in the routing table: mesh-peer-hosts.ts). `X-Forwarded-For` is
+ * always appended to (origins read it from the right).
  */
 import type http from 'node:http';
 import { BlockList, isIP } from 'node:net';
+import type { PeerAddressCheck } from './mesh-peer-hosts.js';
 import { absoluteFormAuthority } from './target-path.js';
 
 export const HOP_HEADER = 'x-graceful-edge-hop';
@@ -111,7 +113,7 @@ function forwardedElement(remote: string, host: string | undefined, proto: strin
 /** Headers for the outgoing request to one target. */
 export function requestHeadersFor(
   req: http.IncomingMessage,
-  opts: { toPeer: boolean; nodeId: string; encrypted: boolean; trusted?: BlockList | null },
+  opts: { toPeer: boolean; nodeId: string; encrypted: boolean; trusted?: BlockList | null; meshPeers?: PeerAddressCheck | null },
 ): http.OutgoingHttpHeaders {
   const out = withoutHopByHop(req.headers);
   const raw = req.socket.remoteAddress;
@@ -124,10 +126,13 @@ export function requestHeadersFor(
   }
   const host = typeof out.host === 'string' ? out.host : undefined;
   const proto = opts.encrypted ? 'https' : 'http';
-  const keep = opts.trusted != null && remote !== undefined && opts.trusted.check(remote, remote.includes(':') ? 'ipv6' : 'ipv4');
+  const keep =
+    remote !== undefined &&
+    ((opts.trusted != null && opts.trusted.check(remote, remote.includes(':') ? 'ipv6' : 'ipv4')) ||
+      (opts.meshPeers != null && req.headers[HOP_HEADER] !== undefined && opts.meshPeers.isPeer(remote)));
   if (remote) out['x-forwarded-for'] = append(req.headers['x-forwarded-for'], remote);
   if (keep) {
-    // A trusted proxy in front already said how the client came in.
+    // A trusted proxy (or the peer) in front already said how the client came in.
     if (!req.headers['x-forwarded-proto']) out['x-forwarded-proto'] = proto;
     if (!req.headers['x-forwarded-host'] && host) out['x-forwarded-host'] = host;
     if (remote) out.forwarded = append(req.headers.forwarded, forwardedElement(remote, host, proto));

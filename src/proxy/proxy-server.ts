@@ -20,6 +20,7 @@ import type { BreakerRegistry } from './breaker-registry.js';
 import { defaultMaxConnections, enforceConnectionLimit, resolveConnectionLimit } from './connection-limit.js';
 import type { ForwardEngine } from './forward-engine.js';
 import { trustedProxyList } from './forwarding-headers.js';
+import { MeshPeerHosts } from './mesh-peer-hosts.js';
 import { refuseConnect } from './http-rules/connect-method.js';
 import { isWebSocketUpgrade, serveAsPlainRequest } from './http-rules/plain-upgrade.js';
 import { forwardRequest } from './request-forwarder.js';
@@ -147,6 +148,7 @@ export function startProxyServer(rt: ProxyDeps, opts: ProxyServerOptions, send: 
       localErrorLog: new RateLimitedLog(10_000),
       logger: log,
       trustedProxies: trustedProxyList(rt.config.trustedProxies),
+      meshPeers: new MeshPeerHosts(rt.peers),
     };
 
     // A connection must send its whole request head within --header-timeout

@@ -14,6 +14,7 @@ import { sendJson } from '../http/json-response.js';
 import type { ForwardEngine, ForwardedResponse, ResponseBody, Target } from './forward-engine.js';
 import { AttemptAbort, ForwardError } from './forward-engine.js';
 import { DRAINING_HEADER, HOP_HEADER, requestHeadersFor, responseHeadersFrom } from './forwarding-headers.js';
+import type { PeerAddressCheck } from './mesh-peer-hosts.js';
 import type { RequestRecord } from './in-flight-tracker.js';
 import { RateLimitedLog } from '../log/rate-limited-log.js';
 import { refusalFor, refusalOutcome, refuse } from './http-rules/request-rules.js';
@@ -48,6 +49,8 @@ export interface ForwarderDeps {
   logger: Logger;
   /** `--trusted-proxy` addresses (null: none): their X-Forwarded-* / Forwarded are kept. */
   trustedProxies?: import('node:net').BlockList | null;
+  /** Mesh peers by address: a request one forwarded (hop header) keeps its forwarding headers too. */
+  meshPeers?: PeerAddressCheck | null;
 }
 
 /**
@@ -225,6 +228,7 @@ async function attemptOnce(
     nodeId: deps.nodeId,
     encrypted: Boolean((req.socket as { encrypted?: boolean }).encrypted),
     trusted: deps.trustedProxies ?? null,
+    meshPeers: deps.meshPeers ?? null,
   });
   const engine = deps.engine;
   try {

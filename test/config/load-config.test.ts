@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/schema.js';
+import { RESTART_TIMEOUT_MS } from '../../machines/lifecycle.js';
 import { Cleanups } from '../helpers/cleanups.js';
 
 const cleanups = new Cleanups();
@@ -25,6 +26,7 @@ describe('loadConfig', () => {
       drainTimeoutMs: 30_000,
       shutdownDelayMs: 0,
       snapshotIntervalMs: 60_000,
+      restartTimeoutMs: RESTART_TIMEOUT_MS,
       meshPort: 7946,
       meshKey: null,
       mdns: true,
@@ -45,6 +47,12 @@ describe('loadConfig', () => {
     expect(c.snapshotIntervalMs).toBe(7_000); // file (kebab-case key)
     expect(c.logLevel).toBe('warn');
     expect(c.listen).toBe('127.0.0.1:8080'); // default
+  });
+
+  it('--restart-timeout: flag, env GRACEFUL_EDGE_RESTART_TIMEOUT, file key, in seconds', () => {
+    expect(loadConfig({ flags: { restartTimeout: '2' }, env: { GRACEFUL_EDGE_RESTART_TIMEOUT: '300' } }).restartTimeoutMs).toBe(2_000);
+    expect(loadConfig({ flags: {}, env: { GRACEFUL_EDGE_RESTART_TIMEOUT: '300' } }).restartTimeoutMs).toBe(300_000);
+    expect(loadConfig({ flags: { config: configFile({ 'restart-timeout': 1.5 }) }, env: {} }).restartTimeoutMs).toBe(1_500);
   });
 
   it('repeatable options from env are comma-separated; booleans and peers parse', () => {
@@ -68,6 +76,8 @@ describe('loadConfig', () => {
 
   it.each([
     [{ flags: { drainTimeout: 'soon' } }, '--drain-timeout'],
+    [{ flags: { restartTimeout: '0' } }, '--restart-timeout'],
+    [{ flags: {}, env: { GRACEFUL_EDGE_RESTART_TIMEOUT: 'later' } }, '--restart-timeout'],
     [{ flags: { listen: 'nowhere' } }, '--listen'],
     [{ flags: { upstream: ['ftp://x'] } }, '--upstream'],
     [{ flags: { peer: ['127.0.0.1:8081/99999'] } }, '--peer'],

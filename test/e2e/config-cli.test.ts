@@ -12,6 +12,7 @@ describe('configuration from outside', () => {
   it.each([
     [['run', '--drain-timeout', 'soon'], '--drain-timeout'],
     [['run', '--listen', 'localhost'], '--listen'],
+    [['run', '--restart-timeout', '0.5'], '--restart-timeout'],
     [['run', '--admin', '0.0.0.0:0'], '--admin-token'],
     [['run', '--no-such-flag'], 'unknown option'],
   ])('%j exits 2 with one line naming %s', async (args, option) => {
@@ -22,10 +23,13 @@ describe('configuration from outside', () => {
     expect(r.stdout).toBe('');
   });
 
-  it('a bad env value exits 2 naming the option', async () => {
-    const r = await runCli(['run'], { env: { GRACEFUL_EDGE_SNAPSHOT_INTERVAL: '-1' } });
+  it.each([
+    [{ GRACEFUL_EDGE_SNAPSHOT_INTERVAL: '-1' }, '--snapshot-interval'],
+    [{ GRACEFUL_EDGE_RESTART_TIMEOUT: 'soon' }, '--restart-timeout'],
+  ])('a bad env value %j exits 2 naming %s', async (env, option) => {
+    const r = await runCli(['run'], { env });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--snapshot-interval');
+    expect(r.stderr).toContain(option);
   });
 
   it('a config file is used, env overrides it, a flag overrides both', async () => {

@@ -149,6 +149,51 @@ describe('hot restart', () => {
     expect(await n.exited).toEqual({ code: 0, signal: null });
   }, 400_000);
 
+  it('--restart-timeout 2: a successor that never says READY is given up after about 2 s and killed; the node keeps serving, with one error line', async () => {
+    const track = trackPids(cleanups);
+    const origin = cleanups.closing(await startOrigin());
+    const build = mkdtempSync(path.join(path.dirname(path.dirname(CLI)), '.dist-hot-restart-'));
+    cleanups.defer(() => rmSync(build, { recursive: true, force: true }));
+    cpSync(path.dirname(CLI), build, { recursive: true });
+    const cli = path.join(build, 'cli.js');
+    const n = await startNode({ cli, args: ['--upstream', origin.url, '--restart-timeout', '2'], startTimeoutMs: 60_000 });
+    nodes.push(n);
+    const before = await stateOf(n.adminUrl);
+    track(before.pid);
+
+    // The successor starts and then hangs: alive, never READY, never exits.
+    writeFileSync(cli, 'setInterval(() => undefined, 60_000);\n');
+    const load = startLoad(n.proxyUrl, { keepAlive: 2, fresh: 1, maxMs: 30_000, maxRequests: 20_000 });
+    await until('some load', async () => load.ok() > 50, { timeoutMs: 60_000 });
+    process.kill(before.pid, 'SIGHUP');
+    const spawned = await n.waitForLog((l) => l.msg === 'hot restart: successor spawned', 60_000);
+    const successorPid = Number(spawned.successorPid);
+    track(successorPid);
+    const failed = await n.waitForLog((l) => l.restart === 'failed', 60_000);
+    expect(failed.msg).toBe('hot restart failed: still serving on this process');
+    expect(String(failed.reason)).toBe('no READY from the successor in 2000 ms');
+    // Log times are the daemon's own clock: the wait was the option's, not the default 60 s.
+    const sighup = n.logs.find((l) => l.msg === 'SIGHUP received: hot restart')!;
+    const waitedMs = Number(failed.time) - Number(sighup.time);
+    console.log(`[hot-restart] gave up on a silent successor ${waitedMs} ms after SIGHUP (--restart-timeout 2)`);
+    expect(waitedMs).toBeGreaterThanOrEqual(2_000);
+    expect(waitedMs).toBeLessThan(10_000);
+    await until('the silent successor killed', async () => !isAlive(successorPid), { timeoutMs: 20_000 });
+
+    await until('back in serving', async () => (await stateOf(n.adminUrl)).lifecycle === 'serving');
+    const okBefore = load.ok();
+    await until('load still served', async () => load.ok() > okBefore + 50, { timeoutMs: 60_000 });
+    const result = await load.stop();
+    expect(result, result.failures.join('\n')).toMatchObject({ refused: 0, reset: 0, failed: 0 });
+    expect(await stateOf(n.adminUrl)).toMatchObject({ pid: before.pid, runId: before.runId, restarts: 0, lifecycle: 'serving' });
+    expect(lockPid(n.dataDir)).toBe(before.pid);
+    expect(n.logs.filter((l) => l.level === 50 || l.level === 60).map((l) => l.msg)).toEqual(['hot restart failed: still serving on this process']);
+    const events = eventsOfRun(n.dataDir, before.runId!);
+    expect(events).toContain('RESTART');
+    expect(events.some((e) => e.startsWith('xstate.after.restartTimeout.'))).toBe(true);
+    expect(n.proc.exitCode).toBeNull();
+  }, 200_000);
+
   it('20 hot restarts under load (keep-alive, new connections, slow requests): 0 refused, 0 reset, 0 failed; the peer never marks the node left', async () => {
     const RESTARTS = Number(process.env.GE_HOT_RESTARTS ?? 20);
     const track = trackPids(cleanups);

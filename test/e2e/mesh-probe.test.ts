@@ -70,31 +70,39 @@ describe('restored peers are probed before they get traffic', () => {
   });
 
   it('a peer that left gracefully and restarts gets traffic again once it answers a probe; while draining it does not', async () => {
+    // Each step waits for what it needs to see, with deadlines far above the
+    // time it takes; nothing depends on how fast the host is.
     const env = { GRACEFUL_EDGE_MESH_KEY: MESH_KEY };
     const [aProxy, bProxy] = [`127.0.0.1:${await freeTcpPort()}`, `127.0.0.1:${await freeTcpPort()}`];
     const [aMesh, bMesh] = [await freeUdpPort(), await freeUdpPort()];
     const a = await startNode({ args: ['--node-id', 'node-a', '--listen', aProxy, '--mesh-port', String(aMesh), '--peer', `${bProxy}/${bMesh}`], env });
     nodes.push(a);
     const bArgs = ['--node-id', 'node-b', '--listen', bProxy, '--mesh-port', String(bMesh), '--peer', `${aProxy}/${aMesh}`];
-    // B drains for a while (shutdown delay): its mesh socket is open but it must not answer pings.
-    const b1 = await startNode({ args: [...bArgs, '--shutdown-delay', '3', '--drain-timeout', '5'], env });
+    // B drains for longer than this test waits (shutdown delay): its mesh
+    // socket is open but it must not answer pings. A second signal ends it.
+    const b1 = await startNode({ args: [...bArgs, '--shutdown-delay', '60', '--drain-timeout', '90'], env });
     nodes.push(b1);
+    await until('B known at A by its id', async () => (await peersOf(a.adminUrl)).find((p) => p.address === bProxy)?.id === 'node-b', { timeoutMs: 30_000 });
     b1.kill('SIGTERM');
-    await until('B left', async () => (await peerStatus(a, bProxy)) === 'left', { timeoutMs: 2_000 });
-    await new Promise((r) => setTimeout(r, 2_500));
+    await until('B left', async () => (await peerStatus(a, bProxy)) === 'left', { timeoutMs: 20_000 });
+    // A probes the draining B; B refuses to look alive, and A keeps it left.
+    await until('A pinged the draining B', async () => /graceful_edge_mesh_notices_total\{kind="ping",verdict="not_serving"\} [1-9]/.test(await metricsText(b1)), {
+      timeoutMs: 30_000,
+    });
     expect(await peerStatus(a, bProxy)).toBe('left');
     expect(b1.proc.exitCode).toBeNull();
-    // A did probe the draining B; B refused to look alive.
-    const draining = await metricsText(b1);
-    expect(draining).toMatch(/graceful_edge_mesh_notices_total\{kind="ping",verdict="not_serving"\} [1-9]/);
+    b1.kill('SIGTERM');
     expect((await b1.exited).code).toBe(0);
 
     const b2 = await startNode({ args: bArgs, env, dataDir: b1.dataDir });
     nodes.push(b2);
     const t0 = Date.now();
-    await until('B alive again', async () => (await peerStatus(a, bProxy)) === 'alive', { timeoutMs: 6_000 });
+    // B's first ping tells A it is back; A's own probe, answered, gives it traffic again.
+    const back = await a.waitForLog((l) => l.peer === bProxy && l.msg === 'probe succeeded: peer alive', 30_000);
     console.log(`[mesh] restarted B routable again at A ${Date.now() - t0} ms after it served`);
+    expect(back).toMatchObject({ probe: 'mesh ping', was: 'left' });
+    await until('B alive again', async () => (await peerStatus(a, bProxy)) === 'alive', { timeoutMs: 10_000 });
     const text = await metricsText(b2);
     expect(text).toMatch(/graceful_edge_mesh_notices_total\{kind="ping",verdict="accepted"\} [1-9]/);
-  });
+  }, 180_000);
 });

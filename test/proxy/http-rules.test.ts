@@ -8,6 +8,7 @@ import { hasOtherCoding, refusalFor } from '../../src/proxy/http-rules/request-r
 import { headWithoutUpgrade, isWebSocketUpgrade } from '../../src/proxy/http-rules/plain-upgrade.js';
 import { informationalHead } from '../../src/proxy/http-rules/informational.js';
 import { absoluteFormAuthority, targetPath } from '../../src/proxy/target-path.js';
+import { MeshPeerHosts } from '../../src/proxy/mesh-peer-hosts.js';
 import { runCli } from '../helpers/daemon.js';
 
 function fakeReq(raw: string[], opts: { version?: string; url?: string; method?: string; remote?: string } = {}): http.IncomingMessage {
@@ -87,6 +88,19 @@ describe('forwarding headers', () => {
   it('keeps a trusted proxy’s values and appends to Forwarded; quotes IPv6', () => {
     const out = requestHeadersFor(fakeReq(spoof, { remote: '::1' }), { toPeer: false, nodeId: 'n', encrypted: false, trusted: trustedProxyList(['::1/128']) });
     expect(out).toMatchObject({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', forwarded: 'for=6.6.6.6, for="[::1]";host=real.test;proto=http' });
+  });
+  it('keeps a mesh peer’s values only when it sent the hop header from an address in the routing table', () => {
+    const table = { version: 1, list: () => [{ address: '10.0.0.2:8080' }, { address: '[2001:db8::7]:8080' }, { address: 'edge-c.internal:8080' }] };
+    const meshPeers = new MeshPeerHosts(table as unknown as ConstructorParameters<typeof MeshPeerHosts>[0]);
+    const hop = [...spoof, 'X-Graceful-Edge-Hop', 'node-b'];
+    const opts = { toPeer: false, nodeId: 'n', encrypted: false, trusted: null, meshPeers };
+    expect(requestHeadersFor(fakeReq(hop, { remote: '10.0.0.2' }), opts)).toMatchObject({ 'x-forwarded-proto': 'https', forwarded: 'for=6.6.6.6, for=10.0.0.2;host=real.test;proto=http' });
+    expect(requestHeadersFor(fakeReq(hop, { remote: '2001:db8:0:0::7' }), opts)).toMatchObject({ 'x-forwarded-proto': 'https' });
+    // The header alone, from elsewhere: a client claiming to be a peer.
+    expect(requestHeadersFor(fakeReq(hop, { remote: '10.0.0.3' }), opts)).toMatchObject({ 'x-forwarded-proto': 'http', forwarded: 'for=10.0.0.3;host=real.test;proto=http' });
+    // A peer's address without the header: a client on the peer's host, not a forwarded request.
+    expect(requestHeadersFor(fakeReq(spoof, { remote: '10.0.0.2' }), opts)).toMatchObject({ 'x-forwarded-proto': 'http', 'x-forwarded-host': 'real.test' });
+    expect(meshPeers.isPeer('edge-c.internal')).toBe(false);
   });
   it('parses CIDRs and refuses bad ones', () => {
     expect(parseCidr('10.0.0.0/8')).toEqual({ address: '10.0.0.0', prefix: 8, family: 'ipv4' });
