@@ -3,7 +3,8 @@
 // the same load, interleaved round by round. The figure is CPU µs per
 // request and its in-round ratio to the bare proxy (requests/s on a shared
 // machine measure the scheduler as much as the proxy).
-//   node bench/ablate.mjs [--size 64k|100b] [--rounds 4] [--seconds 5] [--prof DIR] dist dist-x ...
+//   node bench/ablate.mjs [--size 64k|100b] [--rounds 4] [--seconds 5] [--prof DIR] dist dist-x dist+--flag ...
+// A build named `dist+--some-v8-flag+--other` runs dist/ with those node options.
 // --prof DIR: every proxy (the bare one too) runs with --cpu-prof into DIR/<name>/.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -53,19 +54,20 @@ const barePort = await freePort();
 const bareChild = start(process.execPath, [...profArgs('bare'), path.join(HERE, 'bare-proxy.mjs'), String(barePort), `http://127.0.0.1:${origin.port}`], { cpus: SUT, name: 'bare' });
 if ((await waitFor(`http://127.0.0.1:${barePort}/100b`, { timeoutMs: 10_000 })) === null) throw new Error(bareChild.stderr());
 const targets = [{ name: 'bare', url: `http://127.0.0.1:${barePort}`, pid: bareChild.proc.pid, stop: () => stop(bareChild) }];
-for (const dist of dists) {
+for (const spec of dists) {
+  const [dist, ...flags] = spec.split('+');
   process.env.GE_DIST = dist;
   // graceful-edge.mjs reads GE_DIST at import: pass the CLI path through a fresh import.
   const { startNode: startWith } = await import(`./lib/graceful-edge.mjs?${dist}`);
   const node = await startWith({
     args: ['--upstream', `http://127.0.0.1:${origin.port}`, '--no-mdns', '--mesh-port', '0', '--snapshot-interval', '5'],
-    nodeArgs: profArgs(dist),
+    nodeArgs: [...flags, ...profArgs(spec.replace(/[^\w.-]+/g, '_'))],
     env: { GRACEFUL_EDGE_MESH_KEY: 'bench-throughput-key-0123456789' },
     cpus: SUT,
-    name: dist,
+    name: spec,
   });
   await node.ready();
-  targets.push({ name: dist, url: node.proxyUrl, pid: node.pid, stop: () => stop(node.child, 15_000) });
+  targets.push({ name: spec, url: node.proxyUrl, pid: node.pid, stop: () => stop(node.child, 15_000) });
 }
 void startNode;
 
