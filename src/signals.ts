@@ -40,7 +40,7 @@ export const SIGNAL_ACTIONS: Readonly<Record<string, { action: SignalAction; why
   SIGUSR2: { action: 'log', why: 'no meaning in graceful-edge; logged so a stray signal is visible' },
   SIGALRM: { action: 'log', why: 'the daemon sets no interval timers; a stray one must not kill it' },
   SIGVTALRM: { action: 'log', why: 'as SIGALRM' },
-  SIGPROF: { action: 'log', why: 'as SIGALRM (profilers that use it install their own handler)' },
+  SIGPROF: { action: 'log', why: 'as SIGALRM; not caught when the runtime runs a CPU profiler (`--cpu-prof`, `--prof`), whose sampler it drives' },
   SIGXFSZ: { action: 'log', why: 'file-size limit: the write fails with EFBIG instead, reported as a snapshot failure' },
   SIGIO: { action: 'log', why: 'no async I/O signals are requested (SIGPOLL is the same signal)' },
   SIGSTKFLT: { action: 'log', why: 'unused on Linux' },
@@ -128,7 +128,11 @@ function onSignal(signal: string, action: SignalAction): void {
 export function installSignalHandlers(): void {
   if (gate.installed) return;
   gate.installed = true;
+  const profiling = profilerOwnsSigprof();
   for (const [signal, { action }] of Object.entries(SIGNAL_ACTIONS)) {
+    // V8's sampling profiler is driven by SIGPROF; a libuv handler replaces
+    // V8's, and the profile is left with a few dozen samples of nonsense.
+    if (signal === 'SIGPROF' && profiling) continue;
     try {
       process.on(signal as NodeJS.Signals, () => onSignal(signal, action));
     } catch {
@@ -142,6 +146,11 @@ export function installSignalHandlers(): void {
     if (process.listenerCount('SIGHUP') > 1) return;
     onSignal('SIGHUP', 'log');
   });
+}
+
+/** The runtime was started with a CPU profiler (`--cpu-prof`, `--prof`), which owns SIGPROF. */
+export function profilerOwnsSigprof(execArgv: readonly string[] = process.execArgv): boolean {
+  return execArgv.some((arg) => arg === '--cpu-prof' || arg === '--prof' || arg.startsWith('--cpu-prof='));
 }
 
 /**

@@ -19,7 +19,7 @@ export function tempDataDir(tag = 'node') {
  * Starts one node on free loopback ports. `args` are extra `run` flags.
  * Resolves once spawned; call `ready()` to wait for /readyz 200.
  */
-export async function startNode({ args = [], cpus = null, dataDir = tempDataDir(), env = {}, ports = {}, name = 'graceful-edge' } = {}) {
+export async function startNode({ args = [], nodeArgs = [], cpus = null, dataDir = tempDataDir(), env = {}, ports = {}, name = 'graceful-edge' } = {}) {
   const proxyPort = ports.proxy ?? (await freePort());
   const adminPort = ports.admin ?? (await freePort());
   const logs = [];
@@ -28,7 +28,7 @@ export async function startNode({ args = [], cpus = null, dataDir = tempDataDir(
   const spawnedWall = Date.now();
   const child = start(
     process.execPath,
-    [CLI, 'run', '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${adminPort}`, '--data-dir', dataDir, ...args],
+    [...nodeArgs, CLI, 'run', '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${adminPort}`, '--data-dir', dataDir, ...args],
     {
       cpus,
       env,

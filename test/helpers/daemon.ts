@@ -49,6 +49,8 @@ export interface StartOptions {
   cli?: string;
   /** How long to wait for the node to serve (default 15 s). */
   startTimeoutMs?: number;
+  /** Options for node itself, before cli.js (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 /** Runs a CLI subcommand to completion (state, replay, run with bad flags). */
@@ -74,7 +76,8 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProcess> {
   const dataDir = opts.dataDir ?? tempDir();
   const args = ['run', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--mesh-port', '0', '--data-dir', dataDir, '--no-mdns', ...(opts.args ?? [])];
   const cli = opts.cli ?? CLI;
-  const command = opts.wrap ? [...opts.wrap, process.execPath, cli, ...args] : [process.execPath, cli, ...args];
+  const nodeCommand = [process.execPath, ...(opts.nodeArgs ?? []), cli, ...args];
+  const command = opts.wrap ? [...opts.wrap, ...nodeCommand] : nodeCommand;
   const proc = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
