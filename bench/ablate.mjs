@@ -15,16 +15,10 @@ import { wrk } from './lib/wrk.mjs';
 import { cpuSecondsOf, startNode } from './lib/graceful-edge.mjs';
 import { fmt, median } from './lib/stats.mjs';
 import { loadAvg } from './lib/machine.mjs';
+import { argvOptions } from './lib/argv-options.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  if (i === -1) return dflt;
-  const v = argv[i + 1];
-  argv.splice(i, 2);
-  return v;
-};
+const { argv, opt } = argvOptions();
 const size = opt('size', '64k');
 const rounds = Number(opt('rounds', '4'));
 const seconds = Number(opt('seconds', '5'));

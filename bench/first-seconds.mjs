@@ -10,15 +10,9 @@ import { wrk } from './lib/wrk.mjs';
 import { cpuSecondsOf } from './lib/graceful-edge.mjs';
 import { fmt, median } from './lib/stats.mjs';
 import { loadAvg } from './lib/machine.mjs';
+import { argvOptions } from './lib/argv-options.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  if (i === -1) return dflt;
-  const v = argv[i + 1];
-  argv.splice(i, 2);
-  return v;
-};
+const { argv, opt } = argvOptions();
 const starts = Number(opt('starts', '3'));
 const windows = Number(opt('windows', '4'));
 const size = opt('size', '100b');

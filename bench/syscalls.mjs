@@ -11,16 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { freePort, installExitHooks, sleep, start, stop, stopEverything, waitFor } from './lib/procs.mjs';
 import { startStaticOrigin } from './lib/nginx.mjs';
 import { wrk } from './lib/wrk.mjs';
+import { argvOptions } from './lib/argv-options.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  if (i === -1) return dflt;
-  const v = argv[i + 1];
-  argv.splice(i, 2);
-  return v;
-};
+const { argv, opt } = argvOptions();
 const size = opt('size', '64k');
 const seconds = Number(opt('seconds', '4'));
 const dists = argv.length ? argv : ['dist'];

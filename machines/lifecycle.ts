@@ -165,6 +165,15 @@ function servingInput(context: LifecycleContext): ServingInput {
   return { proxyAddress: context.proxyAddress ?? '', meshPort: context.meshPort };
 }
 
+/**
+ * The drain's `waiting` transitions, shared by `leaving.draining` and
+ * `handedOver`: every request finished, or a second signal cuts at once.
+ */
+const waitingForDrain = {
+  SHUTDOWN: { target: 'cutting', actions: ['noteSecondSignal', 'reportSecondSignal'] },
+  'PROXY.DRAINED': { target: 'drained', actions: 'recordDrain' },
+} as const;
+
 const drainEnd = {
   cutting: {
     entry: { type: 'tellProxy', params: 'cutting' },
@@ -519,15 +528,7 @@ export const lifecycleMachine = setup({
             'ADMIN.FAILED': { actions: assign({ lastError: ({ event }) => event.error }) },
           },
           states: {
-            waiting: {
-              on: {
-                SHUTDOWN: { target: 'cutting', actions: ['noteSecondSignal', 'reportSecondSignal'] },
-                'PROXY.DRAINED': {
-                  target: 'drained',
-                  actions: 'recordDrain',
-                },
-              },
-            },
+            waiting: { on: waitingForDrain },
             ...drainEnd,
           },
         },
@@ -596,13 +597,7 @@ export const lifecycleMachine = setup({
                 },
                 waiting: {
                   entry: { type: 'tellProxy', params: 'waiting' },
-                  on: {
-                    SHUTDOWN: { target: 'cutting', actions: ['noteSecondSignal', 'reportSecondSignal'] },
-                    'PROXY.DRAINED': {
-                      target: 'drained',
-                      actions: 'recordDrain',
-                    },
-                  },
+                  on: waitingForDrain,
                 },
                 ...drainEnd,
               },

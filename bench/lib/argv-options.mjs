@@ -1,0 +1,11 @@
+/** `--name value` options taken out of argv (what is left are the positional arguments). */
+export function argvOptions(argv = process.argv.slice(2)) {
+  const opt = (name, dflt) => {
+    const i = argv.indexOf(`--${name}`);
+    if (i === -1) return dflt;
+    const v = argv[i + 1];
+    argv.splice(i, 2);
+    return v;
+  };
+  return { argv, opt };
+}
