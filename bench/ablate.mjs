@@ -6,7 +6,7 @@
 //   node bench/ablate.mjs [--size 64k|100b] [--rounds 4] [--seconds 5] [--prof DIR] dist dist-x dist+--flag ...
 // A build named `dist+--some-v8-flag+--other` runs dist/ with those node options.
 // --prof DIR: every proxy (the bare one too) runs with --cpu-prof into DIR/<name>/.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, installExitHooks, start, stop, stopEverything, waitFor } from './lib/procs.mjs';
@@ -85,6 +85,12 @@ for (const t of targets) {
   const rs = results[t.name];
   const ratio = median(rs.map((r, i) => bare[i].cpuUs / r.cpuUs));
   process.stdout.write(`| ${t.name} | ${fmt(median(rs.map((r) => r.cpuUs)), 1)} | ${fmt(ratio, 2)} | ${fmt(median(rs.map((r) => r.rps)), 0)} | ${fmt(median(rs.map((r) => r.p99)), 1)} |\n`);
+}
+// Peak RSS of each process over the whole run (VmHWM): the memory side of a flag.
+process.stdout.write('\n| build | peak RSS (VmHWM) MiB |\n| --- | --- |\n');
+for (const t of targets) {
+  const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${t.pid}/status`, 'utf8'));
+  process.stdout.write(`| ${t.name} | ${hwm ? fmt(Number(hwm[1]) / 1024, 1) : '?'} |\n`);
 }
 for (const t of targets) await t.stop();
 await stopEverything();
