@@ -110,11 +110,7 @@ describe('hot restart', () => {
   it('a successor that cannot start (broken build) leaves the node serving, with one error line; the attempt is recorded', async () => {
     const track = trackPids(cleanups);
     const origin = cleanups.closing(await startOrigin());
-    // A copy of the build inside the work tree (its packages resolve from node_modules above).
-    const build = mkdtempSync(path.join(path.dirname(path.dirname(CLI)), '.dist-hot-restart-'));
-    cleanups.defer(() => rmSync(build, { recursive: true, force: true }));
-    cpSync(path.dirname(CLI), build, { recursive: true });
-    const cli = path.join(build, 'cli.js');
+    const cli = copyOfBuild();
     const good = readFileSync(cli);
     const n = await startNode({ cli, args: ['--upstream', origin.url], startTimeoutMs: 60_000 });
     nodes.push(n);
@@ -152,10 +148,7 @@ describe('hot restart', () => {
   it('--restart-timeout 2: a successor that never says READY is given up after about 2 s and killed; the node keeps serving, with one error line', async () => {
     const track = trackPids(cleanups);
     const origin = cleanups.closing(await startOrigin());
-    const build = mkdtempSync(path.join(path.dirname(path.dirname(CLI)), '.dist-hot-restart-'));
-    cleanups.defer(() => rmSync(build, { recursive: true, force: true }));
-    cpSync(path.dirname(CLI), build, { recursive: true });
-    const cli = path.join(build, 'cli.js');
+    const cli = copyOfBuild();
     const n = await startNode({ cli, args: ['--upstream', origin.url, '--restart-timeout', '2'], startTimeoutMs: 60_000 });
     nodes.push(n);
     const before = await stateOf(n.adminUrl);
@@ -272,3 +265,15 @@ describe('hot restart', () => {
     expect(runs.filter((r) => r.takeover === 'hot-restart')).toHaveLength(RESTARTS);
   }, 1_600_000);
 });
+
+/**
+ * A copy of the build inside the work tree (its packages resolve from
+ * node_modules above), removed after the test: the successor a SIGHUP spawns
+ * runs this `cli.js`, which a test may break.
+ */
+function copyOfBuild(): string {
+  const build = mkdtempSync(path.join(path.dirname(path.dirname(CLI)), '.dist-hot-restart-'));
+  cleanups.defer(() => rmSync(build, { recursive: true, force: true }));
+  cpSync(path.dirname(CLI), build, { recursive: true });
+  return path.join(build, 'cli.js');
+}
