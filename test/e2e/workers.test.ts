@@ -47,6 +47,16 @@ async function state(adminUrl: string): Promise<StateWithWorkers> {
   return { ...raw, workers: raw.workers.map((w) => ({ ...w, requests: requests.get(w.pid) ?? 0 })) };
 }
 
+/** Alive and not a zombie (a worker whose parent was killed is reaped by init, or not). */
+function runningProcess(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** The parent pid of a process, from /proc. */
 function parentOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -263,6 +273,23 @@ describe('--workers 2', () => {
     n.kill('SIGTERM');
     expect(await n.exited).toEqual({ code: 0, signal: null });
     expect((await savedState(n.dataDir)).shutdowns).toHaveLength(1);
+  });
+
+  it('the node itself SIGKILLed: each worker finishes what it has in flight, stops accepting and exits; nothing is left on the port', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url, '--drain-timeout', '20']);
+    const { pid, workers } = await state(n.adminUrl);
+    const slow = slowGet(`${n.proxyUrl}/slow?ms=2000&chunks=4`);
+    await slow.started;
+    process.kill(pid, 'SIGKILL');
+
+    // The workers write to the same stdout: their lines still reach n.logs.
+    expect(await slow.done).toMatchObject({ status: 200, complete: true });
+    await until('every worker gone', async () => workers.every((w) => !runningProcess(w.pid)), { timeoutMs: 30_000 });
+    expect(n.logs.filter((l) => l.msg === 'worker: primary went away; finishing what is in flight, then exiting').map((l) => l.pid).sort()).toEqual(
+      workers.map((w) => w.pid).sort(),
+    );
+    expect(await getOnce(`${n.proxyUrl}/after`)).toEqual({ error: 'ECONNREFUSED' });
   });
 
   it('SIGHUP: the successor serves with its own two workers, the old ones drain and exit; no request lost', async () => {
