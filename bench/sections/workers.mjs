@@ -67,14 +67,18 @@ export async function workersBench(cfg, log) {
       for (const t of targets) {
         await wrk(t.url + size.path, { seconds: warmup, connections, cpus: loadCpu });
         const pids = t.pids();
-        const before = pids.reduce((a, pid) => a + cpuSecondsOf(pid), 0);
+        const cpuBefore = pids.map(cpuSecondsOf);
         const r = await wrk(t.url + size.path, { seconds, connections, cpus: loadCpu });
-        r.cpuUsPerReq = r.requests ? ((pids.reduce((a, pid) => a + cpuSecondsOf(pid), 0) - before) * 1e6) / r.requests : NaN;
+        const used = pids.map((pid, i) => cpuSecondsOf(pid) - cpuBefore[i]);
+        const total = used.reduce((a, b) => a + b, 0);
+        r.cpuUsPerReq = r.requests ? (total * 1e6) / r.requests : NaN;
+        // The first pid is the root (graceful-edge's node, nginx's master): its share of the CPU.
+        r.rootCpuShare = pids.length > 1 && total > 0 ? used[0] / total : NaN;
         r.processes = pids.length;
         r.loadAvg1 = loadAvg()[0];
         delete r.raw;
         ((results[size.label] ??= {})[t.name] ??= []).push(r);
-        log(`  round ${round} ${size.label.padEnd(6)} ${t.name.padEnd(26)} ${fmt(r.rps, 0).padStart(8)} req/s  p99 ${fmt(r.p99, 2)} ms  ${fmt(r.cpuUsPerReq, 1)} CPU µs/req (${r.processes} processes)  (load ${r.loadAvg1})${r.non2xx || r.socketErrors ? `  (non-2xx ${r.non2xx}, socket errors ${r.socketErrors})` : ''}`);
+        log(`  round ${round} ${size.label.padEnd(6)} ${t.name.padEnd(26)} ${fmt(r.rps, 0).padStart(8)} req/s  p99 ${fmt(r.p99, 2)} ms  ${fmt(r.cpuUsPerReq, 1)} CPU µs/req (${r.processes} processes${Number.isFinite(r.rootCpuShare) ? `, root ${fmt(r.rootCpuShare * 100, 1)} %` : ''})  (load ${r.loadAvg1})${r.non2xx || r.socketErrors ? `  (non-2xx ${r.non2xx}, socket errors ${r.socketErrors})` : ''}`);
       }
     }
   }
