@@ -115,8 +115,12 @@ export type LifecycleEvent =
   | { type: 'PROXY.DRAINED'; drained: number }
   | { type: 'PROXY.CUT_DONE'; drained: number; cut: number }
   | { type: 'PROXY.FAILED'; error: string }
-  /** `--workers N`: a data-plane worker process exited unasked; what it had in flight is lost. */
-  | { type: 'WORKER.EXITED'; pid: number; code: number | null; signal: string | null; inFlight: number }
+  /**
+   * `--workers N`: a data-plane worker process exited unasked; what it had in
+   * flight is lost. `slot` (1..N) is the place it held, `uptimeMs` how long
+   * it lived: the chart's replacement back-off (worker-backoff.ts) reads both.
+   */
+  | { type: 'WORKER.EXITED'; pid: number; slot: number; uptimeMs: number; code: number | null; signal: string | null; inFlight: number }
   | { type: 'ADMIN.FAILED'; error: string }
   /** The admin listener is bound (for /state and a successor's READY). */
   | { type: 'ADMIN.LISTENING'; address: string }
@@ -154,8 +158,20 @@ export interface ProxyDrainCommand {
   drainDeadlineMs: number;
 }
 
-/** Commands to the proxy actor: a drain phase, or (`--workers N`) start a worker in place of one that exited (WORKER.EXITED). */
-export type ProxyCommand = ProxyDrainCommand | { type: 'PROXY.REPLACE_WORKER'; pid: number };
+/**
+ * `--workers N`: start a worker in `slot` in place of `pid` (WORKER.EXITED),
+ * after `delayMs` (the chart's back-off; 0: at once). A drain cancels a
+ * replacement still waiting.
+ */
+export interface ProxyReplaceWorkerCommand {
+  type: 'PROXY.REPLACE_WORKER';
+  pid: number;
+  slot: number;
+  delayMs: number;
+}
+
+/** Commands to the proxy actor: a drain phase, or replace a worker. */
+export type ProxyCommand = ProxyDrainCommand | ProxyReplaceWorkerCommand;
 
 /**
  * Events the chart sends to the mesh socket (`sendTo('mesh', …)`): whether

@@ -43,6 +43,7 @@ import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import type { AnyEventObject, DoneActorEvent, EventObject, MachineImplementationsFrom, NonReducibleUnknown } from 'xstate';
 import { planShutdown } from './budget.js';
 import { errorMessage } from './error-message.js';
+import { exitStreak, replacementDelayMs } from './worker-backoff.js';
 import type {
   DeregisterOutcome,
   DrainOutcome,
@@ -109,6 +110,50 @@ export interface LifecycleContext {
   restartFailures: number;
   /** The process that took over (hot restart); null otherwise. */
   successor: SuccessorInfo | null;
+  /**
+   * `--workers N`: per worker slot, its exits in a row while serving (a
+   * worker that lived past WORKER_SETTLE_MS starts a new streak); the
+   * replacement back-off is computed from it (machines/worker-backoff.ts).
+   */
+  workerExitStreaks: Record<number, number>;
+}
+
+/** What `reportWorkerExit` logs: the exit, and whether and how soon the worker is replaced. */
+export interface WorkerExitReport {
+  pid: number;
+  slot: number;
+  uptimeMs: number;
+  code: number | null;
+  signal: string | null;
+  inFlight: number;
+  replaced: boolean;
+  /** When replaced: the wait before the new worker starts (0: at once); null otherwise. */
+  replaceInMs: number | null;
+  /** When replaced: the slot's exits in a row, this one included; null otherwise. */
+  exitsInARow: number | null;
+}
+
+type WorkerExited = Extract<LifecycleEvent, { type: 'WORKER.EXITED' }>;
+
+interface Replacement {
+  exitsInARow: number;
+  delayMs: number;
+}
+
+/** The replacement of an exited worker, from the slot's streak as `noteWorkerExit` left it. */
+function replacementOf(context: LifecycleContext, event: WorkerExited): Replacement {
+  const exitsInARow = context.workerExitStreaks[event.slot] ?? 1;
+  return { exitsInARow, delayMs: replacementDelayMs(exitsInARow) };
+}
+
+/** `replacement` null: not replaced (the node is not serving). */
+function exitReport({ pid, slot, uptimeMs, code, signal, inFlight }: WorkerExited, replacement: Replacement | null): WorkerExitReport {
+  return {
+    pid, slot, uptimeMs, code, signal, inFlight,
+    replaced: replacement !== null,
+    replaceInMs: replacement?.delayMs ?? null,
+    exitsInARow: replacement?.exitsInARow ?? null,
+  };
 }
 
 /** Input of the final-persist actor: everything the shutdown record needs. */
@@ -265,11 +310,20 @@ export const lifecycleMachine = setup({
     tellProxy: sendTo('proxy', ({ context }, phase: ProxyDrainCommand['phase']) => ({ type: 'PROXY.DRAIN', phase, drainDeadlineMs: context.drainDeadlineMs }) satisfies ProxyCommand),
     tellMeshServing: sendTo('mesh', ({ context }) => ({ type: 'MESH.SERVING', proxyAddress: context.proxyAddress ?? '' }) satisfies MeshCommand),
     tellMeshNotServing: sendTo('mesh', { type: 'MESH.NOT_SERVING' } satisfies MeshCommand),
-    /** `--workers N`: a worker that died while serving is replaced; once leaving, it is not. */
-    reportWorkerExit: (_, _exit: { pid: number; code: number | null; signal: string | null; inFlight: number; replaced: boolean }) => undefined,
-    tellProxyReplaceWorker: sendTo('proxy', ({ event }) =>
-      ({ type: 'PROXY.REPLACE_WORKER', pid: event.type === 'WORKER.EXITED' ? event.pid : 0 }) satisfies ProxyCommand,
-    ),
+    /** `--workers N`: a worker that died while serving is replaced (after its slot's back-off); once leaving, it is not. */
+    reportWorkerExit: (_, _exit: WorkerExitReport) => undefined,
+    /** Counts the exit into its slot's streak (reset when the worker had settled). */
+    noteWorkerExit: assign({
+      workerExitStreaks: ({ context, event }) =>
+        event.type === 'WORKER.EXITED'
+          ? { ...context.workerExitStreaks, [event.slot]: exitStreak(context.workerExitStreaks[event.slot] ?? 0, event.uptimeMs) }
+          : context.workerExitStreaks,
+    }),
+    tellProxyReplaceWorker: sendTo('proxy', ({ context, event }) => {
+      // Only WORKER.EXITED in `serving` runs this action.
+      const exit = event as WorkerExited;
+      return { type: 'PROXY.REPLACE_WORKER', pid: exit.pid, slot: exit.slot, delayMs: replacementOf(context, exit).delayMs } satisfies ProxyCommand;
+    }),
   },
   delays: {
     shutdownDelay: ({ context }) => context.shutdownDelayMs,
@@ -317,6 +371,7 @@ export const lifecycleMachine = setup({
       restartAttempts: 0,
       restartFailures: 0,
       successor: null,
+      workerExitStreaks: {},
     };
   },
   invoke: [
@@ -410,7 +465,7 @@ export const lifecycleMachine = setup({
       exit: 'tellMeshNotServing',
       on: {
         // A worker lost outside `serving` (draining, handing over) is not replaced: the drain counts it.
-        'WORKER.EXITED': { actions: { type: 'reportWorkerExit', params: ({ event }) => ({ ...event, replaced: false }) } },
+        'WORKER.EXITED': { actions: { type: 'reportWorkerExit', params: ({ event }) => exitReport(event, null) } },
         // The proxy could not bind: nothing was served, but what was restored is kept.
         'PROXY.FAILED': {
           target: 'persisting',
@@ -439,8 +494,13 @@ export const lifecycleMachine = setup({
           on: {
             SHUTDOWN: { target: 'leaving', actions: 'noteShutdown' },
             RESTART: { target: 'handingOver', actions: 'noteRestart' },
+            // Replaced, at once or after the slot's back-off (machines/worker-backoff.ts).
             'WORKER.EXITED': {
-              actions: [{ type: 'reportWorkerExit', params: ({ event }) => ({ ...event, replaced: true }) }, 'tellProxyReplaceWorker'],
+              actions: [
+                'noteWorkerExit',
+                { type: 'reportWorkerExit', params: ({ context, event }) => exitReport(event, replacementOf(context, event)) },
+                'tellProxyReplaceWorker',
+              ],
             },
             'SNAPSHOT.SAVED': {
               actions: assign({ snapshotsSaved: ({ context }) => context.snapshotsSaved + 1 }),

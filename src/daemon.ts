@@ -115,9 +115,11 @@ export async function runDaemon(config: Config): Promise<number> {
       reportPersistFailure: (_, reason) => logger.error({ reason }, 'final snapshot failed'),
       reportSnapshotFailure: (_, { error, attempt }) => logger.error({ error, attempt }, 'snapshot failed'),
       reportRestartFailure: (_, reason) => logger.error({ restart: 'failed', reason }, 'hot restart failed: still serving on this process'),
-      reportWorkerExit: (_, { pid, code, signal, inFlight, replaced }) =>
+      // One line per death; a slot that keeps dying is replaced ever more slowly
+      // (machines/worker-backoff.ts), so a crash loop cannot flood the log.
+      reportWorkerExit: (_, { pid, slot, uptimeMs, code, signal, inFlight, replaced, replaceInMs, exitsInARow }) =>
         logger.error(
-          { worker: { pid, code, signal }, inFlight, lost: inFlight, replaced },
+          { worker: { pid, slot, code, signal, uptimeMs }, inFlight, lost: inFlight, replaced, replaceInMs, exitsInARow },
           replaced ? 'worker exited: its requests in flight are lost; replacing it' : 'worker exited: its requests in flight are lost; not replaced while leaving',
         ),
       reportRestartIgnored: ({ context }) =>

@@ -7,7 +7,10 @@
  * relays the drain commands to every worker and reports one PROXY.LISTENING,
  * one PROXY.DRAINED (all workers drained) or one PROXY.CUT_DONE (sums over
  * all workers). A worker that exits unasked is reported to the chart
- * (WORKER.EXITED), which decides whether it is replaced (PROXY.REPLACE_WORKER).
+ * (WORKER.EXITED, with its slot and how long it lived), which decides whether
+ * and how soon it is replaced (PROXY.REPLACE_WORKER with the slot's back-off
+ * delay, machines/worker-backoff.ts); the pool only keeps the timer, and the
+ * drain's first command cancels a replacement still waiting.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -15,7 +18,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import util from 'node:util';
 import { fromCallback } from 'xstate';
-import type { LifecycleEvent, ProxyCommand } from '../../machines/events.js';
+import type { LifecycleEvent, ProxyCommand, ProxyReplaceWorkerCommand } from '../../machines/events.js';
 import { parseHostPort } from '../config/host-port.js';
 import type { ProxyDeps } from '../proxy/proxy-server.js';
 import { failureCounter } from '../proxy/tls/proxy-listener.js';
@@ -39,9 +42,19 @@ export interface WorkerInfo {
   requests: number;
 }
 
+/** A slot whose worker died and whose replacement waits out the back-off (`/state` `workersRestarting`). */
+export interface PendingReplacement {
+  slot: number;
+  /** The worker that died. */
+  exitedPid: number;
+  replaceInMs: number;
+}
+
 interface Worker {
   slot: number;
   pid: number;
+  /** Epoch ms of the fork: the chart's back-off asks how long a worker lived. */
+  startedAt: number;
   child: ChildProcess;
   listening: boolean;
   stats: WorkerStats | null;
@@ -105,6 +118,10 @@ export class WorkerPool {
   #cutTimer: NodeJS.Timeout | null = null;
   #peerTimer: NodeJS.Timeout | null = null;
   #peerVersion = -1;
+  /** Replacements waiting out their back-off, by slot. */
+  readonly #pending = new Map<number, { timer: NodeJS.Timeout; dueAt: number; exitedPid: number }>();
+  /** Set by the drain's first command: from then on no worker is started. */
+  #leaving = false;
 
   constructor(
     private readonly rt: ProxyDeps,
@@ -143,38 +160,68 @@ export class WorkerPool {
     }));
   }
 
+  /** Slots waiting for their replacement, for `/state`. */
+  pending(): PendingReplacement[] {
+    const now = Date.now();
+    return [...this.#pending].map(([slot, p]) => ({ slot, exitedPid: p.exitedPid, replaceInMs: Math.max(0, p.dueAt - now) }));
+  }
+
   command(cmd: ProxyCommand): void {
-    switch (cmd.type) {
-      case 'PROXY.REPLACE_WORKER': {
-        const gone = this.#all.find((w) => w.pid === cmd.pid);
-        if (this.#handle && !this.#awaiting && gone) this.#spawn(gone.slot);
-        return;
-      }
-      case 'PROXY.DRAIN':
-        if (cmd.phase === 'delaying') return this.#broadcast(cmd);
-        if (cmd.phase === 'waiting' || cmd.phase === 'handedOver') {
-          // Ours too: the socket stops listening (new connections refused) once
-          // no process holds it; after a hand-over the successor still does.
-          closeHandle(this.#handle);
-          this.#handle = null;
-          this.#retireUnlistened();
-          this.#awaiting ??= 'drain';
-          this.#broadcast(cmd);
-          return this.#checkDrained();
-        }
-        closeHandle(this.#handle);
-        this.#handle = null;
-        this.#retireUnlistened();
-        this.#awaiting = 'cut';
-        this.#reported = false;
-        this.#broadcast(cmd);
-        this.#cutTimer = setTimeout(() => this.#reportCut(), CUT_REPORT_MS);
-        return this.#checkCut();
+    if (cmd.type === 'PROXY.REPLACE_WORKER') return this.#replace(cmd);
+    // Whatever the phase, the drain has begun: no worker is started after it.
+    this.#leaving = true;
+    this.#cancelPending(cmd.phase);
+    if (cmd.phase === 'delaying') return this.#broadcast(cmd);
+    if (cmd.phase === 'waiting' || cmd.phase === 'handedOver') {
+      // Ours too: the socket stops listening (new connections refused) once
+      // no process holds it; after a hand-over the successor still does.
+      closeHandle(this.#handle);
+      this.#handle = null;
+      this.#retireUnlistened();
+      this.#awaiting ??= 'drain';
+      this.#broadcast(cmd);
+      return this.#checkDrained();
     }
+    closeHandle(this.#handle);
+    this.#handle = null;
+    this.#retireUnlistened();
+    this.#awaiting = 'cut';
+    this.#reported = false;
+    this.#broadcast(cmd);
+    this.#cutTimer = setTimeout(() => this.#reportCut(), CUT_REPORT_MS);
+    return this.#checkCut();
+  }
+
+  /** The chart decided the delay; the pool only keeps the timer (one per slot). */
+  #replace(cmd: ProxyReplaceWorkerCommand): void {
+    if (!this.#mayStartWorkers()) return;
+    const waiting = this.#pending.get(cmd.slot);
+    if (waiting) clearTimeout(waiting.timer);
+    this.#pending.delete(cmd.slot);
+    if (cmd.delayMs <= 0) return this.#spawn(cmd.slot);
+    const timer = setTimeout(() => {
+      this.#pending.delete(cmd.slot);
+      if (this.#mayStartWorkers()) this.#spawn(cmd.slot);
+    }, cmd.delayMs);
+    this.#pending.set(cmd.slot, { timer, dueAt: Date.now() + cmd.delayMs, exitedPid: cmd.pid });
+  }
+
+  #mayStartWorkers(): boolean {
+    return this.#handle !== null && !this.#awaiting && !this.#leaving && !this.#stopping && !this.#failed;
+  }
+
+  /** A replacement still waiting when the drain begins is never started (nor counted: it has nothing in flight). */
+  #cancelPending(phase: string | null): void {
+    for (const [slot, p] of this.#pending) {
+      clearTimeout(p.timer);
+      if (phase) this.#log.info({ slot, exitedPid: p.exitedPid, phase }, 'worker replacement cancelled: the drain began');
+    }
+    this.#pending.clear();
   }
 
   stop(): void {
     this.#stopping = true;
+    this.#cancelPending(null);
     if (this.#peerTimer) clearInterval(this.#peerTimer);
     if (this.#cutTimer) clearTimeout(this.#cutTimer);
     closeHandle(this.#handle);
@@ -193,7 +240,7 @@ export class WorkerPool {
       child.once('error', (error) => this.#log.error({ err: error, slot }, 'worker cannot start'));
       return;
     }
-    const w: Worker = { slot, pid: child.pid, child, listening: false, stats: null, drained: null, cutDone: null, exited: false, retiring: false, killTimer: null };
+    const w: Worker = { slot, pid: child.pid, startedAt: Date.now(), child, listening: false, stats: null, drained: null, cutDone: null, exited: false, retiring: false, killTimer: null };
     this.#workers.set(w.pid, w);
     this.#all.push(w);
     const { meshKey: _secret, ...config } = this.rt.config;
@@ -291,7 +338,7 @@ export class WorkerPool {
       this.#fail(`${MAX_START_FAILURES} worker processes exited before serving (last: code ${code}, signal ${signal})`);
     }
     if (this.#failed) return;
-    this.send({ type: 'WORKER.EXITED', pid: w.pid, code, signal, inFlight: lost });
+    this.send({ type: 'WORKER.EXITED', pid: w.pid, slot: w.slot, uptimeMs: Date.now() - w.startedAt, code, signal, inFlight: lost });
     this.#checkDrained();
     this.#checkCut();
   }

@@ -52,7 +52,7 @@ const REPRESENTATIVES: Record<string, AnyEventObject[]> = {
   RESTART: [{ type: 'RESTART', signal: 'SIGHUP', at: 800 }],
   'RESTART.READY': [{ type: 'RESTART.READY', pid: 4242, runId: 7 }],
   'RESTART.FAILED': [{ type: 'RESTART.FAILED', error: 'successor pid 4242 exited with code 1 before it was ready' }],
-  'WORKER.EXITED': [{ type: 'WORKER.EXITED', pid: 4343, code: null, signal: 'SIGKILL', inFlight: 2 }],
+  'WORKER.EXITED': [{ type: 'WORKER.EXITED', pid: 4343, slot: 2, uptimeMs: 50, code: null, signal: 'SIGKILL', inFlight: 2 }],
 };
 
 function eventsIn(snapshot: Snap): Ev[] {

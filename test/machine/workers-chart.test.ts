@@ -1,46 +1,93 @@
 /**
  * `--workers N` in the chart: a worker that exits unasked (WORKER.EXITED) is
- * reported, and replaced only while serving; once leaving, the drain counts
- * it and nothing is started. Pure transitions, no actors, no I/O.
+ * reported, and replaced only while serving, after its slot's back-off
+ * (machines/worker-backoff.ts); once leaving, the drain counts it and nothing
+ * is started. Pure transitions, no actors, no I/O.
  */
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import { lifecycleMachine } from '../../machines/lifecycle.js';
 import { lifecycleLabel } from '../../machines/lifecycle-names.js';
+import { WORKER_BACKOFF_CAP_MS, WORKER_SETTLE_MS } from '../../machines/worker-backoff.js';
 import { chartInput, sigterm, toServing } from '../helpers/chart.js';
 
-const exited = { type: 'WORKER.EXITED', pid: 4242, code: null, signal: 'SIGKILL', inFlight: 3 };
+const exited = { type: 'WORKER.EXITED', pid: 4242, slot: 1, uptimeMs: 60_000, code: null, signal: 'SIGKILL', inFlight: 3 };
+/** The worker in `slot` died after `uptimeMs`. */
+const exit = (pid: number, slot: number, uptimeMs: number) => ({ ...exited, pid, slot, uptimeMs, inFlight: 0 });
+
+type Action = { type: string; params?: unknown; args?: unknown[] };
 
 /** Walks the events; returns the last snapshot and the actions of the last step. */
 function walk(events: AnyEventObject[]) {
   let [snap, actions] = initialTransition(lifecycleMachine, chartInput);
   for (const e of events) [snap, actions] = transition(lifecycleMachine, snap, e as never);
-  return { snap, actions: actions as Array<{ type: string; params?: unknown; args?: unknown[] }> };
+  return { snap, actions: actions as Action[] };
+}
+
+/** Walks the events; returns the actions of every step. */
+function stepsOf(events: AnyEventObject[]): Action[][] {
+  let [snap] = initialTransition(lifecycleMachine, chartInput);
+  const steps: Action[][] = [];
+  for (const e of events) {
+    const [next, actions] = transition(lifecycleMachine, snap, e as never);
+    snap = next;
+    steps.push(actions as Action[]);
+  }
+  return steps;
 }
 
 /** The events sent to the proxy actor by the step's actions. */
-function sentToProxy(actions: Array<{ type: string; params?: unknown; args?: unknown[] }>): unknown[] {
+function sentToProxy(actions: Action[]): unknown[] {
   return actions
     .filter((a) => a.type === 'xstate.sendTo')
     .map((a) => (a.params as { event?: unknown } | undefined)?.event ?? (a.args?.[1] as { event?: unknown } | undefined)?.event);
 }
 
+/** The delay of each step's PROXY.REPLACE_WORKER (undefined: none sent). */
+function delaysOf(steps: Action[][]): Array<number | undefined> {
+  return steps.map((actions) => (sentToProxy(actions)[0] as { delayMs?: number } | undefined)?.delayMs);
+}
+
 describe('lifecycle chart: worker exits', () => {
-  it('while serving: reported (replaced: true) and the proxy is told to replace that pid; the state does not change', () => {
-    const before = walk([...toServing]);
+  it('while serving: reported (replaced: true, at once) and the proxy is told to replace that slot; the state does not change', () => {
     const { snap, actions } = walk([...toServing, exited]);
     expect(lifecycleLabel(snap.value)).toBe('serving');
-    expect(snap.context).toEqual(before.snap.context);
     const report = actions.find((a) => a.type === 'reportWorkerExit');
-    expect(report?.params).toEqual({ ...exited, replaced: true });
-    expect(sentToProxy(actions)).toEqual([{ type: 'PROXY.REPLACE_WORKER', pid: 4242 }]);
+    const { type: _, ...fields } = exited;
+    expect(report?.params).toEqual({ ...fields, replaced: true, replaceInMs: 0, exitsInARow: 1 });
+    expect(sentToProxy(actions)).toEqual([{ type: 'PROXY.REPLACE_WORKER', pid: 4242, slot: 1, delayMs: 0 }]);
   });
 
-  it('while leaving: reported (replaced: false), nothing sent to the proxy, the drain goes on', () => {
+  it('a slot whose replacements keep dying quickly: 0, 100, 200, 400, 800 ms, … capped; the log line says each delay', () => {
+    const quick = Array.from({ length: 12 }, (_, i) => exit(5000 + i, 2, 300));
+    const steps = stepsOf([...toServing, ...quick]).slice(toServing.length);
+    const delays = delaysOf(steps);
+    expect(delays.slice(0, 8)).toEqual([0, 100, 200, 400, 800, 1600, 3200, 6400]);
+    expect(delays.slice(8)).toEqual([WORKER_BACKOFF_CAP_MS, WORKER_BACKOFF_CAP_MS, WORKER_BACKOFF_CAP_MS, WORKER_BACKOFF_CAP_MS]);
+    const reports = steps.map((actions) => actions.find((a) => a.type === 'reportWorkerExit')?.params as { replaceInMs: number; exitsInARow: number });
+    expect(reports.map((r) => r.replaceInMs)).toEqual(delays);
+    expect(reports.map((r) => r.exitsInARow)).toEqual(quick.map((_, i) => i + 1));
+  });
+
+  it('a worker that lived past the settle time starts a new streak; each slot has its own', () => {
+    const events = [
+      exit(1, 1, 100), // slot 1: 0
+      exit(2, 1, 100), // slot 1: 100
+      exit(3, 2, 100), // slot 2, its own streak: 0
+      exit(4, 1, 100), // slot 1: 200
+      exit(5, 1, WORKER_SETTLE_MS), // settled: 0
+      exit(6, 1, WORKER_SETTLE_MS - 1), // quick again: 100
+      exit(7, 2, 100), // slot 2: 100
+    ];
+    expect(delaysOf(stepsOf([...toServing, ...events]).slice(toServing.length))).toEqual([0, 100, 0, 200, 0, 100, 100]);
+  });
+
+  it('while leaving: reported (replaced: false, no delay), nothing sent to the proxy, the drain goes on', () => {
     const { snap, actions } = walk([...toServing, sigterm, exited]);
     expect(lifecycleLabel(snap.value)).toBe('deregistering + draining');
-    expect(actions.find((a) => a.type === 'reportWorkerExit')?.params).toEqual({ ...exited, replaced: false });
+    const { type: _, ...fields } = exited;
+    expect(actions.find((a) => a.type === 'reportWorkerExit')?.params).toEqual({ ...fields, replaced: false, replaceInMs: null, exitsInARow: null });
     expect(sentToProxy(actions)).toEqual([]);
   });
 
