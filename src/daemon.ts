@@ -71,6 +71,7 @@ export async function runDaemon(config: Config): Promise<number> {
     discovery: { mdns: discovery.status },
     registry: registry.status ? { etcd: registry.status } : null,
     workers: proxy.workers,
+    workersRestarting: proxy.workersRestarting,
   };
   // Order matters only for `leave` steps' logs; all run in parallel.
   const areas = [store, proxy, createAdminArea(shared, status, restart), createMeshArea(shared, peers, restart), discovery, registry];

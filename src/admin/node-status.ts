@@ -10,7 +10,7 @@ import type { BreakerStates } from '../proxy/breaker-registry.js';
 import type { InFlightView } from '../proxy/in-flight-tracker.js';
 import type { MdnsStatus } from '../discovery/mdns-status.js';
 import type { EtcdRegistryStatus } from '../registry/registry-status.js';
-import type { WorkerInfo } from '../workers/worker-pool.js';
+import type { PendingReplacement, WorkerInfo } from '../workers/worker-pool.js';
 
 export interface NodeStatus {
   readonly lifecycle: LifecycleReader;
@@ -26,6 +26,8 @@ export interface NodeStatus {
   readonly registry: { readonly etcd: Readonly<EtcdRegistryStatus> | null } | null;
   /** `--workers N`: the data-plane processes; null when this process serves. */
   workers(): WorkerInfo[] | null;
+  /** `--workers N`: slots whose replacement waits out the back-off. */
+  workersRestarting(): PendingReplacement[];
 }
 
 /** What every admin route gets. */

@@ -72,6 +72,8 @@ export function stateView(admin: AdminContext, page: PeersPage = { offset: 0, li
     // The interface's shape; what each answered is beside it (an operator's check that every worker serves).
     workers: workerList(admin).map(({ pid, inFlight }) => ({ pid, inFlight })),
     workerRequests: workerList(admin).map(({ pid, requests }) => ({ pid, requests })),
+    // A slot whose worker keeps dying waits before it is refilled (machines/worker-backoff.ts).
+    workersRestarting: admin.status.workersRestarting(),
     lifecycle: admin.status.lifecycle.label(),
     lifecycleStates: admin.status.lifecycle.names(),
     inFlight: admin.status.inFlight.count,

@@ -18,7 +18,7 @@ import type { ForwardAttempt, ForwardedResponse } from './forward-engine.js';
 import { UndiciEngine } from './engines/undici-engine.js';
 import { createProxyServerLogic } from './proxy-server.js';
 import { MergedBreakers } from '../workers/merged-breakers.js';
-import { createWorkerPoolLogic, type WorkerInfo, type WorkerPool } from '../workers/worker-pool.js';
+import { createWorkerPoolLogic, type PendingReplacement, type WorkerInfo, type WorkerPool } from '../workers/worker-pool.js';
 
 /**
  * V8's allocation-site pretenuring falls into a feedback loop on the proxy's
@@ -83,6 +83,8 @@ export interface ProxyStatus {
   readonly inFlight: InFlightView;
   /** Null when this process serves (no `--workers N`, or the pool has not started). */
   readonly workers: () => WorkerInfo[] | null;
+  /** `--workers N`: slots whose replacement waits out the back-off; empty otherwise. */
+  readonly workersRestarting: () => PendingReplacement[];
 }
 
 export function createProxyArea(shared: Shared, { peers, breakers, restart }: ProxyAreaDeps): AreaProvision & ProxyStatus {
@@ -92,11 +94,12 @@ export function createProxyArea(shared: Shared, { peers, breakers, restart }: Pr
   if (breakers instanceof MergedBreakers) {
     let running: WorkerPool | null = null;
     const pool = createWorkerPoolLogic(rt, breakers, path.join(import.meta.dirname, 'worker.js'), (started) => (running = started));
-    return { actors: { proxyServer: pool }, inFlight: tracker, workers: () => running?.list() ?? null };
+    return { actors: { proxyServer: pool }, inFlight: tracker, workers: () => running?.list() ?? null, workersRestarting: () => running?.pending() ?? [] };
   }
   return {
     inFlight: tracker,
     workers: () => null,
+    workersRestarting: () => [],
     actors: {
       proxyServer: createProxyServerLogic(rt, {
         engine: () => createEngine(rt.config.proxyEngine),

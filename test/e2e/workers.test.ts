@@ -5,7 +5,7 @@
  * SQLite file (through `graceful-edge state --json`), exit codes, log lines.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -33,6 +33,8 @@ interface StateWithWorkers {
   pid: number;
   lifecycle: string;
   workers: WorkerView[];
+  /** Slots whose replacement waits out the back-off. */
+  workersRestarting: Array<{ slot: number; exitedPid: number; replaceInMs: number }>;
   inFlight: number;
 }
 
@@ -61,6 +63,20 @@ function runningProcess(pid: number): boolean {
 function parentOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** The node's live child processes, from /proc: a worker shows here from its fork, before it reports anything. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (parentOf(Number(entry)) === pid && runningProcess(Number(entry))) out.push(Number(entry));
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return out;
 }
 
 async function startWorkers(args: string[], workers = 2): Promise<NodeProcess> {
@@ -357,6 +373,163 @@ describe('--workers 2', () => {
     const errors = n.logs.filter((l) => l.msg === 'proxy listener cannot bind');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ error: 'EADDRINUSE' });
+  });
+});
+
+/**
+ * A fresh node's keep-alive connection and the worker that serves it (the
+ * kernel picks it); the other worker is the one to kill. With one socket
+ * and no pause, the connection stays on that worker.
+ */
+async function pinnedConnection(n: NodeProcess): Promise<{ agent: http.Agent; serving: number; other: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  for (let i = 0; i < 5; i++) expect(await getOnce(`${n.proxyUrl}/pin/${i}`, agent)).toMatchObject({ status: 200 });
+  const workers = await until('the five requests counted', async () => {
+    const s = await state(n.adminUrl);
+    return s.workers.some((w) => w.requests >= 5) ? s.workers : null;
+  });
+  return { agent, serving: workers.find((w) => w.requests >= 5)!.pid, other: workers.find((w) => w.requests < 5)!.pid };
+}
+
+/** GETs on `agent` one after another until stopped (bounded in count and time): every status. */
+function steadyGets(url: string, agent: http.Agent, maxMs = 20_000, maxRequests = 20_000) {
+  const statuses: Array<number | string> = [];
+  let stopped = false;
+  const deadline = Date.now() + maxMs;
+  const loop = (async () => {
+    while (!stopped && Date.now() < deadline && statuses.length < maxRequests) {
+      const r = await getOnce(`${url}/steady/${statuses.length}`, agent);
+      statuses.push('error' in r ? r.error : r.status);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return statuses;
+    },
+  };
+}
+
+/**
+ * SIGKILLs `first`, then each replacement of its slot as soon as /state
+ * lists it, `times` kills in all; returns after the last kill. Per killed
+ * replacement, how long after the kill before it it appeared; and every
+ * `workersRestarting` entry /state showed meanwhile.
+ */
+async function killSlotRepeatedly(n: NodeProcess, first: number, times: number, track: (pid: number) => void) {
+  const known = new Set((await state(n.adminUrl)).workers.map((w) => w.pid));
+  const appearedAfterMs: number[] = [];
+  const restarting: StateWithWorkers['workersRestarting'] = [];
+  const killed: number[] = [];
+  let victim = first;
+  for (let i = 0; i < times; i++) {
+    process.kill(victim, 'SIGKILL');
+    killed.push(victim);
+    const killedAt = Date.now();
+    if (i === times - 1) break;
+    victim = await until(
+      `the replacement after kill ${i + 1}`,
+      async () => {
+        const s = await state(n.adminUrl);
+        restarting.push(...s.workersRestarting);
+        return s.workers.find((w) => !known.has(w.pid))?.pid ?? null;
+      },
+      { everyMs: 5, timeoutMs: 15_000 },
+    );
+    appearedAfterMs.push(Date.now() - killedAt);
+    known.add(victim);
+    track(victim);
+  }
+  return { killed, appearedAfterMs, restarting, known };
+}
+
+const exitLines = (n: NodeProcess) => n.logs.filter((l) => String(l.msg).startsWith('worker exited'));
+
+describe('--workers 2: a worker that keeps dying', () => {
+  it('each replacement of a slot killed at once waits longer (0, 100, 200, 400, 800 ms, logged); the other worker answers throughout, the node stays ready; then the slot is filled and both serve', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url]);
+    const track = trackPids(cleanups);
+    const { agent, serving, other } = await pinnedConnection(n);
+    const steady = steadyGets(n.proxyUrl, agent);
+    const readiness: number[] = [];
+    const ready = setInterval(() => void fetch(`${n.adminUrl}/readyz`).then((r) => readiness.push(r.status), () => readiness.push(-1)), 50);
+
+    const kills = await killSlotRepeatedly(n, other, 5, track);
+    const lines = await until('five exit lines', async () => (exitLines(n).length >= 5 ? exitLines(n) : null));
+    expect(lines.map((l) => (l.worker as { pid: number }).pid)).toEqual(kills.killed);
+    expect(lines.map((l) => l.replaceInMs)).toEqual([0, 100, 200, 400, 800]);
+    expect(lines.map((l) => l.exitsInARow)).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(lines.map((l) => (l.worker as { slot: number }).slot)).size).toBe(1);
+    // From outside: each replacement appeared no sooner than its logged delay.
+    kills.appearedAfterMs.forEach((ms, i) => expect(ms, `replacement ${i + 1}`).toBeGreaterThanOrEqual([0, 100, 200, 400][i]!));
+    console.info(`[workers] kill → replacement listed: ${kills.appearedAfterMs.map((ms) => `${ms} ms`).join(', ')}`);
+
+    // The last one waits 800 ms, shown beside the workers in /state, then fills the slot and serves.
+    const replacement = await until(
+      'the last replacement',
+      async () => {
+        const s = await state(n.adminUrl);
+        kills.restarting.push(...s.workersRestarting);
+        return s.workers.find((w) => !kills.known.has(w.pid))?.pid ?? null;
+      },
+      { everyMs: 5, timeoutMs: 15_000 },
+    );
+    track(replacement);
+    expect(kills.restarting).toContainEqual(expect.objectContaining({ slot: (lines[4]!.worker as { slot: number }).slot, exitedPid: kills.killed[4] }));
+    await n.waitForLog((l) => l.pid === replacement && String(l.msg).startsWith('proxy listening'), 30_000);
+    const statuses = await steady.stop();
+    clearInterval(ready);
+    agent.destroy();
+
+    expect(statuses.length).toBeGreaterThan(50);
+    expect(statuses.filter((s) => s !== 200), 'answers on the surviving worker').toEqual([]);
+    expect(readiness.length).toBeGreaterThan(10);
+    expect(readiness.filter((s) => s !== 200), '/readyz').toEqual([]);
+    const s = await state(n.adminUrl);
+    expect(s.lifecycle).toBe('serving');
+    expect(s.workers.map((w) => w.pid).sort()).toEqual([serving, replacement].sort());
+    expect(s.workersRestarting).toEqual([]);
+    const both = await untilBothServed(n, 40);
+    expect(new Set(both.statuses)).toEqual(new Set([200]));
+    // One line per death, no more.
+    expect(exitLines(n)).toHaveLength(5);
+
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect((await savedState(n.dataDir)).shutdowns).toHaveLength(1);
+  });
+
+  it('SIGTERM while a replacement waits out its back-off: it is never started; exit 0, one shutdown record', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url, '--shutdown-delay', '1']);
+    const track = trackPids(cleanups);
+    const [survivor, first] = (await state(n.adminUrl)).workers.map((w) => w.pid) as [number, number];
+    // Four kills in a row: the fourth replacement waits 400 ms.
+    const kills = await killSlotRepeatedly(n, first, 4, track);
+    await n.waitForLog((l) => String(l.msg).startsWith('worker exited') && (l.worker as { pid: number }).pid === kills.killed[3]);
+    expect(exitLines(n).at(-1)).toMatchObject({ replaceInMs: 400, replaced: true });
+    n.kill('SIGTERM');
+    const signalledAt = Date.now();
+
+    // Watch the node's children until it exits, well past the 400 ms (the drain waits --shutdown-delay, 1 s).
+    const seen = new Set<number>();
+    let done = false;
+    void n.exited.then(() => (done = true));
+    while (!done && Date.now() - signalledAt < 15_000) {
+      for (const pid of childrenOf(n.proc.pid!)) seen.add(pid);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect(Date.now() - signalledAt).toBeGreaterThan(900);
+    expect([...seen].filter((pid) => pid !== survivor), 'a worker started after SIGTERM').toEqual([]);
+    expect(n.logs.find((l) => l.msg === 'worker replacement cancelled: the drain began')).toMatchObject({ exitedPid: kills.killed[3], phase: 'delaying' });
+    expect(n.logs.filter((l) => String(l.msg).startsWith('proxy listening') && !kills.known.has(Number(l.pid)))).toEqual([]);
+    const saved = await savedState(n.dataDir);
+    expect(saved.shutdowns).toHaveLength(1);
+    expect(saved.shutdowns[0]!.cut).toBe(0);
   });
 });
 
