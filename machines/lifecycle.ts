@@ -149,7 +149,12 @@ function replacementOf(context: LifecycleContext, event: WorkerExited): Replacem
 /** `replacement` null: not replaced (the node is not serving). */
 function exitReport({ pid, slot, uptimeMs, code, signal, inFlight }: WorkerExited, replacement: Replacement | null): WorkerExitReport {
   return {
-    pid, slot, uptimeMs, code, signal, inFlight,
+    pid,
+    slot,
+    uptimeMs,
+    code,
+    signal,
+    inFlight,
     replaced: replacement !== null,
     replaceInMs: replacement?.delayMs ?? null,
     exitsInARow: replacement?.exitsInARow ?? null,
