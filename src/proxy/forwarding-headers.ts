@@ -2,7 +2,8 @@
  * Which headers cross the proxy. Hop-by-hop fields (RFC 9110 §7.6.1) belong
  * to one connection and are dropped both ways; X-Forwarded-* and RFC 7239
  * `Forwarded` tell the target who asked, how and for which host; the hop
- * header marks a request one node already routed.
+ * header marks a request one node already routed; `Via` names every node
+ * the request passed (http-rules/via.ts: loop detection).
  *
  * At the edge, client-supplied `X-Forwarded-Proto` / `-Host` / `Forwarded`
  * are a spoofing path (an origin that trusts them can be told a plain request
@@ -16,6 +17,7 @@ import type http from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import type { PeerAddressCheck } from './mesh-peer-hosts.js';
 import { absoluteFormAuthority } from './target-path.js';
+import { viaEntry, viaWith } from './http-rules/via.js';
 
 export const HOP_HEADER = 'x-graceful-edge-hop';
 export const DRAINING_HEADER = 'x-graceful-edge-draining';
@@ -143,6 +145,7 @@ export function requestHeadersFor(
     if (remote) out.forwarded = forwardedElement(remote, host, proto);
     else delete out.forwarded;
   }
+  out.via = viaWith(req.headers.via, viaEntry(req, opts.nodeId));
   if (opts.toPeer) out[HOP_HEADER] = opts.nodeId;
   return out;
 }

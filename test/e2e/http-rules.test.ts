@@ -7,6 +7,8 @@
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { metricBy } from '../helpers/admin.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
+import { freeTcpPort } from '../helpers/ports.js';
+import { until } from '../helpers/wait.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { exchange, okCount, startRecordingOrigin, statuses } from '../proxy/support/recording-origin.js';
 import type { RecordedRequest, RecordingOrigin } from '../proxy/support/recording-origin.js';
@@ -157,6 +159,33 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/1.1 proxy rules (engine %
     expect(h.get('x-forwarded-proto')).toEqual(['https']);
     expect(h.get('x-forwarded-host')).toEqual(['shop.test']);
     expect(h.get('forwarded')).toEqual(['for=203.0.113.9;proto=https, for=127.0.0.1;host="real.test:8443";proto=http']);
+  });
+
+  it('adds itself to Via, after what the client sent (RFC 9110 §7.6.3)', async () => {
+    const nodeId = String(node.logs.find((l) => typeof l.nodeId === 'string')!.nodeId);
+    const seen = await reaching(() => exchange(node.proxy, 'GET /via HTTP/1.1\r\nHost: test\r\nVia: 1.0 lb.example\r\n\r\n', { doneWhen: answered }));
+    expect(seen[0]!.headers.get('via')).toEqual([`1.0 lb.example, 1.1 ${nodeId}`]);
+    const plain = await reaching(() => exchange(node.proxy, 'GET /via10 HTTP/1.0\r\nHost: test\r\n\r\n', { doneWhen: answered }));
+    expect(plain[0]!.headers.get('via')).toEqual([`1.0 ${nodeId}`]);
+  });
+
+  it('answers 508 to a request that comes back through the node (its upstream is its own listener), after one loop', async () => {
+    const port = await freeTcpPort();
+    const self = `127.0.0.1:${port}`;
+    const looping = await startNode({ args: ['--listen', self, '--upstream', `http://${self}`, '--proxy-engine', engine, '--node-id', 'loop-node'] });
+    nodes.push(looping);
+    const ex = await exchange(looping.proxy, 'GET /loop HTTP/1.1\r\nHost: test\r\n\r\n', { doneWhen: answered });
+    expect(statuses(ex.text)).toEqual([508]);
+    expect(ex.text).toMatch(/"rule":"loop-detected"/);
+    const line = await looping.waitForLog((l) => l.msg === 'request refused by an HTTP rule' && l.rule === 'loop-detected');
+    expect(line).toMatchObject({ status: 508 });
+    // The client's request and its one echo: no flood of self-connections.
+    await until('both passes counted', async () => {
+      const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
+      return outcomes['ok'] === 1 && outcomes['loop_detected'] === 1;
+    });
+    const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
+    expect(Object.values(outcomes).reduce((a, b) => a + b, 0)).toBe(2);
   });
 
   it('drops Connection-named and proxy hop-by-hop fields both ways', async () => {

@@ -11,7 +11,7 @@ import { RateLimitedLog } from '../../log/rate-limited-log.js';
 import { sendJson } from '../../http/json-response.js';
 
 export interface Refusal {
-  status: 400 | 501;
+  status: 400 | 501 | 508;
   /** Stable name for logs and docs. */
   rule: string;
   rfc: string;
@@ -82,8 +82,8 @@ export function refusalFor(req: http.IncomingMessage): Refusal | null {
 }
 
 /** The outcome label a refusal is counted under. */
-export function refusalOutcome(r: Refusal): 'bad_request' | 'not_implemented' {
-  return r.status === 400 ? 'bad_request' : 'not_implemented';
+export function refusalOutcome(r: Refusal): 'bad_request' | 'not_implemented' | 'loop_detected' {
+  return r.status === 400 ? 'bad_request' : r.status === 508 ? 'loop_detected' : 'not_implemented';
 }
 
 const limiter = new RateLimitedLog(5_000);
