@@ -1,4 +1,4 @@
-/** `--name value` options taken out of argv (what is left are the positional arguments). */
+/** `--name value` options and `--name` flags taken out of argv (what is left are the positional arguments). */
 export function argvOptions(argv = process.argv.slice(2)) {
   const opt = (name, dflt) => {
     const i = argv.indexOf(`--${name}`);
@@ -7,5 +7,11 @@ export function argvOptions(argv = process.argv.slice(2)) {
     argv.splice(i, 2);
     return v;
   };
-  return { argv, opt };
+  const flag = (name) => {
+    const i = argv.indexOf(`--${name}`);
+    if (i === -1) return false;
+    argv.splice(i, 1);
+    return true;
+  };
+  return { argv, opt, flag };
 }

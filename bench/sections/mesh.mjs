@@ -3,36 +3,13 @@
 // and the failed requests under steady load in each case.
 // The cases run in bench/mesh-child.mjs; with root and `ip`, inside one fresh
 // network namespace with only `lo` up (multicast stays in it), deleted after.
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { onCleanup, start } from '../lib/procs.mjs';
+import { start } from '../lib/procs.mjs';
+import { createNetns } from '../lib/netns.mjs';
 import { fmt, table } from '../lib/stats.mjs';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'mesh-child.mjs');
-
-function createNetns() {
-  const name = `ge-bench-${randomBytes(3).toString('hex')}`;
-  execFileSync('ip', ['netns', 'add', name]);
-  const remove = () => {
-    try {
-      execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  };
-  onCleanup(remove);
-  try {
-    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'multicast', 'on']);
-    execFileSync('ip', ['-n', name, 'route', 'add', '224.0.0.0/4', 'dev', 'lo']);
-  } catch (error) {
-    remove();
-    throw error;
-  }
-  return { name, remove };
-}
 
 export async function mesh(cfg, log, tools) {
   const reps = cfg.meshReps ?? 3;
