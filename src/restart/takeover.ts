@@ -66,7 +66,8 @@ export async function receiveTakeover(logger: Logger, env: NodeJS.ProcessEnv = p
     };
     process.on('message', onMessage);
     process.on('disconnect', onDisconnect);
-    process.send!({ type: 'ge:hello', pid: process.pid } satisfies ToPredecessor);
+    // A failed send (the predecessor died just now) is the 'disconnect' above, not an uncaught 'error'.
+    process.send!({ type: 'ge:hello', pid: process.pid } satisfies ToPredecessor, undefined, {}, () => undefined);
   });
   logger.info(
     { takeover: { fromPid: takeover.fromPid, previousRunId: takeover.previousRunId, restarts: takeover.restarts }, inherited: Object.keys(inherited) },
