@@ -12,6 +12,9 @@
  * or from a mesh peer forwarding a request (the hop header, sent from an
  * address in the routing table: mesh-peer-hosts.ts). `X-Forwarded-For` is
  * always appended to (origins read it from the right).
+ *
+ * WebSocket upgrades get the same headers (`upgradeHeadersFor`): an origin
+ * sees the same client facts on a tunnel as on any request.
  */
 import type http from 'node:http';
 import { BlockList, isIP } from 'node:net';
@@ -112,11 +115,18 @@ function forwardedElement(remote: string, host: string | undefined, proto: strin
   return host ? `for=${node};host=${forwardedValue(host)};proto=${proto}` : `for=${node};proto=${proto}`;
 }
 
+/** What the header rules need to know about the node and the target of one forwarded request. */
+export interface ForwardingContext {
+  toPeer: boolean;
+  nodeId: string;
+  /** The client's connection is TLS (X-Forwarded-Proto / Forwarded say https). */
+  encrypted: boolean;
+  trusted?: BlockList | null;
+  meshPeers?: PeerAddressCheck | null;
+}
+
 /** Headers for the outgoing request to one target. */
-export function requestHeadersFor(
-  req: http.IncomingMessage,
-  opts: { toPeer: boolean; nodeId: string; encrypted: boolean; trusted?: BlockList | null; meshPeers?: PeerAddressCheck | null },
-): http.OutgoingHttpHeaders {
+export function requestHeadersFor(req: http.IncomingMessage, opts: ForwardingContext): http.OutgoingHttpHeaders {
   const out = withoutHopByHop(req.headers);
   const raw = req.socket.remoteAddress;
   const remote = raw?.startsWith('::ffff:') ? raw.slice(7) : raw;
@@ -147,6 +157,24 @@ export function requestHeadersFor(
   }
   out.via = viaWith(req.headers.via, viaEntry(req, opts.nodeId));
   if (opts.toPeer) out[HOP_HEADER] = opts.nodeId;
+  return out;
+}
+
+/**
+ * Headers for a WebSocket upgrade to one target: the same rules as any
+ * request, plus the handshake's own fields. `Connection` and `Upgrade` are
+ * hop-by-hop, so this hop states them anew, offering only what is tunnelled;
+ * `Sec-WebSocket-*` are end-to-end (RFC 6455 §4.1) and kept even when a
+ * client named one in `Connection`, since the handshake fails without them.
+ */
+export function upgradeHeadersFor(req: http.IncomingMessage, opts: ForwardingContext): http.OutgoingHttpHeaders {
+  const out = requestHeadersFor(req, opts);
+  out.connection = 'Upgrade';
+  out.upgrade = 'websocket';
+  for (const name in req.headers) {
+    const value = req.headers[name];
+    if (value !== undefined && name.startsWith('sec-websocket-')) out[name] = value;
+  }
   return out;
 }
 

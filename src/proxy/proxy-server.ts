@@ -125,8 +125,12 @@ export function startProxyServer(rt: ProxyDeps, opts: ProxyServerOptions, send: 
       }, graceMs());
     };
 
+    const trustedProxies = trustedProxyList(rt.config.trustedProxies);
+    const meshPeers = new MeshPeerHosts(rt.peers);
     const tunnels = new WebSocketTunnels({
       nodeId: rt.config.nodeId,
+      trustedProxies,
+      meshPeers,
       picker,
       tracker: rt.tracker,
       logger: log,
@@ -147,8 +151,8 @@ export function startProxyServer(rt: ProxyDeps, opts: ProxyServerOptions, send: 
       // Every request fails alike while the fds are out: a line per 10 s is enough.
       localErrorLog: new RateLimitedLog(10_000),
       logger: log,
-      trustedProxies: trustedProxyList(rt.config.trustedProxies),
-      meshPeers: new MeshPeerHosts(rt.peers),
+      trustedProxies,
+      meshPeers,
     };
 
     // A connection must send its whole request head within --header-timeout

@@ -15,18 +15,26 @@
  * (docs/performance.md, "Memory"). Upgrades that arrive while it loads are
  * tracked (in flight, cut by the drain) from the start and wait for the one
  * shared load.
+ *
+ * An upgrade crosses the proxy under the same header rules as any request
+ * (forwarding-headers.ts), the same refusals (http-rules/request-rules.ts)
+ * and the same loop detection (http-rules/via.ts).
  */
 import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type net from 'node:net';
+import type { BlockList } from 'node:net';
 import type { ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../log/logger.js';
 import type { InFlightTracker } from './in-flight-tracker.js';
 import { redactTarget } from './error-responses.js';
 import { writeRawJson } from '../http/json-response.js';
-import { DRAINING_HEADER, HOP_HEADER } from './forwarding-headers.js';
+import { DRAINING_HEADER, HOP_HEADER, upgradeHeadersFor } from './forwarding-headers.js';
 import { addDateIfMissing } from './http-rules/date-header.js';
+import { refusalFor, refusalOutcome, refuseOnSocket } from './http-rules/request-rules.js';
+import { LOOP_DETECTED, passedThrough } from './http-rules/via.js';
+import type { PeerAddressCheck } from './mesh-peer-hosts.js';
 import type { ProxyPhase } from './request-forwarder.js';
 import type { TargetPicker } from './target-picker.js';
 
@@ -68,6 +76,10 @@ export class WebSocketTunnels {
       phase: () => ProxyPhase;
       count: (outcome: string) => void;
       onSettled: () => void;
+      /** `--trusted-proxy` addresses (null: none): their X-Forwarded-* / Forwarded are kept. */
+      trustedProxies: BlockList | null;
+      /** Mesh peers by address: an upgrade one forwarded (hop header) keeps its forwarding headers too. */
+      meshPeers: PeerAddressCheck | null;
     },
   ) {}
 
@@ -75,7 +87,7 @@ export class WebSocketTunnels {
   #server(): ProxyServer | Promise<ProxyServer> {
     if (this.#proxy) return this.#proxy;
     this.#loading ??= import('http-proxy-3').then(
-      ({ ProxyServer: Server }) => (this.#proxy = this.#listen(new Server({ ws: true, xfwd: true }))),
+      ({ ProxyServer: Server }) => (this.#proxy = this.#listen(new Server({ ws: true }))),
       (error: unknown) => {
         // Let a later upgrade try again; this one fails like an unreachable target.
         this.#loading = null;
@@ -121,6 +133,13 @@ export class WebSocketTunnels {
 
   handleUpgrade(req: http.IncomingMessage, duplex: Duplex, head: Buffer): void {
     const socket = duplex as net.Socket;
+    // Before anything else, as for a plain request (request-forwarder.ts).
+    const refusal = refusalFor(req) ?? (passedThrough(req.headers.via, this.deps.nodeId) ? LOOP_DETECTED : null);
+    if (refusal) {
+      socket.on('error', () => undefined);
+      this.deps.count(refusalOutcome(refusal));
+      return refuseOnSocket(socket, socket.remoteAddress, refusal, this.deps.logger);
+    }
     const phase = this.deps.phase();
     if (phase === 'waiting' || phase === 'cutting') {
       this.deps.count('draining_503');
@@ -169,16 +188,22 @@ export class WebSocketTunnels {
     const tunnelWith = (proxy: ProxyServer) => {
       // Cut or gone while http-proxy-3 loaded: the tunnel has had its answer.
       if (tunnel.cut || socket.destroyed) return;
-      proxy.ws(
-        req,
-        socket,
-        head,
-        {
-          target: target.url,
-          headers: target.kind === 'peer' ? { [HOP_HEADER]: this.deps.nodeId } : {},
-        },
-        (err) => fail(err as Error),
-      );
+      // http-proxy-3's ws() builds the upstream request from
+      // `{ ...req.headers, ...options.headers }` (common.setupOutgoing), so
+      // its `headers` option can add and override but never drop a field the
+      // client sent (Proxy-Authorization, a field Connection names), and its
+      // `xfwd` appends to whatever X-Forwarded-* the client claimed. So the
+      // request's headers are replaced by the rules' result, which ws() then
+      // copies as they are; xfwd stays off. The tunnel needs nothing of the
+      // client's own headers after this point.
+      req.headers = upgradeHeadersFor(req, {
+        toPeer: target.kind === 'peer',
+        nodeId: this.deps.nodeId,
+        encrypted: Boolean((socket as { encrypted?: boolean }).encrypted),
+        trusted: this.deps.trustedProxies,
+        meshPeers: this.deps.meshPeers,
+      }) as http.IncomingHttpHeaders;
+      proxy.ws(req, socket, head, { target: target.url }, (err) => fail(err as Error));
     };
     const server = this.#server();
     if (server instanceof Promise) server.then(tunnelWith, (error: unknown) => fail(error as Error));

@@ -5,15 +5,18 @@
  * raw requests through NGINX and this proxy (issue 10).
  */
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { metricBy } from '../helpers/admin.js';
+import { adminState, metricBy } from '../helpers/admin.js';
 import { startNode, stopAll } from '../helpers/daemon.js';
 import { freeTcpPort } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 import type { NodeProcess } from '../helpers/daemon.js';
-import { exchange, okCount, startRecordingOrigin, statuses } from '../proxy/support/recording-origin.js';
+import { exchange, okCount, startRecordingOrigin, statuses, upgrade } from '../proxy/support/recording-origin.js';
 import type { RecordedRequest, RecordingOrigin } from '../proxy/support/recording-origin.js';
 
 const answered = (t: string) => /\r\n\r\n(ok|\{.*\})$/s.test(t);
+/** A WebSocket upgrade request head (RFC 6455 §4.1) with `extra` header lines. */
+const upgradeHead = (path: string, extra: string) =>
+  `GET ${path} HTTP/1.1\r\n${extra}Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
 
 describe.each(['undici', 'http-proxy'] as const)('HTTP/1.1 proxy rules (engine %s)', (engine) => {
   let origin: RecordingOrigin;
@@ -186,6 +189,88 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/1.1 proxy rules (engine %
     });
     const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
     expect(Object.values(outcomes).reduce((a, b) => a + b, 0)).toBe(2);
+  });
+
+  it('gives a WebSocket upgrade the same forwarding headers as any request, and still tunnels both ways', async () => {
+    const nodeId = String(node.logs.find((l) => typeof l.nodeId === 'string')!.nodeId);
+    let up!: Awaited<ReturnType<typeof upgrade>>;
+    const seen = await reaching(async () => {
+      up = await upgrade(
+        node.proxy,
+        upgradeHead(
+          '/ws-spoof',
+          'Host: real.test\r\nConnection: keep-alive, Upgrade, X-Private\r\nX-Private: 1\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\n' +
+            'X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test\r\nForwarded: for=6.6.6.6;proto=https\r\nX-Forwarded-For: 6.6.6.6\r\nVia: 1.0 lb.example\r\n',
+        ),
+        'frame bytes through the tunnel',
+      );
+    });
+    expect(statuses(up.head)).toEqual([101]);
+    expect(up.echoed).toBe('frame bytes through the tunnel');
+    expect(seen.map((r) => r.line)).toEqual(['GET /ws-spoof HTTP/1.1']);
+    const h = seen[0]!.headers;
+    expect(h.get('x-forwarded-for')).toEqual(['6.6.6.6, 127.0.0.1']);
+    expect(h.get('x-forwarded-proto')).toEqual(['http']);
+    expect(h.get('x-forwarded-host')).toEqual(['real.test']);
+    expect(h.get('forwarded')).toEqual(['for=127.0.0.1;host=real.test;proto=http']);
+    expect(h.get('via')).toEqual([`1.0 lb.example, 1.1 ${nodeId}`]);
+    // The handshake's own fields cross; this hop's do not.
+    expect(h.get('connection')).toEqual(['Upgrade']);
+    expect(h.get('upgrade')).toEqual(['websocket']);
+    expect(h.get('sec-websocket-key')).toEqual(['dGhlIHNhbXBsZSBub25jZQ==']);
+    expect(h.get('sec-websocket-version')).toEqual(['13']);
+    for (const name of ['x-private', 'proxy-authorization', 'x-forwarded-port']) expect(h.has(name), name).toBe(false);
+  });
+
+  it('keeps a --trusted-proxy’s X-Forwarded-* on a WebSocket upgrade, as on any request', async () => {
+    let up!: Awaited<ReturnType<typeof upgrade>>;
+    const seen = await reaching(async () => {
+      up = await upgrade(
+        trusting.proxy,
+        upgradeHead('/ws-lb', 'Host: real.test:8443\r\nConnection: Upgrade\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.test\r\nForwarded: for=203.0.113.9;proto=https\r\nX-Forwarded-For: 203.0.113.9\r\n'),
+        'x',
+      );
+    });
+    expect(statuses(up.head)).toEqual([101]);
+    expect(up.echoed).toBe('x');
+    const h = seen[0]!.headers;
+    expect(h.get('x-forwarded-for')).toEqual(['203.0.113.9, 127.0.0.1']);
+    expect(h.get('x-forwarded-proto')).toEqual(['https']);
+    expect(h.get('x-forwarded-host')).toEqual(['shop.test']);
+    expect(h.get('forwarded')).toEqual(['for=203.0.113.9;proto=https, for=127.0.0.1;host="real.test:8443";proto=http']);
+  });
+
+  it('refuses a WebSocket upgrade with two Host lines like any request, forwarding nothing', async () => {
+    let up!: Awaited<ReturnType<typeof upgrade>>;
+    const seen = await reaching(async () => {
+      up = await upgrade(node.proxy, upgradeHead('/ws-two-hosts', 'Host: a.test\r\nHost: b.test\r\nConnection: Upgrade\r\n'), 'never tunnelled');
+    });
+    expect(statuses(up.text)).toEqual([400]);
+    expect(up.text).toMatch(/"rule":"duplicate-host"/);
+    expect(up.text).toMatch(/\r\ndate: /i);
+    expect(up.echoed).toBeNull();
+    expect(seen).toEqual([]);
+  });
+
+  it('answers 508 to a WebSocket upgrade that comes back through the node, after one loop', async () => {
+    const port = await freeTcpPort();
+    const self = `127.0.0.1:${port}`;
+    const looping = await startNode({ args: ['--listen', self, '--upstream', `http://${self}`, '--proxy-engine', engine, '--node-id', 'ws-loop-node'] });
+    nodes.push(looping);
+    const up = await upgrade(looping.proxy, upgradeHead('/ws-loop', 'Host: test\r\nConnection: Upgrade\r\n'), 'never tunnelled');
+    expect(statuses(up.text)).toEqual([508]);
+    expect(up.echoed).toBeNull();
+    expect(up.text).toMatch(/"rule":"loop-detected"/);
+    const line = await looping.waitForLog((l) => l.msg === 'request refused by an HTTP rule' && l.rule === 'loop-detected');
+    expect(line).toMatchObject({ status: 508 });
+    // The client's upgrade (its tunnel closed after relaying the 508) and its one echo: no flood of self-connections.
+    await until('both passes counted', async () => {
+      const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
+      return outcomes['websocket_closed'] === 1 && outcomes['loop_detected'] === 1;
+    });
+    const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
+    expect(Object.values(outcomes).reduce((a, b) => a + b, 0)).toBe(2);
+    expect((await adminState(looping)).inFlightWebSockets).toBe(0);
   });
 
   it('drops Connection-named and proxy hop-by-hop fields both ways', async () => {

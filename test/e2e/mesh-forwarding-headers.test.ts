@@ -3,10 +3,11 @@
  * headers: the peer trusts the hop header only from an address in its routing
  * table. Two real daemons on different loopback addresses (A on 127.0.0.1,
  * B on 127.0.0.2), a client on a third (127.0.0.3), a recording origin
- * behind B; observed at the origin.
+ * behind B; observed at the origin, for a plain request and a WebSocket upgrade.
  */
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { peerStatus } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
 import { startNode } from '../helpers/daemon.js';
@@ -16,6 +17,19 @@ import { startOrigin } from '../proxy/support/origin.js';
 
 const { nodes, cleanups } = testScope();
 const CLIENT_HOST = '127.0.0.3';
+
+/** A WebSocket from CLIENT_HOST with the given headers; resolves once a message came back through it. */
+async function echoFromClient(hostPort: string, path: string, headers: Record<string, string>): Promise<string> {
+  const ws = new WebSocket(`ws://${hostPort}${path}`, { headers, localAddress: CLIENT_HOST });
+  try {
+    await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+    const echoed = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
+    ws.send('through two nodes');
+    return await echoed;
+  } finally {
+    ws.terminate();
+  }
+}
 
 /** One GET from CLIENT_HOST with the given headers; resolves with the status. */
 function getFromClient(hostPort: string, path: string, headers: Record<string, string>): Promise<number> {
@@ -54,6 +68,18 @@ describe('forwarding headers across the mesh', () => {
       'x-forwarded-proto': 'http',
       'x-forwarded-host': 'shop.test',
       forwarded: `for=${CLIENT_HOST};host=shop.test;proto=http, for=127.0.0.1;host=shop.test;proto=http`,
+    });
+
+    // A WebSocket upgrade through A: the same, on the tunnel's handshake.
+    expect(await echoFromClient(aProxy, '/ws-via-peer', spoof)).toBe('through two nodes');
+    const wsViaPeer = origin.upgrades.find((r) => r.url === '/ws-via-peer');
+    expect(wsViaPeer?.headers['x-graceful-edge-hop']).toBe('node-a');
+    expect(wsViaPeer?.headers).toMatchObject({
+      'x-forwarded-for': `${CLIENT_HOST}, 127.0.0.1`,
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'shop.test',
+      forwarded: `for=${CLIENT_HOST};host=shop.test;proto=http, for=127.0.0.1;host=shop.test;proto=http`,
+      via: '1.1 node-a, 1.1 node-b',
     });
 
     // Straight to B with the hop header: the header alone makes no peer.

@@ -3,7 +3,7 @@ import type http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/schema.js';
-import { parseCidr, requestHeadersFor, trustedProxyList } from '../../src/proxy/forwarding-headers.js';
+import { parseCidr, requestHeadersFor, trustedProxyList, upgradeHeadersFor } from '../../src/proxy/forwarding-headers.js';
 import { hasOtherCoding, refusalFor } from '../../src/proxy/http-rules/request-rules.js';
 import { headWithoutUpgrade, isWebSocketUpgrade } from '../../src/proxy/http-rules/plain-upgrade.js';
 import { informationalHead } from '../../src/proxy/http-rules/informational.js';
@@ -101,6 +101,32 @@ describe('forwarding headers', () => {
     // A peer's address without the header: a client on the peer's host, not a forwarded request.
     expect(requestHeadersFor(fakeReq(spoof, { remote: '10.0.0.2' }), opts)).toMatchObject({ 'x-forwarded-proto': 'http', 'x-forwarded-host': 'real.test' });
     expect(meshPeers.isPeer('edge-c.internal')).toBe(false);
+  });
+  it('gives an upgrade the same rules and restates the handshake’s hop-by-hop fields', () => {
+    const raw = [
+      ...spoof,
+      'Connection', 'keep-alive, Upgrade, X-Private, Sec-WebSocket-Key',
+      'Upgrade', 'websocket, foo/1',
+      'X-Private', '1',
+      'Proxy-Authorization', 'Basic x',
+      'Sec-WebSocket-Key', 'k',
+      'Sec-WebSocket-Version', '13',
+      'Via', '1.0 lb',
+    ];
+    const out = upgradeHeadersFor(fakeReq(raw), { toPeer: true, nodeId: 'n', encrypted: false, trusted: null });
+    expect(out).toMatchObject({
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-key': 'k',
+      'sec-websocket-version': '13',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'real.test',
+      forwarded: 'for=127.0.0.1;host=real.test;proto=http',
+      via: '1.0 lb, 1.1 n',
+      'x-graceful-edge-hop': 'n',
+    });
+    for (const name of ['x-private', 'proxy-authorization', 'keep-alive']) expect(out, name).not.toHaveProperty(name);
   });
   it('parses CIDRs and refuses bad ones', () => {
     expect(parseCidr('10.0.0.0/8')).toEqual({ address: '10.0.0.0', prefix: 8, family: 'ipv4' });

@@ -5,10 +5,11 @@
  * lets through and this module catches is checked in one pass over
  * `req.rawHeaders`, allocating nothing for an ordinary request.
  */
-import type http from 'node:http';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
-import { sendJson } from '../../http/json-response.js';
+import { sendJson, writeRawJson } from '../../http/json-response.js';
 
 export interface Refusal {
   status: 400 | 501 | 508;
@@ -88,18 +89,28 @@ export function refusalOutcome(r: Refusal): 'bad_request' | 'not_implemented' | 
 
 const limiter = new RateLimitedLog(5_000);
 
-/**
- * Answers a refused request and closes the connection: after faulty framing
- * nothing more on it can be trusted. One log line per rule every 5 s at most,
- * so a flood of bad requests costs a counter, not a log line each.
- */
-export function refuse(res: http.ServerResponse, r: Refusal, logger: Logger): void {
+/** One log line per rule every 5 s at most: a flood of bad requests costs a counter, not a line each. */
+function logRefusal(r: Refusal, remote: string | undefined, logger: Logger): void {
   const suppressed = limiter.admit(r.rule);
   if (suppressed !== null) {
-    logger.warn(
-      { rule: r.rule, status: r.status, rfc: r.rfc, remote: res.req?.socket.remoteAddress, suppressed },
-      'request refused by an HTTP rule',
-    );
+    logger.warn({ rule: r.rule, status: r.status, rfc: r.rfc, remote, suppressed }, 'request refused by an HTTP rule');
   }
+}
+
+/**
+ * Answers a refused request and closes the connection: after faulty framing
+ * nothing more on it can be trusted.
+ */
+export function refuse(res: http.ServerResponse, r: Refusal, logger: Logger): void {
+  logRefusal(r, res.req?.socket.remoteAddress, logger);
   sendJson(res, r.status, { error: r.error, rule: r.rule }, { closing: true });
+}
+
+/**
+ * The same answer on a socket Node has handed over (a WebSocket upgrade):
+ * no ServerResponse adds `Date` there, so it is added here.
+ */
+export function refuseOnSocket(socket: Duplex, remote: string | undefined, r: Refusal, logger: Logger): void {
+  logRefusal(r, remote, logger);
+  writeRawJson(socket, r.status, http.STATUS_CODES[r.status] ?? 'Refused', { error: r.error, rule: r.rule }, { date: new Date().toUTCString() });
 }

@@ -14,6 +14,8 @@ export interface Origin {
   url: string;
   port: number;
   seen: Seen[];
+  /** WebSocket upgrade requests that reached the origin (not in `seen`). */
+  upgrades: Seen[];
   /** Close codes the origin's WebSocket connections ended with. */
   wsCloses: number[];
   close(): Promise<void>;
@@ -73,7 +75,9 @@ export async function startOrigin(opts: { status?: number; headers?: Record<stri
     s.on('close', () => sockets.delete(s));
   });
   const wss = new WebSocketServer({ noServer: true });
+  const upgrades: Seen[] = [];
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    upgrades.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '' });
     // An upgrade for /hang is never answered either (the socket stays open).
     if (new URL(req.url ?? '/', 'http://x').pathname === '/hang') {
       sockets.add(socket);
@@ -94,6 +98,7 @@ export async function startOrigin(opts: { status?: number; headers?: Record<stri
     url: `http://127.0.0.1:${port}`,
     port,
     seen,
+    upgrades,
     wsCloses,
     close: () =>
       new Promise<void>((resolve) => {

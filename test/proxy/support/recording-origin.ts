@@ -3,7 +3,8 @@
  * `net` server, so nothing is normalised on the way in) and answers by path:
  * `/hints` sends 103 Early Hints then 200; `/processing` 102 then 200;
  * `/hop` answers with hop-by-hop fields that must not reach the client;
- * a WebSocket upgrade gets a 101 without `Date`; anything else `200 ok`.
+ * a WebSocket upgrade gets a 101 without `Date`, after which every byte
+ * that arrives is sent back as it came (a raw echo); anything else `200 ok`.
  */
 import net from 'node:net';
 
@@ -80,13 +81,18 @@ export async function startRecordingOrigin(): Promise<RecordingOrigin> {
     let buf: Buffer = Buffer.alloc(0);
     let upgraded = false;
     s.on('data', (d: Buffer) => {
-      if (upgraded) return;
+      if (upgraded) return void s.write(d);
       const { done, rest } = takeRequests(Buffer.concat([buf, d]));
       buf = rest;
       for (const r of done) {
         requests.push(r);
         const parts = answerFor(r);
-        if (parts[0]!.startsWith('HTTP/1.1 101')) upgraded = true;
+        if (parts[0]!.startsWith('HTTP/1.1 101')) {
+          // The proxy relays tunnel bytes only after this 101, never with the request.
+          upgraded = true;
+          s.write(parts[0]!);
+          return;
+        }
         // Informational heads go out a moment before the final answer, as a real origin would.
         parts.forEach((p, i) => (i === 0 ? s.write(p) : setTimeout(() => s.writable && s.write(p), 50 * i)));
       }
@@ -153,3 +159,49 @@ export function statuses(text: string): number[] {
 
 /** True when `text` holds `n` complete `ok` answers. */
 export const okCount = (text: string): number => text.split('\r\n\r\nok').length - 1;
+
+export interface Upgrade {
+  /** The proxy's answer head (up to the blank line), as latin1 text. */
+  head: string;
+  /** The whole answer when it was not a 101 (the proxy closed after it). */
+  text: string;
+  /** What came back through the tunnel for `payload` (the recording origin echoes it); null without a 101. */
+  echoed: string | null;
+}
+
+/**
+ * Sends an upgrade request head on a fresh connection; on a 101, sends
+ * `payload` through the tunnel and waits for it to come back.
+ */
+export function upgrade(hostPort: string, requestHead: string, payload: string, waitMs = 3_000): Promise<Upgrade> {
+  const i = hostPort.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const s = net.connect(Number(hostPort.slice(i + 1)), hostPort.slice(0, i), () => s.write(requestHead, 'latin1'));
+    let text = '';
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      s.destroy();
+      const end = text.indexOf('\r\n\r\n');
+      const head = end < 0 ? text : text.slice(0, end);
+      const echoed = /^HTTP\/1\.1 101 /.test(text) && end >= 0 ? text.slice(end + 4) : null;
+      resolve({ head, text, echoed });
+    };
+    const timer = setTimeout(finish, waitMs);
+    let sent = false;
+    s.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end < 0 || !text.startsWith('HTTP/1.1 101 ')) return;
+      if (!sent) {
+        sent = true;
+        s.write(payload, 'latin1');
+      }
+      if (text.length - (end + 4) >= payload.length) finish();
+    });
+    s.on('error', finish);
+    s.on('close', finish);
+  });
+}
