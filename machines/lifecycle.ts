@@ -111,9 +111,10 @@ export interface LifecycleContext {
   /** The process that took over (hot restart); null otherwise. */
   successor: SuccessorInfo | null;
   /**
-   * `--workers N`: per worker slot, its exits in a row while serving (a
-   * worker that lived past WORKER_SETTLE_MS starts a new streak); the
-   * replacement back-off is computed from it (machines/worker-backoff.ts).
+   * `--workers N`: per worker slot, its exits in a row while serving or
+   * handing over (a worker that lived past WORKER_SETTLE_MS starts a new
+   * streak); the replacement back-off is computed from it
+   * (machines/worker-backoff.ts).
    */
   workerExitStreaks: Record<number, number>;
 }
@@ -146,7 +147,7 @@ function replacementOf(context: LifecycleContext, event: WorkerExited): Replacem
   return { exitsInARow, delayMs: replacementDelayMs(exitsInARow) };
 }
 
-/** `replacement` null: not replaced (the node is not serving). */
+/** `replacement` null: not replaced (the node is leaving or has handed over). */
 function exitReport({ pid, slot, uptimeMs, code, signal, inFlight }: WorkerExited, replacement: Replacement | null): WorkerExitReport {
   return {
     pid,
@@ -160,6 +161,25 @@ function exitReport({ pid, slot, uptimeMs, code, signal, inFlight }: WorkerExite
     exitsInARow: replacement?.exitsInARow ?? null,
   };
 }
+
+/**
+ * `--workers N`: a worker lost while the node serves is replaced, after its
+ * slot's back-off. Taken in `serving` and in `handingOver`: a hot restart
+ * that fails returns to `serving`, which would otherwise go on one worker
+ * short for good; one that succeeds sends the `handedOver` drain command,
+ * which cancels a replacement still waiting out its back-off and retires or
+ * drains a started one with the others (src/workers/worker-pool.ts).
+ */
+const replaceExitedWorker = {
+  actions: [
+    'noteWorkerExit',
+    {
+      type: 'reportWorkerExit',
+      params: ({ context, event }: { context: LifecycleContext; event: WorkerExited }) => exitReport(event, replacementOf(context, event)),
+    },
+    'tellProxyReplaceWorker',
+  ],
+} as const;
 
 /** Input of the final-persist actor: everything the shutdown record needs. */
 export interface PersistInput {
@@ -315,7 +335,7 @@ export const lifecycleMachine = setup({
     tellProxy: sendTo('proxy', ({ context }, phase: ProxyDrainCommand['phase']) => ({ type: 'PROXY.DRAIN', phase, drainDeadlineMs: context.drainDeadlineMs }) satisfies ProxyCommand),
     tellMeshServing: sendTo('mesh', ({ context }) => ({ type: 'MESH.SERVING', proxyAddress: context.proxyAddress ?? '' }) satisfies MeshCommand),
     tellMeshNotServing: sendTo('mesh', { type: 'MESH.NOT_SERVING' } satisfies MeshCommand),
-    /** `--workers N`: a worker that died while serving is replaced (after its slot's back-off); once leaving, it is not. */
+    /** `--workers N`: a worker that died while serving or handing over is replaced (after its slot's back-off); once leaving, it is not. */
     reportWorkerExit: (_, _exit: WorkerExitReport) => undefined,
     /** Counts the exit into its slot's streak (reset when the worker had settled). */
     noteWorkerExit: assign({
@@ -325,7 +345,7 @@ export const lifecycleMachine = setup({
           : context.workerExitStreaks,
     }),
     tellProxyReplaceWorker: sendTo('proxy', ({ context, event }) => {
-      // Only WORKER.EXITED in `serving` runs this action.
+      // Only WORKER.EXITED (replaceExitedWorker) runs this action.
       const exit = event as WorkerExited;
       return { type: 'PROXY.REPLACE_WORKER', pid: exit.pid, slot: exit.slot, delayMs: replacementOf(context, exit).delayMs } satisfies ProxyCommand;
     }),
@@ -469,7 +489,8 @@ export const lifecycleMachine = setup({
       initial: 'binding',
       exit: 'tellMeshNotServing',
       on: {
-        // A worker lost outside `serving` (draining, handing over) is not replaced: the drain counts it.
+        // A worker lost while leaving or after a hand-over is not replaced: the
+        // drain counts it. `serving` and `handingOver` replace it (replaceExitedWorker).
         'WORKER.EXITED': { actions: { type: 'reportWorkerExit', params: ({ event }) => exitReport(event, null) } },
         // The proxy could not bind: nothing was served, but what was restored is kept.
         'PROXY.FAILED': {
@@ -500,13 +521,7 @@ export const lifecycleMachine = setup({
             SHUTDOWN: { target: 'leaving', actions: 'noteShutdown' },
             RESTART: { target: 'handingOver', actions: 'noteRestart' },
             // Replaced, at once or after the slot's back-off (machines/worker-backoff.ts).
-            'WORKER.EXITED': {
-              actions: [
-                'noteWorkerExit',
-                { type: 'reportWorkerExit', params: ({ context, event }) => exitReport(event, replacementOf(context, event)) },
-                'tellProxyReplaceWorker',
-              ],
-            },
+            'WORKER.EXITED': replaceExitedWorker,
             'SNAPSHOT.SAVED': {
               actions: assign({ snapshotsSaved: ({ context }) => context.snapshotsSaved + 1 }),
             },
@@ -561,6 +576,8 @@ export const lifecycleMachine = setup({
             },
             // One restart at a time.
             RESTART: { actions: 'reportRestartIgnored' },
+            // Still serving, and maybe again for long if the hand-over fails: as in serving.
+            'WORKER.EXITED': replaceExitedWorker,
             // A shutdown wins: the successor (not ready) is stopped with this state.
             SHUTDOWN: {
               target: 'leaving',

@@ -1,17 +1,21 @@
 /**
  * `--workers N` in the chart: a worker that exits unasked (WORKER.EXITED) is
- * reported, and replaced only while serving, after its slot's back-off
- * (machines/worker-backoff.ts); once leaving, the drain counts it and nothing
- * is started. Pure transitions, no actors, no I/O.
+ * reported, and replaced while the node serves (`serving`, and a hot
+ * restart's `handingOver`, which may return to serving), after its slot's
+ * back-off (machines/worker-backoff.ts); once leaving or handed over, the
+ * drain counts it and nothing is started. Pure transitions, no actors, no I/O.
  */
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import type { AnyEventObject } from 'xstate';
 import { lifecycleMachine } from '../../machines/lifecycle.js';
-import { lifecycleLabel } from '../../machines/lifecycle-names.js';
+import { lifecycleLabel, stateValueText } from '../../machines/lifecycle-names.js';
 import { WORKER_BACKOFF_CAP_MS, WORKER_SETTLE_MS } from '../../machines/worker-backoff.js';
 import { chartInput, sigterm, toServing } from '../helpers/chart.js';
 
+const sighup = { type: 'RESTART', signal: 'SIGHUP', at: 800 };
+const restartTimedOut = { type: 'xstate.after.restartTimeout.lifecycle.online.handingOver' };
+const successorReady = { type: 'RESTART.READY', pid: 4343, runId: 2 };
 const exited = { type: 'WORKER.EXITED', pid: 4242, slot: 1, uptimeMs: 60_000, code: null, signal: 'SIGKILL', inFlight: 3 };
 /** The worker in `slot` died after `uptimeMs`. */
 const exit = (pid: number, slot: number, uptimeMs: number) => ({ ...exited, pid, slot, uptimeMs, inFlight: 0 });
@@ -88,6 +92,31 @@ describe('lifecycle chart: worker exits', () => {
     expect(lifecycleLabel(snap.value)).toBe('deregistering + draining');
     const { type: _, ...fields } = exited;
     expect(actions.find((a) => a.type === 'reportWorkerExit')?.params).toEqual({ ...fields, replaced: false, replaceInMs: null, exitsInARow: null });
+    expect(sentToProxy(actions)).toEqual([]);
+  });
+
+  it('while handing over (hot restart): replaced as in serving; the hand-over goes on', () => {
+    const { snap, actions } = walk([...toServing, sighup, exited]);
+    expect(stateValueText(snap.value)).toBe('online.handingOver');
+    expect(snap.children).toHaveProperty('successor');
+    const { type: _, ...fields } = exited;
+    expect(actions.find((a) => a.type === 'reportWorkerExit')?.params).toEqual({ ...fields, replaced: true, replaceInMs: 0, exitsInARow: 1 });
+    expect(sentToProxy(actions)).toEqual([{ type: 'PROXY.REPLACE_WORKER', pid: 4242, slot: 1, delayMs: 0 }]);
+  });
+
+  it('a slot\'s streak goes on across a hand-over that fails: serving, handing over, serving again back off as one', () => {
+    const events = [exit(1, 1, 100), sighup, exit(2, 1, 100), exit(3, 2, 100), restartTimedOut, exit(4, 1, 100)];
+    const steps = stepsOf([...toServing, ...events]).slice(toServing.length);
+    expect(delaysOf(steps)).toEqual([0, undefined, 100, 0, undefined, 200]);
+    const { snap } = walk([...toServing, ...events]);
+    expect(stateValueText(snap.value)).toBe('online.serving');
+    expect(snap.context.workerExitStreaks).toEqual({ 1: 3, 2: 1 });
+  });
+
+  it('after a hand-over (handedOver): reported (replaced: false), nothing sent to the proxy, the drain goes on', () => {
+    const { snap, actions } = walk([...toServing, sighup, successorReady, exited]);
+    expect(stateValueText(snap.value)).toBe('online.handedOver.waiting');
+    expect(actions.find((a) => a.type === 'reportWorkerExit')?.params).toMatchObject({ replaced: false, replaceInMs: null, exitsInARow: null });
     expect(sentToProxy(actions)).toEqual([]);
   });
 
