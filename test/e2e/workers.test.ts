@@ -5,7 +5,7 @@
  * SQLite file (through `graceful-edge state --json`), exit codes, log lines.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -20,7 +20,7 @@ import { savedState } from '../helpers/saved-state.js';
 import { until } from '../helpers/wait.js';
 import { startOrigin } from '../proxy/support/origin.js';
 import { slowGet } from '../proxy/support/slow-client.js';
-import { getOnce, hotRestart, isAlive, startLoad, trackPids } from '../restart/support.js';
+import { copyOfBuild, getOnce, hotRestart, isAlive, startLoad, trackPids } from '../restart/support.js';
 
 const { nodes, cleanups } = testScope();
 
@@ -531,6 +531,118 @@ describe('--workers 2: a worker that keeps dying', () => {
     expect(saved.shutdowns).toHaveLength(1);
     expect(saved.shutdowns[0]!.cut).toBe(0);
   });
+});
+
+describe('--workers 2: a worker lost during a hot restart', () => {
+  it('a worker SIGKILLed while handing over is replaced; once the silent successor is given up (--restart-timeout 2) the node serves with 2 live workers, both answering; SIGTERM exits 0', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const cli = copyOfBuild(cleanups);
+    const n = await startNode({ cli, args: ['--workers', '2', '--upstream', origin.url, '--restart-timeout', '2'], startTimeoutMs: 60_000 });
+    nodes.push(n);
+    const track = trackPids(cleanups);
+    const before = await state(n.adminUrl);
+    for (const w of before.workers) track(w.pid);
+
+    // The successor starts and then hangs: alive, never READY, never exits.
+    writeFileSync(cli, 'setInterval(() => undefined, 60_000);\n');
+    process.kill(before.pid, 'SIGHUP');
+    const spawned = await n.waitForLog((l) => l.msg === 'hot restart: successor spawned', 10_000);
+    track(Number(spawned.successorPid));
+    const victim = before.workers[0]!.pid;
+    process.kill(victim, 'SIGKILL');
+    const exitLine = await n.waitForLog((l) => String(l.msg).startsWith('worker exited'), 5_000);
+    const failed = await n.waitForLog((l) => l.restart === 'failed', 10_000);
+    expect(failed.reason).toBe('no READY from the successor in 2000 ms');
+    // The worker died during the hand-over.
+    expect(Number(exitLine.time)).toBeLessThan(Number(failed.time));
+
+    const after = await until(
+      'serving with two live workers',
+      async () => {
+        const s = await state(n.adminUrl);
+        return s.lifecycle === 'serving' && s.workers.length === 2 && !s.workers.some((w) => w.pid === victim) ? s : null;
+      },
+      { timeoutMs: 5_000 },
+    );
+    for (const w of after.workers) {
+      track(w.pid);
+      expect(runningProcess(w.pid)).toBe(true);
+      expect(parentOf(w.pid)).toBe(before.pid);
+    }
+    expect(after.pid).toBe(before.pid);
+    expect(after.workersRestarting).toEqual([]);
+    // Replaced at once, during the hand-over, not after it.
+    expect(exitLine).toMatchObject({ msg: 'worker exited: its requests in flight are lost; replacing it', worker: { pid: victim, signal: 'SIGKILL' }, replaced: true, replaceInMs: 0 });
+    const both = await untilBothServed(n, 40);
+    expect(new Set(both.statuses)).toEqual(new Set([200]));
+    expect(exitLines(n)).toHaveLength(1);
+
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect((await savedState(n.dataDir)).shutdowns).toHaveLength(1);
+  }, 20_000);
+
+  it('a successor that takes over while one slot\'s replacement waits out its back-off: that one is never started, the one started during the hand-over drains with the others; exit 0', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const cli = copyOfBuild(cleanups);
+    const n = await startNode({ cli, args: ['--workers', '2', '--upstream', origin.url, '--drain-timeout', '10'], startTimeoutMs: 60_000 });
+    nodes.push(n);
+    const track = trackPids(cleanups);
+    const before = await state(n.adminUrl);
+    for (const w of before.workers) track(w.pid);
+    const [once, repeatedly] = before.workers.map((w) => w.pid) as [number, number];
+
+    // The successor waits for a gate file before it loads, so the hand-over lasts as long as the test needs.
+    const gate = path.join(path.dirname(cli), 'gate');
+    renameSync(cli, path.join(path.dirname(cli), 'gated-cli.js'));
+    writeFileSync(
+      cli,
+      "import { existsSync } from 'node:fs';\n" +
+        `while (!existsSync(${JSON.stringify(gate)})) await new Promise((r) => setTimeout(r, 20));\n` +
+        "await import('./gated-cli.js');\n",
+    );
+    process.kill(before.pid, 'SIGHUP');
+    const spawned = await n.waitForLog((l) => l.msg === 'hot restart: successor spawned', 10_000);
+    const successorPid = Number(spawned.successorPid);
+    track(successorPid);
+
+    // While handing over: one slot's worker replaced at once and serving, the other's killed
+    // eight times in a row, so its next replacement waits 6.4 s.
+    process.kill(once, 'SIGKILL');
+    const startedDuringHandOver = await until('the first slot\'s replacement', async () => (await state(n.adminUrl)).workers.find((w) => w.pid !== once && w.pid !== repeatedly)?.pid ?? null, { everyMs: 10 });
+    track(startedDuringHandOver);
+    await n.waitForLog((l) => l.pid === startedDuringHandOver && String(l.msg).startsWith('proxy listening'), 10_000);
+    const kills = await killSlotRepeatedly(n, repeatedly, 8, track);
+    const lastExit = await n.waitForLog((l) => String(l.msg).startsWith('worker exited') && (l.worker as { pid: number }).pid === kills.killed[7]);
+    expect(lastExit).toMatchObject({ replaced: true, replaceInMs: 6_400, exitsInARow: 8 });
+    expect((await state(n.adminUrl)).workersRestarting).toEqual([expect.objectContaining({ exitedPid: kills.killed[7] })]);
+
+    // Let the successor start; watch the old node's children until it has handed over and exited.
+    const known = new Set([...kills.known, startedDuringHandOver]);
+    writeFileSync(gate, '');
+    const seen = new Set<number>();
+    let done = false;
+    void n.exited.then(() => (done = true));
+    const openedAt = Date.now();
+    while (!done && Date.now() - openedAt < 15_000) {
+      for (const pid of childrenOf(before.pid)) if (pid !== successorPid) seen.add(pid);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect([...seen].filter((pid) => !known.has(pid)), 'a worker started after the hand-over').toEqual([]);
+    expect(n.logs.find((l) => l.msg === 'worker replacement cancelled: the drain began')).toMatchObject({ exitedPid: kills.killed[7], phase: 'handedOver' });
+    expect(n.logs.find((l) => l.msg === 'all workers drained')).toBeDefined();
+    await until('the replacement started during the hand-over gone', async () => !runningProcess(startedDuringHandOver), { timeoutMs: 5_000 });
+
+    const after = await until('the successor serving with two workers', async () => {
+      const v = await state(n.adminUrl);
+      return v.pid === successorPid && v.lifecycle === 'serving' && v.workers.length === 2 ? v : null;
+    });
+    for (const w of after.workers) track(w.pid);
+    expect(new Set(await freshGets(n.proxyUrl, 20))).toEqual(new Set([200]));
+    process.kill(successorPid, 'SIGTERM');
+    await until('the successor gone', async () => !isAlive(successorPid), { timeoutMs: 15_000 });
+  }, 45_000);
 });
 
 describe('--workers: bad values', () => {

@@ -3,8 +3,11 @@
  * a test follows it through the admin API (fresh connections: a kept-alive
  * one may still reach the process being replaced) and kills every pid it saw.
  */
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import type { Cleanups } from '../helpers/cleanups.js';
+import { CLI } from '../helpers/daemon.js';
 import { until } from '../helpers/wait.js';
 
 export interface StateView {
@@ -116,4 +119,17 @@ export function startLoad(baseUrl: string, opts: { keepAlive: number; fresh: num
       return result;
     },
   };
+}
+
+/**
+ * A copy of the build beside it (so node_modules resolve), removed after the
+ * test; returns its cli.js. A test changes that file under a running node to
+ * make its hot-restart successor fail or hang: the successor runs cli.js as
+ * it is at SIGHUP, while the node's workers run the copy's worker.js.
+ */
+export function copyOfBuild(cleanups: Cleanups): string {
+  const build = mkdtempSync(path.join(path.dirname(path.dirname(CLI)), '.dist-hot-restart-'));
+  cleanups.defer(() => rmSync(build, { recursive: true, force: true }));
+  cpSync(path.dirname(CLI), build, { recursive: true });
+  return path.join(build, 'cli.js');
 }
