@@ -3,18 +3,18 @@
  * fresh process on the same listening sockets. Observed from outside only:
  * HTTP through the proxy, /state, the data dir lock, the SQLite file, logs.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { testScope } from '../helpers/cleanups.js';
-import { CLI, runCli, startNode } from '../helpers/daemon.js';
+import { runCli, startNode } from '../helpers/daemon.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 import { MESH_KEY } from '../mesh/support.js';
 import { slowBody, startOrigin } from '../proxy/support/origin.js';
 import { slowGet } from '../proxy/support/slow-client.js';
-import { getOnce, hotRestart, isAlive, startLoad, stateOf, trackPids } from '../restart/support.js';
+import { copyOfBuild, getOnce, hotRestart, isAlive, startLoad, stateOf, trackPids } from '../restart/support.js';
 
 const { nodes, cleanups } = testScope();
 
@@ -110,7 +110,7 @@ describe('hot restart', () => {
   it('a successor that cannot start (broken build) leaves the node serving, with one error line; the attempt is recorded', async () => {
     const track = trackPids(cleanups);
     const origin = cleanups.closing(await startOrigin());
-    const cli = copyOfBuild();
+    const cli = copyOfBuild(cleanups);
     const good = readFileSync(cli);
     const n = await startNode({ cli, args: ['--upstream', origin.url], startTimeoutMs: 60_000 });
     nodes.push(n);
@@ -148,7 +148,7 @@ describe('hot restart', () => {
   it('--restart-timeout 2: a successor that never says READY is given up after about 2 s and killed; the node keeps serving, with one error line', async () => {
     const track = trackPids(cleanups);
     const origin = cleanups.closing(await startOrigin());
-    const cli = copyOfBuild();
+    const cli = copyOfBuild(cleanups);
     const n = await startNode({ cli, args: ['--upstream', origin.url, '--restart-timeout', '2'], startTimeoutMs: 60_000 });
     nodes.push(n);
     const before = await stateOf(n.adminUrl);
@@ -265,15 +265,3 @@ describe('hot restart', () => {
     expect(runs.filter((r) => r.takeover === 'hot-restart')).toHaveLength(RESTARTS);
   }, 1_600_000);
 });
-
-/**
- * A copy of the build inside the work tree (its packages resolve from
- * node_modules above), removed after the test: the successor a SIGHUP spawns
- * runs this `cli.js`, which a test may break.
- */
-function copyOfBuild(): string {
-  const build = mkdtempSync(path.join(path.dirname(path.dirname(CLI)), '.dist-hot-restart-'));
-  cleanups.defer(() => rmSync(build, { recursive: true, force: true }));
-  cpSync(path.dirname(CLI), build, { recursive: true });
-  return path.join(build, 'cli.js');
-}
