@@ -17,8 +17,7 @@ import { DRAINING_HEADER, HOP_HEADER, requestHeadersFor, responseHeadersFrom } f
 import type { PeerAddressCheck } from './mesh-peer-hosts.js';
 import type { RequestRecord } from './in-flight-tracker.js';
 import { RateLimitedLog } from '../log/rate-limited-log.js';
-import { refusalFor, refusalOutcome, refuse } from './http-rules/request-rules.js';
-import { LOOP_DETECTED, passedThrough } from './http-rules/via.js';
+import { refusalAtNode, refusalOutcome, refuse } from './http-rules/request-rules.js';
 import { ReplayableBody } from './replayable-body.js';
 import type { PickRules, TargetPicker } from './target-picker.js';
 
@@ -91,7 +90,7 @@ export async function forwardRequest(
   res: http.ServerResponse,
   record: RequestRecord,
 ): Promise<void> {
-  const refusal = refusalFor(req) ?? (passedThrough(req.headers.via, deps.nodeId) ? LOOP_DETECTED : null);
+  const refusal = refusalAtNode(req, deps.nodeId);
   if (refusal) {
     record.outcome = refusalOutcome(refusal);
     return refuse(res, refusal, deps.logger);

@@ -32,8 +32,7 @@ import { redactTarget } from './error-responses.js';
 import { writeRawJson } from '../http/json-response.js';
 import { DRAINING_HEADER, HOP_HEADER, upgradeHeadersFor } from './forwarding-headers.js';
 import { addDateIfMissing } from './http-rules/date-header.js';
-import { refusalFor, refusalOutcome, refuseOnSocket } from './http-rules/request-rules.js';
-import { LOOP_DETECTED, passedThrough } from './http-rules/via.js';
+import { refusalAtNode, refusalOutcome, refuseOnSocket } from './http-rules/request-rules.js';
 import type { PeerAddressCheck } from './mesh-peer-hosts.js';
 import type { ProxyPhase } from './request-forwarder.js';
 import type { TargetPicker } from './target-picker.js';
@@ -134,7 +133,7 @@ export class WebSocketTunnels {
   handleUpgrade(req: http.IncomingMessage, duplex: Duplex, head: Buffer): void {
     const socket = duplex as net.Socket;
     // Before anything else, as for a plain request (request-forwarder.ts).
-    const refusal = refusalFor(req) ?? (passedThrough(req.headers.via, this.deps.nodeId) ? LOOP_DETECTED : null);
+    const refusal = refusalAtNode(req, this.deps.nodeId);
     if (refusal) {
       socket.on('error', () => undefined);
       this.deps.count(refusalOutcome(refusal));

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
 import { sendJson, writeRawJson } from '../../http/json-response.js';
+import { LOOP_DETECTED, passedThrough } from './via.js';
 
 export interface Refusal {
   status: 400 | 501 | 508;
@@ -80,6 +81,14 @@ export function refusalFor(req: http.IncomingMessage): Refusal | null {
   if (te && http10) return TE_ON_HTTP10;
   if (otherCoding) return UNKNOWN_CODING;
   return null;
+}
+
+/**
+ * What this node refuses of a request, plain or an upgrade: the rules above,
+ * then a loop back through the node (its `Via` names it: via.ts).
+ */
+export function refusalAtNode(req: http.IncomingMessage, nodeId: string): Refusal | null {
+  return refusalFor(req) ?? (passedThrough(req.headers.via, nodeId) ? LOOP_DETECTED : null);
 }
 
 /** The outcome label a refusal is counted under. */
