@@ -128,6 +128,33 @@ describe('memory and lazy loading', () => {
     }
   });
 
+  it('on a node that gets no proxy client, the optimising compiler is let go about 10 s after it serves', async () => {
+    const wrap = ['sh', '-c', 'n=$1; shift; exec "$n" --trace-opt "$@"', 'sh'];
+    const n = await startNode({ wrap });
+    nodes.push(n);
+    await n.waitForLog((l) => l.lifecycle === 'serving');
+    const servingAt = Date.now();
+    const optimised = () => n.logs.filter((l) => l.raw && /completed optimizing/.test(String(l.msg))).length;
+    // Admin traffic only (never the proxy listener, whose first connection
+    // would let the compiler go): enough to make the admin code hot.
+    let countAt8s = -1;
+    let firstAfterMs = -1;
+    while (Date.now() - servingAt < 20_000) {
+      const res = await fetch(`${n.adminUrl}/state`);
+      await res.arrayBuffer();
+      const since = Date.now() - servingAt;
+      if (countAt8s < 0 && since >= 8_000) countAt8s = optimised();
+      if (optimised() > 0) {
+        firstAfterMs = since;
+        break;
+      }
+      await sleep(20);
+    }
+    console.log(`first optimised function ${firstAfterMs} ms after serving (${countAt8s} at 8 s)`);
+    expect(countAt8s).toBe(0);
+    expect(firstAfterMs).toBeGreaterThanOrEqual(8_000);
+  });
+
   describe('on the defaults (mDNS on), inside a private network namespace with only lo', () => {
     let ns: Netns | null = null;
     afterAll(async () => {
