@@ -74,7 +74,11 @@ describe('signal bursts (item 7)', () => {
       .then((r) => r.text())
       .catch((e: Error) => `aborted: ${e.message}`);
     await until('the slow request to be in flight', async () => (await adminState(n)).inFlight >= 1, { everyMs: 50 });
-    expect(await burst(n.proc.pid!, 'SIGTERM', 10, 2)).toBe(10);
+    // The second signal cuts the drain, and on a fast run the node has saved
+    // and exited before the tenth is sent (9 reached it on one Node 24 CI run),
+    // so what is asserted is that none of them killed it: exit 0, not a signal.
+    const sent = await burst(n.proc.pid!, 'SIGTERM', 10, 2);
+    expect(sent).toBeGreaterThanOrEqual(2);
     expect(await n.exited).toEqual({ code: 0, signal: null });
     await slow;
     expect(n.logs.some((l) => l.msg === 'stopped')).toBe(true);
@@ -88,6 +92,7 @@ describe('signal bursts (item 7)', () => {
     // The kernel merges a signal that arrives while the same one is pending,
     // so fewer than 10 may be delivered (3 seen on Node 24); more than one were.
     expect(counts.length).toBeGreaterThanOrEqual(2);
+    expect(counts.length).toBeLessThanOrEqual(sent);
     const before = n.logs.filter((l) => l.signal === 'SIGTERM' && l.msg !== 'signal received after the node stopped: ignored').length;
     expect(s.shutdowns[0]!.signals).toEqual(Array(before).fill('SIGTERM'));
   });
