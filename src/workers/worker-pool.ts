@@ -56,6 +56,12 @@ interface Worker {
   /** Epoch ms of the fork: the chart's back-off asks how long a worker lived. */
   startedAt: number;
   child: ChildProcess;
+  /**
+   * Given the listening handle: from then on it may accept connections,
+   * before its PROXY.LISTENING reaches us, so a drain drains it like the
+   * others instead of telling it to exit (which would drop what it accepted).
+   */
+  handed: boolean;
   listening: boolean;
   stats: WorkerStats | null;
   drained: number | null;
@@ -177,14 +183,14 @@ export class WorkerPool {
       // no process holds it; after a hand-over the successor still does.
       closeHandle(this.#handle);
       this.#handle = null;
-      this.#retireUnlistened();
+      this.#retireUnhanded();
       this.#awaiting ??= 'drain';
       this.#broadcast(cmd);
       return this.#checkDrained();
     }
     closeHandle(this.#handle);
     this.#handle = null;
-    this.#retireUnlistened();
+    this.#retireUnhanded();
     this.#awaiting = 'cut';
     this.#reported = false;
     this.#broadcast(cmd);
@@ -240,7 +246,7 @@ export class WorkerPool {
       child.once('error', (error) => this.#log.error({ err: error, slot }, 'worker cannot start'));
       return;
     }
-    const w: Worker = { slot, pid: child.pid, startedAt: Date.now(), child, listening: false, stats: null, drained: null, cutDone: null, exited: false, retiring: false, killTimer: null };
+    const w: Worker = { slot, pid: child.pid, startedAt: Date.now(), child, handed: false, listening: false, stats: null, drained: null, cutDone: null, exited: false, retiring: false, killTimer: null };
     this.#workers.set(w.pid, w);
     this.#all.push(w);
     const { meshKey: _secret, ...config } = this.rt.config;
@@ -260,7 +266,9 @@ export class WorkerPool {
   }
 
   #giveHandle(w: Worker): void {
-    if (!this.#handle || w.exited) return;
+    // Once the drain began no worker starts serving: it would miss its first commands.
+    if (!this.#handle || w.exited || w.handed || this.#leaving) return;
+    w.handed = true;
     this.#post(w, { type: 'w:listen' }, this.#handle);
   }
 
@@ -272,7 +280,8 @@ export class WorkerPool {
   }
 
   #broadcast(command: ProxyCommand): void {
-    for (const w of this.#workers.values()) if (w.listening && !w.retiring) this.#post(w, { type: 'w:command', command });
+    // A handed worker reads this after its w:listen (one ordered channel), so its proxy exists.
+    for (const w of this.#workers.values()) if (w.handed && !w.retiring) this.#post(w, { type: 'w:command', command });
   }
 
   #onMessage(w: Worker, m: FromWorker): void {
@@ -310,7 +319,14 @@ export class WorkerPool {
       case 'PROXY.FAILED':
         // Only the first worker is handed the socket before anyone listens.
         if (!this.#listeningReported) this.#fail(e.error, true);
-        else this.#log.error({ pid: w.pid, error: e.error }, 'worker cannot serve');
+        else {
+          // It serves nothing: it exits, and the chart replaces it as any lost worker.
+          this.#log.error({ pid: w.pid, slot: w.slot, error: e.error }, 'worker cannot serve: it exits to be replaced');
+          w.handed = false;
+          this.#post(w, { type: 'w:exit' });
+          this.#checkDrained();
+          this.#checkCut();
+        }
         return;
       case 'PROXY.DRAINED':
         w.drained = e.drained;
@@ -359,13 +375,14 @@ export class WorkerPool {
     w.killTimer = setTimeout(() => w.child.kill('SIGKILL'), EXIT_GRACE_MS);
   }
 
-  /** A worker that never got to listen has nothing to drain. */
-  #retireUnlistened(): void {
-    for (const w of this.#workers.values()) if (!w.listening) this.#retire(w);
+  /** A worker never given the handle cannot have accepted anything: nothing to drain. */
+  #retireUnhanded(): void {
+    for (const w of this.#workers.values()) if (!w.handed) this.#retire(w);
   }
 
+  /** The workers a drain or cut waits for. */
   #live(): Worker[] {
-    return [...this.#workers.values()].filter((w) => w.listening && !w.retiring);
+    return [...this.#workers.values()].filter((w) => w.handed && !w.retiring);
   }
 
   #checkDrained(): void {

@@ -533,6 +533,52 @@ describe('--workers 2: a worker that keeps dying', () => {
   });
 });
 
+describe('--workers 2: a drain that begins while a worker starts', () => {
+  it('SIGTERM while a replacement is still booting (handed the socket, not yet serving): it is drained with the others, told the delay, never told to exit; no request fails', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url, '--shutdown-delay', '2']);
+    const track = trackPids(cleanups);
+    const [survivor, killed] = (await state(n.adminUrl)).workers.map((w) => w.pid) as [number, number];
+    process.kill(killed, 'SIGKILL');
+    // The replacement is forked at once and handed the socket with its first messages;
+    // it boots for a few hundred ms before it can read them.
+    const replacement = await until('the replacement forked', async () => childrenOf(n.proc.pid!).find((pid) => pid !== survivor && pid !== killed) ?? null, { everyMs: 5 });
+    track(replacement);
+    n.kill('SIGTERM');
+    // Fresh connections through the 2 s delay: the listener is open, whichever worker accepts answers.
+    const load = startLoad(n.proxyUrl, { keepAlive: 0, fresh: 4, maxMs: 1_500, maxRequests: 3_000 });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const result = await load.stop();
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect(result.failures).toEqual([]);
+    expect(result.reset + result.failed + result.refused).toBe(0);
+    expect(result.ok).toBeGreaterThan(0);
+    // Before, a worker not yet serving missed the delay's command and, had the
+    // listener closed first, was told to exit with whatever it had accepted.
+    const own = n.logs.filter((l) => l.pid === replacement).map((l) => String(l.msg));
+    expect(own).toContain('shutdown started: answering with Connection: close');
+    expect(own).toContain('drained: every request finished');
+    expect(n.logs.find((l) => l.msg === 'all workers drained')).toBeTruthy();
+    const saved = await savedState(n.dataDir);
+    expect(saved.shutdowns).toHaveLength(1);
+    expect(saved.shutdowns[0]!.cut).toBe(0);
+  });
+
+  it('SIGTERM with no delay while a replacement is still booting: the listener closes at once, and the replacement still drains (it may have accepted) instead of being told to exit; exit 0', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url]);
+    const track = trackPids(cleanups);
+    const [survivor, killed] = (await state(n.adminUrl)).workers.map((w) => w.pid) as [number, number];
+    process.kill(killed, 'SIGKILL');
+    const replacement = await until('the replacement forked', async () => childrenOf(n.proc.pid!).find((pid) => pid !== survivor && pid !== killed) ?? null, { everyMs: 5 });
+    track(replacement);
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+    expect(n.logs.filter((l) => l.pid === replacement).map((l) => String(l.msg))).toContain('drained: every request finished');
+    expect((await savedState(n.dataDir)).shutdowns).toHaveLength(1);
+  });
+});
+
 describe('--workers 2: a worker lost during a hot restart', () => {
   it('a worker SIGKILLed while handing over is replaced; once the silent successor is given up (--restart-timeout 2) the node serves with 2 live workers, both answering; SIGTERM exits 0', async () => {
     const origin = cleanups.closing(await startOrigin());
