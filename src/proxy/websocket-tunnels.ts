@@ -30,7 +30,7 @@ import type { Logger } from '../log/logger.js';
 import type { InFlightTracker } from './in-flight-tracker.js';
 import { redactTarget } from './error-responses.js';
 import { writeRawJson } from '../http/json-response.js';
-import { DRAINING_HEADER, HOP_HEADER, upgradeHeadersFor } from './forwarding-headers.js';
+import { DRAINING_HEADER, HOP_HEADER, responseHeadersFrom, upgradeHeadersFor } from './forwarding-headers.js';
 import { addDateIfMissing } from './http-rules/date-header.js';
 import { refusalAtNode, refusalOutcome, refuseOnSocket } from './http-rules/request-rules.js';
 import type { PeerAddressCheck } from './mesh-peer-hosts.js';
@@ -112,6 +112,13 @@ export class WebSocketTunnels {
         t.upstream = upstream;
         // A client that closed in the meantime gets no tunnel.
         if (t.client.destroyed) upstream.destroy();
+      });
+      // Not a WebSocket endpoint: http-proxy-3 relays this answer from its
+      // headers, then closes. Its hop-by-hop fields are the origin's hop's,
+      // and the client must hear that this connection ends (RFC 9110 §7.6.1).
+      proxyReq.on('response', (res: http.IncomingMessage) => {
+        res.headers = responseHeadersFrom(res.headers, true) as http.IncomingHttpHeaders;
+        addDateIfMissing(res.headers);
       });
     });
     // Errors of the client's socket (and of an upstream with no callback):

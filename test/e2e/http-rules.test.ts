@@ -222,6 +222,19 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/1.1 proxy rules (engine %
     for (const name of ['x-private', 'proxy-authorization', 'x-forwarded-port']) expect(h.has(name), name).toBe(false);
   });
 
+  it('relays an origin’s refusal of a WebSocket upgrade (403, chunked) without its hop-by-hop fields, saying Connection: close, then closes', async () => {
+    const up = await upgrade(node.proxy, upgradeHead('/ws-refused', 'Host: test\r\nConnection: Upgrade\r\n'), 'never sent');
+    expect(statuses(up.head)).toEqual([403]);
+    expect(up.echoed).toBeNull();
+    const head = up.head.toLowerCase();
+    expect(head).not.toMatch(/x-secret|timeout=77|keep-alive/);
+    expect(head).toMatch(/\r\nconnection: close(\r\n|$)/);
+    expect(head).toMatch(/\r\nx-kept: yes\r\n/);
+    expect(head).toMatch(/\r\ntransfer-encoding: chunked(\r\n|$)/);
+    // One framing, re-encoded by this hop: the body decodes to the origin's, and the answer ends.
+    expect(up.text.slice(up.head.length + 4)).toBe('5\r\nnope!\r\n0\r\n\r\n');
+  });
+
   it('keeps a --trusted-proxy’s X-Forwarded-* on a WebSocket upgrade, as on any request', async () => {
     let up!: Awaited<ReturnType<typeof upgrade>>;
     const seen = await reaching(async () => {

@@ -3,7 +3,8 @@
  * `net` server, so nothing is normalised on the way in) and answers by path:
  * `/hints` sends 103 Early Hints then 200; `/processing` 102 then 200;
  * `/hop` answers with hop-by-hop fields that must not reach the client;
- * a WebSocket upgrade gets a 101 without `Date`, after which every byte
+ * a WebSocket upgrade gets a 101 without `Date` (to `/ws-refused`, a chunked
+ * 403 with hop-by-hop fields), after which every byte
  * that arrives is sent back as it came (a raw echo); anything else `200 ok`.
  */
 import net from 'node:net';
@@ -28,6 +29,13 @@ export interface RecordingOrigin {
 function answerFor(r: RecordedRequest): string[] {
   const path = r.line.split(' ')[1] ?? '';
   if ((r.headers.get('upgrade') ?? []).some((u) => /websocket/i.test(u))) {
+    if (path.startsWith('/ws-refused')) {
+      // Not a WebSocket endpoint: an ordinary answer, chunked, with this hop's own fields.
+      return [
+        'HTTP/1.1 403 Forbidden\r\nConnection: keep-alive, X-Secret\r\nX-Secret: only-for-this-hop\r\nKeep-Alive: timeout=77\r\n' +
+          'X-Kept: yes\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nnope!\r\n0\r\n\r\n',
+      ];
+    }
     return ['HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n'];
   }
   const ok = 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok';
