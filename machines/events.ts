@@ -119,8 +119,10 @@ export type LifecycleEvent =
    * `--workers N`: a data-plane worker process exited unasked; what it had in
    * flight is lost. `slot` (1..N) is the place it held, `uptimeMs` how long
    * it lived: the chart's replacement back-off (worker-backoff.ts) reads both.
+   * `startError`: the process could not even be forked (EAGAIN, EMFILE…);
+   * then `pid` is 0 and it lived 0 ms, so the slot backs off like a crash loop.
    */
-  | { type: 'WORKER.EXITED'; pid: number; slot: number; uptimeMs: number; code: number | null; signal: string | null; inFlight: number }
+  | { type: 'WORKER.EXITED'; pid: number; slot: number; uptimeMs: number; code: number | null; signal: string | null; inFlight: number; startError?: string }
   | { type: 'ADMIN.FAILED'; error: string }
   /** The admin listener is bound (for /state and a successor's READY). */
   | { type: 'ADMIN.LISTENING'; address: string }

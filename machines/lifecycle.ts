@@ -127,6 +127,8 @@ export interface WorkerExitReport {
   code: number | null;
   signal: string | null;
   inFlight: number;
+  /** Set when the worker could not be forked at all (the reason, e.g. EAGAIN). */
+  startError: string | null;
   replaced: boolean;
   /** When replaced: the wait before the new worker starts (0: at once); null otherwise. */
   replaceInMs: number | null;
@@ -148,7 +150,7 @@ function replacementOf(context: LifecycleContext, event: WorkerExited): Replacem
 }
 
 /** `replacement` null: not replaced (the node is leaving or has handed over). */
-function exitReport({ pid, slot, uptimeMs, code, signal, inFlight }: WorkerExited, replacement: Replacement | null): WorkerExitReport {
+function exitReport({ pid, slot, uptimeMs, code, signal, inFlight, startError }: WorkerExited, replacement: Replacement | null): WorkerExitReport {
   return {
     pid,
     slot,
@@ -156,6 +158,7 @@ function exitReport({ pid, slot, uptimeMs, code, signal, inFlight }: WorkerExite
     code,
     signal,
     inFlight,
+    startError: startError ?? null,
     replaced: replacement !== null,
     replaceInMs: replacement?.delayMs ?? null,
     exitsInARow: replacement?.exitsInARow ?? null,

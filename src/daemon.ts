@@ -118,11 +118,16 @@ export async function runDaemon(config: Config): Promise<number> {
       reportRestartFailure: (_, reason) => logger.error({ restart: 'failed', reason }, 'hot restart failed: still serving on this process'),
       // One line per death; a slot that keeps dying is replaced ever more slowly
       // (machines/worker-backoff.ts), so a crash loop cannot flood the log.
-      reportWorkerExit: (_, { pid, slot, uptimeMs, code, signal, inFlight, replaced, replaceInMs, exitsInARow }) =>
-        logger.error(
-          { worker: { pid, slot, code, signal, uptimeMs }, inFlight, lost: inFlight, replaced, replaceInMs, exitsInARow },
-          replaced ? 'worker exited: its requests in flight are lost; replacing it' : 'worker exited: its requests in flight are lost; not replaced while leaving',
-        ),
+      reportWorkerExit: (_, { pid, slot, uptimeMs, code, signal, inFlight, startError, replaced, replaceInMs, exitsInARow }) =>
+        startError !== null
+          ? logger.error(
+              { worker: { slot }, startError, replaced, replaceInMs, exitsInARow },
+              replaced ? 'worker could not be started; trying again' : 'worker could not be started; not retried while leaving',
+            )
+          : logger.error(
+              { worker: { pid, slot, code, signal, uptimeMs }, inFlight, lost: inFlight, replaced, replaceInMs, exitsInARow },
+              replaced ? 'worker exited: its requests in flight are lost; replacing it' : 'worker exited: its requests in flight are lost; not replaced while leaving',
+            ),
       reportRestartIgnored: ({ context }) =>
         logger.warn({ restart: 'ignored', lifecycle: lifecycle.label(), restartAt: context.restartAt }, 'hot restart ignored: not serving, or one is under way'),
       releaseToSuccessor: ({ context }) => {

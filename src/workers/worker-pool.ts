@@ -243,7 +243,7 @@ export class WorkerPool {
       serialization: 'advanced',
     });
     if (child.pid === undefined) {
-      child.once('error', (error) => this.#log.error({ err: error, slot }, 'worker cannot start'));
+      child.once('error', (error: NodeJS.ErrnoException) => this.#onForkFailed(slot, error.code ?? error.message));
       return;
     }
     const w: Worker = { slot, pid: child.pid, startedAt: Date.now(), child, handed: false, listening: false, stats: null, drained: null, cutDone: null, exited: false, retiring: false, killTimer: null };
@@ -318,7 +318,7 @@ export class WorkerPool {
       }
       case 'PROXY.FAILED':
         // Only the first worker is handed the socket before anyone listens.
-        if (!this.#listeningReported) this.#fail(e.error, true);
+        if (!this.#listeningReported) this.#fail(e.error, null);
         else {
           // It serves nothing: it exits, and the chart replaces it as any lost worker.
           this.#log.error({ pid: w.pid, slot: w.slot, error: e.error }, 'worker cannot serve: it exits to be replaced');
@@ -350,8 +350,11 @@ export class WorkerPool {
     if (w.stats) w.stats = { ...w.stats, inFlightRequests: 0, inFlightWebSockets: 0 };
     if (this.#awaiting === 'cut' && !w.cutDone) w.cutDone = { drained: w.stats?.completedSinceShutdown ?? 0, cut: lost };
     this.#mirrorTracker();
-    if (!w.listening && !this.#listeningReported && ++this.#startFailures >= MAX_START_FAILURES) {
-      this.#fail(`${MAX_START_FAILURES} worker processes exited before serving (last: code ${code}, signal ${signal})`);
+    if (!this.#listeningReported && !this.#failed) {
+      this.#startAgain(w.slot, { pid: w.pid, code, signal }, `code ${code}, signal ${signal}`);
+      this.#checkDrained();
+      this.#checkCut();
+      return;
     }
     if (this.#failed) return;
     this.send({ type: 'WORKER.EXITED', pid: w.pid, slot: w.slot, uptimeMs: Date.now() - w.startedAt, code, signal, inFlight: lost });
@@ -359,11 +362,33 @@ export class WorkerPool {
     this.#checkCut();
   }
 
-  #fail(error: string, alreadyLogged = false): void {
+  /** Not even forked (EAGAIN, EMFILE, ENOMEM): the chart backs the slot off like a crash loop. */
+  #onForkFailed(slot: number, reason: string): void {
+    if (this.#stopping || this.#failed) return;
+    if (!this.#listeningReported) return this.#startAgain(slot, { startError: reason }, reason);
+    this.send({ type: 'WORKER.EXITED', pid: 0, slot, uptimeMs: 0, code: null, signal: null, inFlight: 0, startError: reason });
+  }
+
+  /**
+   * Before the node serves, the chart waits in `binding` for every worker to
+   * listen, and replaces none: the pool starts the slot again itself, until
+   * MAX_START_FAILURES in a row say the node cannot serve (exit 2).
+   */
+  #startAgain(slot: number, detail: Record<string, unknown>, last: string): void {
+    if (++this.#startFailures >= MAX_START_FAILURES) {
+      return this.#fail(`${MAX_START_FAILURES} worker processes in a row failed before serving (last: ${last})`, 'proxy cannot start: its workers fail before serving');
+    }
+    const again = this.#mayStartWorkers();
+    this.#log.warn({ slot, ...detail, failuresInARow: this.#startFailures, startingAnother: again }, 'worker failed before the node served');
+    if (again) this.#spawn(slot);
+  }
+
+  /** `logLine` null: the worker said it already. */
+  #fail(error: string, logLine: string | null = 'proxy listener cannot bind'): void {
     if (this.#failed) return;
     this.#failed = true;
     const message = error.startsWith('proxy listener') ? error : `proxy listener ${this.rt.config.listen}: ${error}`;
-    if (!alreadyLogged) this.#log.error({ error, address: this.rt.config.listen }, 'proxy listener cannot bind');
+    if (logLine !== null) this.#log.error({ error, address: this.rt.config.listen }, logLine);
     for (const w of this.#workers.values()) this.#retire(w);
     this.send({ type: 'PROXY.FAILED', error: message });
   }

@@ -579,6 +579,107 @@ describe('--workers 2: a drain that begins while a worker starts', () => {
   });
 });
 
+/** Soft and hard open-files limits of a process, from /proc. */
+function fileLimitsOf(pid: number): { soft: number; hard: number } {
+  const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'))!;
+  const [soft, hard] = line.replace('Max open files', '').trim().split(/\s+/).map(Number) as [number, number];
+  return { soft, hard };
+}
+
+/** Sets another process's soft open-files limit (util-linux prlimit; lowering needs no privilege over our own children). */
+async function setSoftFileLimit(pid: number, soft: number, hard: number): Promise<void> {
+  await promisify(execFile)('prlimit', ['--pid', String(pid), `--nofile=${soft}:${hard}`]);
+}
+
+const havePrlimit = await promisify(execFile)('prlimit', ['--version']).then(
+  () => true,
+  () => false,
+);
+if (!havePrlimit) console.log('[skip] workers.test.ts: the fork-failure case needs prlimit (util-linux), which is not installed');
+
+describe('--workers 2: a worker that fails before the node serves, or cannot be forked', () => {
+  it('the first worker killed while it boots: the pool starts another in its slot, and the node serves with both', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startNode({ args: ['--workers', '2', '--upstream', origin.url], waitFor: 'spawned' });
+    nodes.push(n);
+    const track = trackPids(cleanups);
+    const first = await until('the first worker forked', async () => childrenOf(n.proc.pid!)[0] ?? null, { everyMs: 2 });
+    process.kill(first, 'SIGKILL');
+    // Before, the chart sat in `binding` for good: the slot that gets the socket first was gone.
+    const line = await n.waitForLog((l) => l.msg === 'worker failed before the node served');
+    expect(line).toMatchObject({ pid: first, signal: 'SIGKILL', failuresInARow: 1, startingAnother: true });
+    await n.waitForLog((l) => l.lifecycle === 'serving', 30_000);
+    const served = n.logs.find((l) => l.msg === 'proxy served by worker processes')!;
+    const admin = String(n.logs.find((l) => typeof l.admin === 'string' && String(l.msg).startsWith('admin listening'))!.admin);
+    const workers = (await state(`http://${admin}`)).workers.map((w) => w.pid);
+    workers.forEach(track);
+    expect(workers).toHaveLength(2);
+    expect(workers).not.toContain(first);
+    expect(new Set(await freshGets(`http://${String(served.proxy)}`, 20))).toEqual(new Set([200]));
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('every worker killed as it boots: after three in a row, one error line and exit 2, nothing served', async () => {
+    const n = await startNode({ args: ['--workers', '2'], waitFor: 'spawned' });
+    nodes.push(n);
+    let done = false;
+    void n.exited.then(() => (done = true));
+    const killed = new Set<number>();
+    const deadline = Date.now() + 30_000;
+    while (!done && Date.now() < deadline) {
+      for (const pid of childrenOf(n.proc.pid!)) if (!killed.has(pid)) (killed.add(pid), process.kill(pid, 'SIGKILL'));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(await n.exited).toEqual({ code: 2, signal: null });
+    // Two forked at start and one more per failure: the third failure ends it (the fourth may be killed or retired first).
+    expect(killed.size).toBeGreaterThanOrEqual(3);
+    expect(killed.size).toBeLessThanOrEqual(4);
+    const errors = n.logs.filter((l) => l.msg === 'proxy cannot start: its workers fail before serving');
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0]!.error)).toMatch(/^3 worker processes in a row failed before serving \(last: code null, signal SIGKILL\)$/);
+    expect(n.logs.some((l) => l.lifecycle === 'serving')).toBe(false);
+    expect(n.logs.find((l) => l.msg === 'stopped')).toMatchObject({ exitCode: 2 });
+  });
+
+  it.skipIf(!havePrlimit)('a slot that cannot be forked (no file descriptor left: EMFILE) is retried with the back-off, logged each time, and filled once it can be', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const n = await startWorkers(['--upstream', origin.url]);
+    const track = trackPids(cleanups);
+    const [survivor, victim] = (await state(n.adminUrl)).workers.map((w) => w.pid) as [number, number];
+    const pid = n.proc.pid!;
+    const limits = fileLimitsOf(pid);
+    // Below what the node holds: no new descriptor (a fork needs a socketpair) until it is raised.
+    const open = readdirSync(`/proc/${pid}/fd`).length;
+    await setSoftFileLimit(pid, open - 2, limits.hard);
+    try {
+      process.kill(victim, 'SIGKILL');
+      const failures = await until('three forks refused', async () => {
+        const lines = n.logs.filter((l) => l.msg === 'worker could not be started; trying again');
+        return lines.length >= 3 ? lines : null;
+      }, { timeoutMs: 15_000 });
+      expect(failures.slice(0, 3).map((l) => [l.startError, l.replaceInMs, l.exitsInARow])).toEqual([
+        ['EMFILE', 100, 2],
+        ['EMFILE', 200, 3],
+        ['EMFILE', 400, 4],
+      ]);
+    } finally {
+      await setSoftFileLimit(pid, limits.soft, limits.hard);
+    }
+    const filled = await until('the slot filled again', async () => {
+      const pids = (await state(n.adminUrl)).workers.map((w) => w.pid);
+      return pids.length === 2 && !pids.includes(victim) ? pids : null;
+    }, { timeoutMs: 30_000 });
+    filled.forEach(track);
+    expect(filled).toContain(survivor);
+    const replacement = filled.find((p) => p !== survivor)!;
+    await n.waitForLog((l) => l.pid === replacement && String(l.msg).startsWith('proxy listening'), 30_000);
+    expect(new Set(await freshGets(n.proxyUrl, 20))).toEqual(new Set([200]));
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
 describe('--workers 2: a worker lost during a hot restart', () => {
   it('a worker SIGKILLed while handing over is replaced; once the silent successor is given up (--restart-timeout 2) the node serves with 2 live workers, both answering; SIGTERM exits 0', async () => {
     const origin = cleanups.closing(await startOrigin());

@@ -59,7 +59,7 @@ describe('lifecycle chart: worker exits', () => {
     expect(lifecycleLabel(snap.value)).toBe('serving');
     const report = actions.find((a) => a.type === 'reportWorkerExit');
     const { type: _, ...fields } = exited;
-    expect(report?.params).toEqual({ ...fields, replaced: true, replaceInMs: 0, exitsInARow: 1 });
+    expect(report?.params).toEqual({ ...fields, startError: null, replaced: true, replaceInMs: 0, exitsInARow: 1 });
     expect(sentToProxy(actions)).toEqual([{ type: 'PROXY.REPLACE_WORKER', pid: 4242, slot: 1, delayMs: 0 }]);
   });
 
@@ -72,6 +72,13 @@ describe('lifecycle chart: worker exits', () => {
     const reports = steps.map((actions) => actions.find((a) => a.type === 'reportWorkerExit')?.params as { replaceInMs: number; exitsInARow: number });
     expect(reports.map((r) => r.replaceInMs)).toEqual(delays);
     expect(reports.map((r) => r.exitsInARow)).toEqual(quick.map((_, i) => i + 1));
+  });
+
+  it('a slot whose process cannot even be forked (startError) backs off like a crash loop, and the report says why', () => {
+    const forkFailed = { ...exit(0, 2, 0), startError: 'EAGAIN' };
+    const steps = stepsOf([...toServing, forkFailed, forkFailed, forkFailed]).slice(toServing.length);
+    expect(delaysOf(steps)).toEqual([0, 100, 200]);
+    expect(steps[2]!.find((a) => a.type === 'reportWorkerExit')?.params).toMatchObject({ startError: 'EAGAIN', replaced: true, replaceInMs: 200, exitsInARow: 3 });
   });
 
   it('a worker that lived past the settle time starts a new streak; each slot has its own', () => {
@@ -91,7 +98,7 @@ describe('lifecycle chart: worker exits', () => {
     const { snap, actions } = walk([...toServing, sigterm, exited]);
     expect(lifecycleLabel(snap.value)).toBe('deregistering + draining');
     const { type: _, ...fields } = exited;
-    expect(actions.find((a) => a.type === 'reportWorkerExit')?.params).toEqual({ ...fields, replaced: false, replaceInMs: null, exitsInARow: null });
+    expect(actions.find((a) => a.type === 'reportWorkerExit')?.params).toEqual({ ...fields, startError: null, replaced: false, replaceInMs: null, exitsInARow: null });
     expect(sentToProxy(actions)).toEqual([]);
   });
 
@@ -100,7 +107,7 @@ describe('lifecycle chart: worker exits', () => {
     expect(stateValueText(snap.value)).toBe('online.handingOver');
     expect(snap.children).toHaveProperty('successor');
     const { type: _, ...fields } = exited;
-    expect(actions.find((a) => a.type === 'reportWorkerExit')?.params).toEqual({ ...fields, replaced: true, replaceInMs: 0, exitsInARow: 1 });
+    expect(actions.find((a) => a.type === 'reportWorkerExit')?.params).toEqual({ ...fields, startError: null, replaced: true, replaceInMs: 0, exitsInARow: 1 });
     expect(sentToProxy(actions)).toEqual([{ type: 'PROXY.REPLACE_WORKER', pid: 4242, slot: 1, delayMs: 0 }]);
   });
 
