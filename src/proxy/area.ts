@@ -17,6 +17,7 @@ import { ForwardError } from './forward-engine.js';
 import type { ForwardAttempt, ForwardedResponse } from './forward-engine.js';
 import { UndiciEngine } from './engines/undici-engine.js';
 import { createProxyServerLogic } from './proxy-server.js';
+import { redactTarget } from './error-responses.js';
 import { MergedBreakers } from '../workers/merged-breakers.js';
 import { createWorkerPoolLogic, type PendingReplacement, type WorkerInfo, type WorkerPool } from '../workers/worker-pool.js';
 
@@ -68,6 +69,13 @@ export function createBreakerRegistry(logger: Logger): BreakerRegistry {
     countsAsFailure: (e) => e instanceof ForwardError && e.failure !== 'aborted' && e.failure !== 'local',
     onInvalidRecord: (target, reason) =>
       logger.warn({ target, reason }, 'saved circuit breaker not restored; it starts closed'),
+    // Rare by nature (a target dying or coming back), and what an operator looks for first.
+    onStateChange: (target, state) => {
+      const at = { target: redactTarget(target), state };
+      if (state === 'open') logger.warn({ ...at, halfOpenAfterMs: DEFAULT_HALF_OPEN_AFTER_MS }, 'circuit breaker opened: the target is refused until its cool-down passes');
+      else if (state === 'half-open') logger.info(at, 'circuit breaker half-open: one trial request goes to the target');
+      else if (state === 'closed') logger.info(at, 'circuit breaker closed: the target answers again');
+    },
   });
 }
 

@@ -18,7 +18,16 @@ export interface BreakerOptions {
   countsAsFailure: (error: Error) => boolean;
   /** Told about a saved record that could not be used (the breaker starts closed). */
   onInvalidRecord?: (target: string, reason: string) => void;
+  /** Told when a breaker changes state through traffic (not when it is seeded or adopted). */
+  onStateChange?: (target: string, state: BreakerStateName) => void;
 }
+
+const STATE_NAMES: Record<CircuitState, BreakerStateName> = {
+  [CircuitState.Closed]: 'closed',
+  [CircuitState.Open]: 'open',
+  [CircuitState.HalfOpen]: 'half-open',
+  [CircuitState.Isolated]: 'isolated',
+};
 
 export const DEFAULT_BREAKER_THRESHOLD = 5;
 export const DEFAULT_HALF_OPEN_AFTER_MS = 10_000;
@@ -97,7 +106,10 @@ export class BreakerRegistry {
         );
       },
     };
-    policy.onStateChange(() => (entry.updatedAt = Date.now()));
+    policy.onStateChange((state) => {
+      entry.updatedAt = Date.now();
+      this.options.onStateChange?.(target, STATE_NAMES[state]);
+    });
     this.#entries.set(target, entry);
     return entry;
   }
@@ -172,6 +184,27 @@ export class BreakerRegistry {
       }
       this.#create(r.target, state, Number.isFinite(r.updatedAt) ? r.updatedAt : Date.now());
     }
+  }
+
+  /**
+   * `--workers N`: takes each record newer than what this registry knows of
+   * its target (another worker saw the target more recently, and the
+   * primary's merge passed it on), so a target one worker found dead is
+   * refused by every worker, not tried by each until it trips on its own.
+   * Returns the records taken.
+   */
+  adopt(records: BreakerRecord[]): BreakerRecord[] {
+    const taken: BreakerRecord[] = [];
+    for (const r of records) {
+      const entry = this.#entries.get(r.target);
+      if (entry ? !(r.updatedAt > entry.updatedAt) : r.state === 'closed') continue;
+      // A half-open trial in flight elsewhere is not a state to copy (nor is a bad record).
+      const state = asCockatielState(r.data);
+      if (typeof state === 'string') continue;
+      this.#create(r.target, state, r.updatedAt);
+      taken.push(r);
+    }
+    return taken;
   }
 
   /** `{ target, state }` for /state and /metrics. */

@@ -23,6 +23,8 @@ export type ToWorker =
   | { type: 'w:command'; command: ProxyCommand }
   /** The primary's routing table changed. */
   | { type: 'w:peers'; peers: PeerInfo[] }
+  /** The merge of every worker's breakers changed: take what is newer than this worker knows. */
+  | { type: 'w:merged-breakers'; breakers: BreakerRecord[] }
   /** The node is done with this worker: stop everything and exit 0. */
   | { type: 'w:exit' };
 

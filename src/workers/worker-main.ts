@@ -13,6 +13,7 @@ import { createBreakerRegistry, createEngine } from '../proxy/area.js';
 import type { BreakerRegistry } from '../proxy/breaker-registry.js';
 import type { BreakerRecord } from '../proxy/breaker-registry.js';
 import { startProxyServer } from '../proxy/proxy-server.js';
+import { redactTarget } from '../proxy/error-responses.js';
 import type { ProxyServerHandle } from '../proxy/proxy-server.js';
 import type { Shared } from '../runtime.js';
 import { RestartState } from '../restart/restart-state.js';
@@ -118,6 +119,11 @@ export function runWorker(): void {
         return proxy?.receive(message.command);
       case 'w:peers':
         return rt?.peers.replaceAll(message.peers);
+      case 'w:merged-breakers':
+        for (const r of rt?.breakers.adopt(message.breakers) ?? []) {
+          rt?.logger.info({ target: redactTarget(r.target), state: r.state }, 'circuit breaker state taken from another worker');
+        }
+        return;
       case 'w:exit':
         return exit(0);
     }

@@ -124,6 +124,7 @@ export class WorkerPool {
   #cutTimer: NodeJS.Timeout | null = null;
   #peerTimer: NodeJS.Timeout | null = null;
   #peerVersion = -1;
+  #breakerSignature = '';
   /** Replacements waiting out their back-off, by slot. */
   readonly #pending = new Map<number, { timer: NodeJS.Timeout; dueAt: number; exitedPid: number }>();
   /** Set by the drain's first command: from then on no worker is started. */
@@ -293,6 +294,7 @@ export class WorkerPool {
       this.#mirrorTracker();
     } else if (m.type === 'w:breakers') {
       this.breakers.report(w.pid, m.breakers);
+      this.#shareBreakers();
     } else {
       this.#onProxyEvent(w, m.event);
     }
@@ -456,6 +458,15 @@ export class WorkerPool {
     t.requests = requests;
     t.websockets = websockets;
     t.completedSinceShutdown = completed;
+  }
+
+  /** A breaker one worker tripped (or closed) reaches the others within one report. */
+  #shareBreakers(): void {
+    const merged = this.breakers.exportAll();
+    const signature = merged.map((r) => `${r.target} ${r.updatedAt}`).join('\n');
+    if (signature === this.#breakerSignature) return;
+    this.#breakerSignature = signature;
+    for (const w of this.#workers.values()) this.#post(w, { type: 'w:merged-breakers', breakers: merged });
   }
 
   #syncPeers(): void {

@@ -24,6 +24,11 @@ describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)',
     // 5 consecutive refused connections open it.
     for (let i = 0; i < 5; i++) expect((await fetch(`${n.proxyUrl}/try/${i}`)).status).toBe(502);
     const openedAt = Date.now();
+    // One line when it opens, with the target and the cool-down.
+    await n.waitForLog((l) => String(l.msg).startsWith('circuit breaker opened'));
+    expect(n.logs.filter((l) => String(l.msg).startsWith('circuit breaker'))).toEqual([
+      expect.objectContaining({ level: 40, msg: 'circuit breaker opened: the target is refused until its cool-down passes', target: dead, state: 'open', halfOpenAfterMs: 10_000 }),
+    ]);
     expect(await breakersOf(n)).toEqual([{ target: dead, state: 'open' }]);
     const refused = await fetch(`${n.proxyUrl}/after-open`);
     expect(refused.status).toBe(503);
@@ -51,6 +56,9 @@ describe.each(['undici', 'http-proxy'] as const)('circuit breakers (engine %s)',
     expect(await breakersOf(later)).toEqual([{ target: dead, state: 'half-open' }]);
     expect((await fetch(`${later.proxyUrl}/trial`)).status).toBe(502);
     expect(await breakersOf(later)).toEqual([{ target: dead, state: 'open' }]);
+    // The trial and its failure, each said once.
+    await later.waitForLog((l) => String(l.msg).startsWith('circuit breaker opened'));
+    expect(later.logs.filter((l) => String(l.msg).startsWith('circuit breaker')).map((l) => l.state)).toEqual(['half-open', 'open']);
   });
 });
 

@@ -262,6 +262,27 @@ describe('--workers 2', () => {
     expect(await again.exited).toEqual({ code: 0, signal: null });
   });
 
+  it('a breaker one worker opens reaches the other while both run: it refuses the target too (503) without trying it, and says so', async () => {
+    const dead = await deadUrl();
+    const n = await startWorkers(['--upstream', dead]);
+    // One kept-alive connection: all five failures reach the same worker.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 5; i++) expect(await getOnce(`${n.proxyUrl}/try/${i}`, agent)).toMatchObject({ status: 502 });
+    agent.destroy();
+    const opened = await n.waitForLog((l) => l.msg === 'circuit breaker opened: the target is refused until its cool-down passes');
+    expect(opened).toMatchObject({ target: dead, state: 'open', halfOpenAfterMs: 10_000 });
+    const other = (await state(n.adminUrl)).workers.map((w) => w.pid).find((pid) => pid !== opened.pid)!;
+    const taken = await n.waitForLog((l) => l.msg === 'circuit breaker state taken from another worker');
+    expect(taken).toMatchObject({ pid: other, target: dead, state: 'open' });
+    // Fresh connections reach both workers: every one is refused fast, none tries
+    // the target (before, the other worker answered 502 until it tripped on its own).
+    const { statuses } = await untilBothServed(n, 40);
+    expect(new Set(statuses)).toEqual(new Set([503]));
+    expect(n.logs.filter((l) => String(l.msg).startsWith('circuit breaker opened'))).toHaveLength(1);
+    n.kill('SIGTERM');
+    expect(await n.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('a SIGKILLed worker is replaced and logged once, with the request it had in flight counted as lost; the node keeps serving', async () => {
     const origin = cleanups.closing(await startOrigin());
     const n = await startWorkers(['--upstream', origin.url]);

@@ -112,5 +112,46 @@ describe('BreakerRegistry', () => {
       expect(reg.exportAll()[0]!.data).toMatchObject({ breakerState: 0 });
     });
   });
-});
 
+  it('tells each state change that traffic causes (open, half-open, closed), not a seeded or adopted one', async () => {
+    const changes: string[] = [];
+    const options = { threshold: 3, halfOpenAfterMs: 1_000, countsAsFailure: () => true, onStateChange: (t: string, s: string) => changes.push(`${t} ${s}`) };
+    const reg = new BreakerRegistry(options);
+    await openIt(reg, 'http://a');
+    const [rec] = reg.exportAll();
+    (rec!.data as { ownState: { openedAt: number } }).ownState.openedAt -= 5_000;
+    const next = new BreakerRegistry(options);
+    next.restoreAll([rec!]);
+    expect(changes).toEqual(['http://a open']);
+    await next.get('http://a').execute(ok);
+    expect(changes).toEqual(['http://a open', 'http://a half-open', 'http://a closed']);
+  });
+
+  describe('adopt (--workers: what another worker learned, through the merge)', () => {
+    it('takes a record newer than its own, or an open one for a target it never used; reports what it took', async () => {
+      const elsewhere = registry();
+      await openIt(elsewhere, 'http://a');
+      const [open] = elsewhere.exportAll();
+      const here = registry();
+      await here.get('http://a').execute(ok); // made earlier, closed
+      const before = here.exportAll()[0]!.updatedAt;
+      expect(open!.updatedAt).toBeGreaterThanOrEqual(before);
+      expect(here.adopt([{ ...open!, updatedAt: before + 1 }, { ...open!, target: 'http://b' }]).map((r) => r.target)).toEqual(['http://a', 'http://b']);
+      expect(here.list()).toEqual([
+        { target: 'http://a', state: 'open' },
+        { target: 'http://b', state: 'open' },
+      ]);
+      await expect(here.get('http://a').execute(ok)).rejects.toBeInstanceOf(BrokenCircuitError);
+    });
+
+    it('ignores a record no newer than its own (its own, echoed back), a closed one for an unknown target, and one it cannot use', async () => {
+      const here = registry();
+      await openIt(here, 'http://a');
+      const [own] = here.exportAll();
+      const closedElsewhere = { target: 'http://c', state: 'closed' as const, data: { ownState: { value: 0 }, breakerState: 0 }, updatedAt: Date.now() + 10 };
+      const broken = { ...own!, target: 'http://d', data: { nonsense: true } };
+      expect(here.adopt([own!, { ...own!, state: 'closed', updatedAt: own!.updatedAt - 1 }, closedElsewhere, broken])).toEqual([]);
+      expect(here.list()).toEqual([{ target: 'http://a', state: 'open' }]);
+    });
+  });
+});
