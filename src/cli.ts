@@ -12,7 +12,7 @@ function runCommand(): Command {
   return new Command('run')
     .description('run a node until SIGTERM/SIGINT, then drain, deregister, save state and exit 0')
     .option('--config <file>', 'JSON config file (flags > env > file > defaults)')
-    .option('--node-id <id>', "this node's id in the mesh (default <hostname>-<proxy port>)")
+    .option('--node-id <id>', "this node's id in the mesh (default <hostname>-<proxy port>; on port 0, <hostname>-0-<hash of the data dir>)")
     .option('--listen <host:port>', 'proxy listener (default 127.0.0.1:8080)')
     .option('--admin <host:port>', 'admin listener (default 127.0.0.1:9090)')
     .option('--admin-token <token>', 'bearer token, required when --admin is not loopback')

@@ -3,7 +3,9 @@
  * string (from a flag, an env variable) becomes a value. Validation errors
  * name the option as an operator types it (`--drain-timeout`).
  */
+import { createHash } from 'node:crypto';
 import os from 'node:os';
+import path from 'node:path';
 import * as z from '../zod.js';
 import { parseCidr } from '../proxy/forwarding-headers.js';
 import type { TlsFiles } from '../proxy/tls/tls-files.js';
@@ -196,6 +198,19 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * `<hostname>-<proxy port>`. A node on port 0 has no port of its own when the
+ * id is needed, and every such node on a host would be `<hostname>-0`: one id
+ * for two mesh members, and a false loop (508) when one is the other's
+ * upstream, since Via names nodes by id. Its data dir names it instead: no
+ * two running nodes share one (the lock), and a restart or a hot-restart
+ * successor keeps it.
+ */
+function defaultNodeId(listenPort: number, dataDir: string): string {
+  if (listenPort !== 0) return `${os.hostname()}-${listenPort}`;
+  return `${os.hostname()}-0-${createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 8)}`;
+}
+
 export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buffer | null): Config {
   const peers = raw.peer.map((spec) => {
     try {
@@ -211,7 +226,7 @@ export function finishConfig(raw: z.output<typeof rawConfigSchema>, meshKey: Buf
   }
   const listenPort = parseHostPort(raw.listen).port;
   return {
-    nodeId: raw.nodeId ?? `${os.hostname()}-${listenPort}`,
+    nodeId: raw.nodeId ?? defaultNodeId(listenPort, raw.dataDir),
     listen: raw.listen,
     admin: raw.admin,
     adminToken: raw.adminToken ?? null,
