@@ -87,6 +87,13 @@ async function startWorkers(args: string[], workers = 2): Promise<NodeProcess> {
   return n;
 }
 
+/** SIGTERM: exit 0, and the node's one shutdown record saved. */
+async function stopsWithOneRecord(n: NodeProcess): Promise<void> {
+  n.kill('SIGTERM');
+  expect(await n.exited).toEqual({ code: 0, signal: null });
+  expect((await savedState(n.dataDir)).shutdowns).toHaveLength(1);
+}
+
 /** `count` GETs, `parallel` at a time, each on a connection of its own. */
 async function freshGets(url: string, count: number, parallel = 8): Promise<number[]> {
   const statuses: number[] = [];
@@ -307,9 +314,7 @@ describe('--workers 2', () => {
     expect(new Set(await freshGets(n.proxyUrl, 40))).toEqual(new Set([200]));
     expect(n.logs.filter((l) => String(l.msg).startsWith('worker exited'))).toHaveLength(1);
 
-    n.kill('SIGTERM');
-    expect(await n.exited).toEqual({ code: 0, signal: null });
-    expect((await savedState(n.dataDir)).shutdowns).toHaveLength(1);
+    await stopsWithOneRecord(n);
   });
 
   it('the node itself SIGKILLed: each worker finishes what it has in flight, stops accepting and exits; nothing is left on the port', async () => {
@@ -518,9 +523,7 @@ describe('--workers 2: a worker that keeps dying', () => {
     // One line per death, no more.
     expect(exitLines(n)).toHaveLength(5);
 
-    n.kill('SIGTERM');
-    expect(await n.exited).toEqual({ code: 0, signal: null });
-    expect((await savedState(n.dataDir)).shutdowns).toHaveLength(1);
+    await stopsWithOneRecord(n);
   });
 
   it('SIGTERM while a replacement waits out its back-off: it is never started; exit 0, one shutdown record', async () => {
@@ -554,17 +557,24 @@ describe('--workers 2: a worker that keeps dying', () => {
   });
 });
 
+/**
+ * SIGKILLs one of two workers and returns its replacement's pid as soon as it
+ * is forked: it is handed the socket with its first messages, and boots for a
+ * few hundred ms before it can read them.
+ */
+async function killOneWorkerUntilReplacementForked(n: NodeProcess): Promise<number> {
+  const [survivor, killed] = (await state(n.adminUrl)).workers.map((w) => w.pid) as [number, number];
+  process.kill(killed, 'SIGKILL');
+  const replacement = await until('the replacement forked', async () => childrenOf(n.proc.pid!).find((pid) => pid !== survivor && pid !== killed) ?? null, { everyMs: 5 });
+  trackPids(cleanups)(replacement);
+  return replacement;
+}
+
 describe('--workers 2: a drain that begins while a worker starts', () => {
   it('SIGTERM while a replacement is still booting (handed the socket, not yet serving): it is drained with the others, told the delay, never told to exit; no request fails', async () => {
     const origin = cleanups.closing(await startOrigin());
     const n = await startWorkers(['--upstream', origin.url, '--shutdown-delay', '2']);
-    const track = trackPids(cleanups);
-    const [survivor, killed] = (await state(n.adminUrl)).workers.map((w) => w.pid) as [number, number];
-    process.kill(killed, 'SIGKILL');
-    // The replacement is forked at once and handed the socket with its first messages;
-    // it boots for a few hundred ms before it can read them.
-    const replacement = await until('the replacement forked', async () => childrenOf(n.proc.pid!).find((pid) => pid !== survivor && pid !== killed) ?? null, { everyMs: 5 });
-    track(replacement);
+    const replacement = await killOneWorkerUntilReplacementForked(n);
     n.kill('SIGTERM');
     // Fresh connections through the 2 s delay: the listener is open, whichever worker accepts answers.
     const load = startLoad(n.proxyUrl, { keepAlive: 0, fresh: 4, maxMs: 1_500, maxRequests: 3_000 });
@@ -588,11 +598,7 @@ describe('--workers 2: a drain that begins while a worker starts', () => {
   it('SIGTERM with no delay while a replacement is still booting: the listener closes at once, and the replacement still drains (it may have accepted) instead of being told to exit; exit 0', async () => {
     const origin = cleanups.closing(await startOrigin());
     const n = await startWorkers(['--upstream', origin.url]);
-    const track = trackPids(cleanups);
-    const [survivor, killed] = (await state(n.adminUrl)).workers.map((w) => w.pid) as [number, number];
-    process.kill(killed, 'SIGKILL');
-    const replacement = await until('the replacement forked', async () => childrenOf(n.proc.pid!).find((pid) => pid !== survivor && pid !== killed) ?? null, { everyMs: 5 });
-    track(replacement);
+    const replacement = await killOneWorkerUntilReplacementForked(n);
     n.kill('SIGTERM');
     expect(await n.exited).toEqual({ code: 0, signal: null });
     expect(n.logs.filter((l) => l.pid === replacement).map((l) => String(l.msg))).toContain('drained: every request finished');
@@ -745,9 +751,7 @@ describe('--workers 2: a worker lost during a hot restart', () => {
     expect(new Set(both.statuses)).toEqual(new Set([200]));
     expect(exitLines(n)).toHaveLength(1);
 
-    n.kill('SIGTERM');
-    expect(await n.exited).toEqual({ code: 0, signal: null });
-    expect((await savedState(n.dataDir)).shutdowns).toHaveLength(1);
+    await stopsWithOneRecord(n);
   }, 20_000);
 
   it('a successor that takes over while one slot\'s replacement waits out its back-off: that one is never started, the one started during the hand-over drains with the others; exit 0', async () => {
