@@ -198,7 +198,8 @@ export class BreakerRegistry {
     for (const r of records) {
       const entry = this.#entries.get(r.target);
       if (entry ? !(r.updatedAt > entry.updatedAt) : r.state === 'closed') continue;
-      // A half-open trial in flight elsewhere is not a state to copy (nor is a bad record).
+      // cockatiel exports a half-open breaker as open with its cool-down long
+      // passed, so that one is taken as half-open here too; a bad record is not.
       const state = asCockatielState(r.data);
       if (typeof state === 'string') continue;
       this.#create(r.target, state, r.updatedAt);
