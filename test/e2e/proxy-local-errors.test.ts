@@ -7,43 +7,17 @@
  * It must answer 503, count it in /metrics, log it rate-limited, and leave
  * the healthy upstream's breaker closed.
  */
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { breakersOf, metricBy } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
 import { startNode } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
+import { fileLimitOf, limitLeavingFree, setSoftFileLimit } from '../helpers/fd-limit.js';
 import { until } from '../helpers/wait.js';
 import { startOrigin } from '../proxy/support/origin.js';
 
-const execFileP = promisify(execFile);
 const { nodes, cleanups } = testScope();
-
-/**
- * The limit that leaves exactly one descriptor free: RLIMIT_NOFILE bounds fd
- * numbers, and a new fd takes the lowest free number, so the limit is the
- * second free number (only the first lies below it).
- */
-function limitLeavingOneFree(pid: number): number {
-  const used = new Set(readdirSync(`/proc/${pid}/fd`).map(Number));
-  let free = 0;
-  for (let fd = 0; ; fd++) if (!used.has(fd) && ++free === 2) return fd;
-}
-
-function nofile(pid: number): { soft: number; hard: string } {
-  const line = readFileSync(`/proc/${pid}/limits`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('Max open files'))!;
-  const [soft, hard] = line.replace('Max open files', '').trim().split(/\s+/);
-  return { soft: Number(soft), hard: hard! };
-}
-
-async function setNofile(pid: number, soft: number, hard: string): Promise<void> {
-  await execFileP('prlimit', ['--pid', String(pid), `--nofile=${soft}:${hard === 'unlimited' ? 'unlimited' : hard}`]);
-}
 
 /** One GET on its own connection, closed after the answer (frees the descriptor at once). */
 function getOnce(url: string): Promise<{ status: number; body: string }> {
@@ -67,7 +41,7 @@ describe.each(['undici', 'http-proxy'] as const)('local resource errors (engine 
     const n = await startNode({ args: ['--upstream', o.url, '--proxy-engine', engine] });
     nodes.push(n);
     const pid = n.proc.pid!;
-    const original = nofile(pid);
+    const original = fileLimitOf(pid);
 
     // One long request holds the node's one upstream connection.
     const holding = getOnce(`${n.proxyUrl}/delay?ms=6000`).catch((e: Error) => ({ status: 0, body: e.message }));
@@ -78,13 +52,13 @@ describe.each(['undici', 'http-proxy'] as const)('local resource errors (engine 
     try {
       for (let i = 0; i < 6; i++) {
         // The limit is re-read each time: the listener or a timer may hold one more or less.
-        await setNofile(pid, limitLeavingOneFree(pid), original.hard);
+        await setSoftFileLimit(pid, limitLeavingFree(pid, 1), original.hard);
         failures.push(await getOnce(`${n.proxyUrl}/starved/${i}`));
-        await setNofile(pid, original.soft, original.hard);
+        await setSoftFileLimit(pid, original.soft, original.hard);
         await new Promise((r) => setTimeout(r, 50));
       }
     } finally {
-      await setNofile(pid, original.soft, original.hard);
+      await setSoftFileLimit(pid, original.soft, original.hard);
     }
     expect(failures.map((f) => f.status)).toEqual([503, 503, 503, 503, 503, 503]);
     expect(JSON.parse(failures[0]!.body)).toMatchObject({ error: expect.stringMatching(/out of resources/) });

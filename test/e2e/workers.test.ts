@@ -17,6 +17,7 @@ import { runCli, startNode } from '../helpers/daemon.js';
 import type { NodeProcess } from '../helpers/daemon.js';
 import { deadUrl, freeTcpPort } from '../helpers/ports.js';
 import { savedState } from '../helpers/saved-state.js';
+import { fileLimitOf, limitLeavingFree, setSoftFileLimit } from '../helpers/fd-limit.js';
 import { until } from '../helpers/wait.js';
 import { startOrigin } from '../proxy/support/origin.js';
 import { slowGet } from '../proxy/support/slow-client.js';
@@ -606,24 +607,6 @@ describe('--workers 2: a drain that begins while a worker starts', () => {
   });
 });
 
-/** Soft and hard open-files limits of a process, from /proc. */
-function fileLimitsOf(pid: number): { soft: number; hard: number } {
-  const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'))!;
-  const [soft, hard] = line.replace('Max open files', '').trim().split(/\s+/).map(Number) as [number, number];
-  return { soft, hard };
-}
-
-/** Sets another process's soft open-files limit (util-linux prlimit; lowering needs no privilege over our own children). */
-async function setSoftFileLimit(pid: number, soft: number, hard: number): Promise<void> {
-  await promisify(execFile)('prlimit', ['--pid', String(pid), `--nofile=${soft}:${hard}`]);
-}
-
-const havePrlimit = await promisify(execFile)('prlimit', ['--version']).then(
-  () => true,
-  () => false,
-);
-if (!havePrlimit) console.log('[skip] workers.test.ts: the fork-failure case needs prlimit (util-linux), which is not installed');
-
 describe('--workers 2: a worker that fails before the node serves, or cannot be forked', () => {
   it('the first worker killed while it boots: the pool starts another in its slot, and the node serves with both', async () => {
     const origin = cleanups.closing(await startOrigin());
@@ -669,16 +652,15 @@ describe('--workers 2: a worker that fails before the node serves, or cannot be 
     expect(n.logs.find((l) => l.msg === 'stopped')).toMatchObject({ exitCode: 2 });
   });
 
-  it.skipIf(!havePrlimit)('a slot that cannot be forked (no file descriptor left: EMFILE) is retried with the back-off, logged each time, and filled once it can be', async () => {
+  it('a slot that cannot be forked (no file descriptor left: EMFILE) is retried with the back-off, logged each time, and filled once it can be', async () => {
     const origin = cleanups.closing(await startOrigin());
     const n = await startWorkers(['--upstream', origin.url]);
     const track = trackPids(cleanups);
     const [survivor, victim] = (await state(n.adminUrl)).workers.map((w) => w.pid) as [number, number];
     const pid = n.proc.pid!;
-    const limits = fileLimitsOf(pid);
-    // Below what the node holds: no new descriptor (a fork needs a socketpair) until it is raised.
-    const open = readdirSync(`/proc/${pid}/fd`).length;
-    await setSoftFileLimit(pid, open - 2, limits.hard);
+    const limits = fileLimitOf(pid);
+    // No descriptor left: the killed worker's IPC channel frees one, and a fork needs two (a socketpair).
+    await setSoftFileLimit(pid, limitLeavingFree(pid, 0), limits.hard);
     try {
       process.kill(victim, 'SIGKILL');
       const failures = await until('three forks refused', async () => {
