@@ -35,6 +35,26 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/1.1 proxy rules (engine %
     await origin.close();
   });
 
+  /** A node whose upstream is its own listener: every request it forwards comes back to it. */
+  async function loopingNode(nodeId: string): Promise<NodeProcess> {
+    const self = `127.0.0.1:${await freeTcpPort()}`;
+    const looping = await startNode({ args: ['--listen', self, '--upstream', `http://${self}`, '--proxy-engine', engine, '--node-id', nodeId] });
+    nodes.push(looping);
+    return looping;
+  }
+
+  /** The loop was refused on its first echo (logged, counted), and nothing more came: no flood of self-connections. */
+  async function refusedOneEcho(looping: NodeProcess, clientOutcome: string): Promise<void> {
+    const line = await looping.waitForLog((l) => l.msg === 'request refused by an HTTP rule' && l.rule === 'loop-detected');
+    expect(line).toMatchObject({ status: 508 });
+    await until('both passes counted', async () => {
+      const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
+      return outcomes[clientOutcome] === 1 && outcomes['loop_detected'] === 1;
+    });
+    const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
+    expect(Object.values(outcomes).reduce((a, b) => a + b, 0)).toBe(2);
+  }
+
   /** The origin's requests that arrive while `fn` runs. */
   async function reaching(fn: () => Promise<unknown>): Promise<RecordedRequest[]> {
     const before = origin.requests.length;
@@ -173,22 +193,12 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/1.1 proxy rules (engine %
   });
 
   it('answers 508 to a request that comes back through the node (its upstream is its own listener), after one loop', async () => {
-    const port = await freeTcpPort();
-    const self = `127.0.0.1:${port}`;
-    const looping = await startNode({ args: ['--listen', self, '--upstream', `http://${self}`, '--proxy-engine', engine, '--node-id', 'loop-node'] });
-    nodes.push(looping);
+    const looping = await loopingNode('loop-node');
     const ex = await exchange(looping.proxy, 'GET /loop HTTP/1.1\r\nHost: test\r\n\r\n', { doneWhen: answered });
     expect(statuses(ex.text)).toEqual([508]);
     expect(ex.text).toMatch(/"rule":"loop-detected"/);
-    const line = await looping.waitForLog((l) => l.msg === 'request refused by an HTTP rule' && l.rule === 'loop-detected');
-    expect(line).toMatchObject({ status: 508 });
-    // The client's request and its one echo: no flood of self-connections.
-    await until('both passes counted', async () => {
-      const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
-      return outcomes['ok'] === 1 && outcomes['loop_detected'] === 1;
-    });
-    const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
-    expect(Object.values(outcomes).reduce((a, b) => a + b, 0)).toBe(2);
+    // The client's request (relayed the 508: ok) and its one echo.
+    await refusedOneEcho(looping, 'ok');
   });
 
   it('gives a WebSocket upgrade the same forwarding headers as any request, and still tunnels both ways', async () => {
@@ -266,23 +276,13 @@ describe.each(['undici', 'http-proxy'] as const)('HTTP/1.1 proxy rules (engine %
   });
 
   it('answers 508 to a WebSocket upgrade that comes back through the node, after one loop', async () => {
-    const port = await freeTcpPort();
-    const self = `127.0.0.1:${port}`;
-    const looping = await startNode({ args: ['--listen', self, '--upstream', `http://${self}`, '--proxy-engine', engine, '--node-id', 'ws-loop-node'] });
-    nodes.push(looping);
+    const looping = await loopingNode('ws-loop-node');
     const up = await upgrade(looping.proxy, upgradeHead('/ws-loop', 'Host: test\r\nConnection: Upgrade\r\n'), 'never tunnelled');
     expect(statuses(up.text)).toEqual([508]);
     expect(up.echoed).toBeNull();
     expect(up.text).toMatch(/"rule":"loop-detected"/);
-    const line = await looping.waitForLog((l) => l.msg === 'request refused by an HTTP rule' && l.rule === 'loop-detected');
-    expect(line).toMatchObject({ status: 508 });
-    // The client's upgrade (its tunnel closed after relaying the 508) and its one echo: no flood of self-connections.
-    await until('both passes counted', async () => {
-      const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
-      return outcomes['websocket_closed'] === 1 && outcomes['loop_detected'] === 1;
-    });
-    const outcomes = await metricBy(looping, 'graceful_edge_requests_total', 'outcome');
-    expect(Object.values(outcomes).reduce((a, b) => a + b, 0)).toBe(2);
+    // The client's upgrade (its tunnel closed after relaying the 508) and its one echo.
+    await refusedOneEcho(looping, 'websocket_closed');
     expect((await adminState(looping)).inFlightWebSockets).toBe(0);
   });
 

@@ -80,8 +80,9 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-async function startWorkers(args: string[], workers = 2): Promise<NodeProcess> {
-  const n = await startNode({ args: ['--workers', String(workers), ...args], startTimeoutMs: 60_000 });
+/** `cli`: another build's cli.js (a copy a hot-restart test later rewrites). */
+async function startWorkers(args: string[], workers = 2, cli?: string): Promise<NodeProcess> {
+  const n = await startNode({ cli, args: ['--workers', String(workers), ...args], startTimeoutMs: 60_000 });
   nodes.push(n);
   const track = trackPids(cleanups);
   for (const w of (await state(n.adminUrl)).workers) track(w.pid);
@@ -693,11 +694,9 @@ describe('--workers 2: a worker lost during a hot restart', () => {
   it('a worker SIGKILLed while handing over is replaced; once the silent successor is given up (--restart-timeout 2) the node serves with 2 live workers, both answering; SIGTERM exits 0', async () => {
     const origin = cleanups.closing(await startOrigin());
     const cli = copyOfBuild(cleanups);
-    const n = await startNode({ cli, args: ['--workers', '2', '--upstream', origin.url, '--restart-timeout', '2'], startTimeoutMs: 60_000 });
-    nodes.push(n);
+    const n = await startWorkers(['--upstream', origin.url, '--restart-timeout', '2'], 2, cli);
     const track = trackPids(cleanups);
     const before = await state(n.adminUrl);
-    for (const w of before.workers) track(w.pid);
 
     // The successor starts and then hangs: alive, never READY, never exits.
     writeFileSync(cli, 'setInterval(() => undefined, 60_000);\n');
@@ -739,11 +738,9 @@ describe('--workers 2: a worker lost during a hot restart', () => {
   it('a successor that takes over while one slot\'s replacement waits out its back-off: that one is never started, the one started during the hand-over drains with the others; exit 0', async () => {
     const origin = cleanups.closing(await startOrigin());
     const cli = copyOfBuild(cleanups);
-    const n = await startNode({ cli, args: ['--workers', '2', '--upstream', origin.url, '--drain-timeout', '10'], startTimeoutMs: 60_000 });
-    nodes.push(n);
+    const n = await startWorkers(['--upstream', origin.url, '--drain-timeout', '10'], 2, cli);
     const track = trackPids(cleanups);
     const before = await state(n.adminUrl);
-    for (const w of before.workers) track(w.pid);
     const [once, repeatedly] = before.workers.map((w) => w.pid) as [number, number];
 
     // The successor waits for a gate file before it loads, so the hand-over lasts as long as the test needs.
