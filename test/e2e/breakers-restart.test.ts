@@ -10,6 +10,9 @@ import { breakersOf, metricsText } from '../helpers/admin.js';
 import { testScope } from '../helpers/cleanups.js';
 import { startNode } from '../helpers/daemon.js';
 import { deadUrl } from '../helpers/ports.js';
+import { until } from '../helpers/wait.js';
+import { startOrigin } from '../proxy/support/origin.js';
+import { SqliteStateStore } from '../../src/store/sqlite-store.js';
 
 const { nodes, cleanups } = testScope();
 
@@ -85,5 +88,56 @@ describe('circuit breakers: a saved record the registry cannot use', () => {
     expect(await breakersOf(again)).toEqual([]);
     // Closed again: traffic is tried (and refused) instead of being turned away.
     expect((await fetch(`${again.proxyUrl}/x`)).status).toBe(502);
+  });
+});
+
+/** A data dir whose saved snapshot holds `target`'s breaker open since an hour: past its cool-down. */
+function savedOpenLongAgo(dataDir: string, target: string): void {
+  const longAgo = Date.now() - 3_600_000;
+  const store = SqliteStateStore.open(path.join(dataDir, 'state.db'));
+  store.saveSnapshot({
+    nodeId: 'back-node',
+    peers: [],
+    breakers: [{ target, state: 'open', updatedAt: longAgo, data: { ownState: { value: 1, openedAt: longAgo, attemptNo: 1 }, breakerState: 5 } }],
+  });
+  store.close();
+}
+
+describe('circuit breakers: a target that is back', () => {
+  it('one trial request closes its breaker; the node says half-open, then closed', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const dataDir = cleanups.tempDir();
+    savedOpenLongAgo(dataDir, origin.url);
+    const n = await startNode({ args: ['--upstream', origin.url, '--node-id', 'back-node'], dataDir });
+    nodes.push(n);
+    expect(await breakersOf(n)).toEqual([{ target: origin.url, state: 'half-open' }]);
+    const r = await fetch(`${n.proxyUrl}/trial`);
+    expect(r.status).toBe(200);
+    await r.text();
+    expect(await breakersOf(n)).toEqual([{ target: origin.url, state: 'closed' }]);
+    await n.waitForLog((l) => String(l.msg).startsWith('circuit breaker closed'));
+    expect(n.logs.filter((l) => String(l.msg).startsWith('circuit breaker')).map((l) => [l.msg, l.target])).toEqual([
+      ['circuit breaker half-open: one trial request goes to the target', origin.url],
+      ['circuit breaker closed: the target answers again', origin.url],
+    ]);
+  });
+
+  it('with --workers 2, the worker whose trial closed it passes that on: the other takes "closed" and logs it', async () => {
+    const origin = cleanups.closing(await startOrigin());
+    const dataDir = cleanups.tempDir();
+    savedOpenLongAgo(dataDir, origin.url);
+    const n = await startNode({ args: ['--workers', '2', '--upstream', origin.url, '--node-id', 'back-node'], dataDir, startTimeoutMs: 60_000 });
+    nodes.push(n);
+    const r = await fetch(`${n.proxyUrl}/trial`);
+    expect(r.status).toBe(200);
+    await r.text();
+    const closed = await n.waitForLog((l) => String(l.msg).startsWith('circuit breaker closed'));
+    const taken = await n.waitForLog((l) => l.msg === 'circuit breaker state taken from another worker');
+    expect(taken).toMatchObject({ target: origin.url, state: 'closed' });
+    expect(taken.pid).not.toBe(closed.pid);
+    await until('the merged breaker closed in /state', async () => {
+      const b = await breakersOf(n);
+      return b.length === 1 && b[0]!.state === 'closed';
+    });
   });
 });
